@@ -1,0 +1,56 @@
+"""The fixed category ids of DESIGN.md, with their labels and display defaults.
+
+Ids are part of the data contract (layer file names, URL hashes, feature properties), so
+they never change; labels are for people and come in Chinese and English.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Category:
+    id: str
+    label_zh: str
+    label_en: str
+    geometry: str  # the geometry a placed feature of this category usually has
+    color: str
+
+    def label(self, lang: str = "zh") -> str:
+        return self.label_en if lang == "en" else self.label_zh
+
+
+CATEGORIES: dict[str, Category] = {
+    c.id: c
+    for c in (
+        Category("road", "道路", "Roads", "LineString", "#e6550d"),
+        Category("park", "公园绿地", "Parks and green space", "Polygon", "#31a354"),
+        Category("village", "村庄", "Villages", "Point", "#8c6d31"),
+        Category(
+            "inefficient_land", "低效用地处置", "Inefficient land disposal", "Polygon", "#756bb1"
+        ),
+        Category("flood_point", "易积水点", "Flood-prone points", "Point", "#3182bd"),
+        Category("land_reduction", "减量化", "Land reduction", "Polygon", "#bcbddc"),
+        Category("industry", "产业项目", "Industrial projects", "Point", "#de2d26"),
+        Category("facility", "公共服务设施", "Public facilities", "Point", "#e377c2"),
+        Category("renewal", "城市更新", "Urban renewal", "Polygon", "#fd8d3c"),
+        Category("transport", "交通设施", "Transport", "Point", "#636363"),
+        Category("ecology", "生态环境", "Ecology (rivers, forest)", "Polygon", "#17becf"),
+        Category("agriculture", "农业农村", "Agriculture", "Polygon", "#bcbd22"),
+        Category("area", "重点片区", "Key districts", "Polygon", "#9467bd"),
+    )
+}
+
+STATUSES: dict[str, tuple[str, str]] = {
+    "completed": ("已完成", "Completed"),
+    "in_progress": ("推进中", "In progress"),
+    "planned": ("计划", "Planned"),
+}
+
+PRECISIONS: dict[str, tuple[str, str]] = {
+    "surveyed": ("实测", "Surveyed"),
+    "sourced": ("有来源", "Sourced"),
+    "approximate": ("近似位置", "Approximate"),
+    "town": ("镇级汇总", "Town level"),
+}

@@ -1,0 +1,566 @@
+"""Extraction: find every spatial item a report names, with category, status and figures.
+
+The method is patterns plus a vocabulary (``data/vocabulary.toml``), never a list of one
+report's answers. A sentence is cut into clauses at Chinese punctuation, clauses into
+segments at enumeration marks (、 等 的 以及 …). In each segment a place name is the
+longest run of text that ends in a known suffix (路, 村, 公园, 照料中心 …) and contains
+no boundary word (verbs, adverbs, prepositions): in Chinese the words around a name are
+what delimit it. Enumerations ("年祥路、泽阳路等4条道路") give their members the head's
+category and the stated count; aggregates ("处置564亩低效产业用地") are matched by phrase.
+Names the caller already knows (committee list, gazetteer) are found wherever they occur.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from .errors import InputError
+from .model import Item, Quantity
+from .report import Report, Sentence
+
+CLAUSE_BREAK = re.compile(r"[，；：,;:。！？!?]")
+CHINESE_DIGITS = {
+    "零": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+CHINESE_NUMBER = "[零一二两三四五六七八九十百千]+"
+CLASSIFIERS = "个|条|处|家|批|所|座|项|块|片"
+GENERIC_PARTS = re.compile(
+    r"乡村|农村|振兴|第[一二三四五六七八九十\d]+批|示范村|试点|精品|美丽|一批|首批|红线|"
+    r"全镇|我镇|本镇|各类|若干|相关|周边地区|下沉|住宅|居住|街镇|核心|优质|民心|设施农业|危险|自治|民生|实事|平安|经济|企业"
+)
+
+
+# Gazetteer kinds whose places a report may name without a suffix-bearing category.
+KIND_CATEGORIES = {"village_committee": "village"}
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The compiled vocabulary; see ``data/vocabulary.toml`` for what each part means."""
+
+    suffixes: dict[str, str]
+    locative_suffixes: dict[str, str]
+    facility_kinds: dict[str, str]
+    enumeration_heads: dict[str, str]
+    phase: re.Pattern[str]
+    not_names: frozenset[str]
+    strict_suffixes: frozenset[str]
+    boundary: re.Pattern[str]
+    title: re.Pattern[str]
+    completed: re.Pattern[str]
+    in_progress: re.Pattern[str]
+    partial: re.Pattern[str]
+    aggregates: tuple[tuple[re.Pattern[str], str, bool], ...]
+    quantity: re.Pattern[str]
+    enumeration: re.Pattern[str]
+
+
+def _alternation(words: Iterable[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(set(words), key=lambda w: (-len(w), w)))
+
+
+@cache
+def load_vocabulary() -> Vocabulary:
+    """Load and compile the packaged vocabulary once per process."""
+    raw = tomllib.loads(
+        resources.files("luodian_map").joinpath("data/vocabulary.toml").read_text("utf-8")
+    )
+    names, status = raw["names"], raw["status"]
+    heads = raw["enumeration_heads"]
+    count = rf"(?:\d+|{CHINESE_NUMBER})"
+    return Vocabulary(
+        suffixes=raw["suffixes"],
+        locative_suffixes=raw["locative_suffixes"],
+        facility_kinds=raw["facility_kinds"],
+        enumeration_heads=heads,
+        phase=re.compile(names["phase_pattern"]),
+        not_names=frozenset(names["not_names"]),
+        strict_suffixes=frozenset(names["strict_suffixes"]),
+        boundary=re.compile(
+            _alternation(
+                names["boundary_words"] + names["title_verbs"] + list(raw["locative_suffixes"])
+            )
+        ),
+        title=re.compile(_alternation(names["title_verbs"])),
+        completed=re.compile(_alternation(status["completed"])),
+        in_progress=re.compile(_alternation(status["in_progress"])),
+        partial=re.compile(status["partial_pattern"]),
+        aggregates=tuple(
+            (re.compile(a["pattern"]), a["category"], a.get("requires_figure", False))
+            for a in raw["aggregates"]
+        ),
+        quantity=re.compile(
+            rf"(?P<num>\d+(?:\.\d+)?|{CHINESE_NUMBER})\s*(?P<mult>万)?多?"
+            rf"(?P<unit>{_alternation(raw['quantities']['units'])})"
+        ),
+        enumeration=re.compile(
+            rf"(?:等(?P<count>{count})?(?P<classifier>{CLASSIFIERS})?|"
+            rf"(?P<bare>{count})(?:{CLASSIFIERS}))"
+            rf"[一-龥]{{0,4}}?(?P<head>{_alternation(heads)})"
+        ),
+    )
+
+
+def chinese_number(text: str) -> float | None:
+    """Parse "564", "15.6", "七", "二十" or "十二"; None if it is not a number."""
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return float(text)
+    total, current = 0, 0
+    for char in text:
+        if char in CHINESE_DIGITS:
+            current = CHINESE_DIGITS[char]
+        elif char in "十百千":
+            total += (current or 1) * {"十": 10, "百": 100, "千": 1000}[char]
+            current = 0
+        else:
+            return None
+    return float(total + current) if text else None
+
+
+@dataclass
+class _Mention:
+    """A name found in a clause, before status and quantities are attached."""
+
+    name: str
+    category: str
+    start: int  # offsets into the clause
+    end: int
+    kind: str | None = None
+    aggregate: bool = False
+    stated_count: int | None = None
+
+
+@dataclass(frozen=True)
+class _Enumeration:
+    """ "A、B等4条道路": members lie in [start, end), the head after them."""
+
+    start: int
+    end: int
+    head_end: int
+    category: str  # "" when the members are not places (companies, events)
+    count: int | None
+
+
+SEGMENT_BREAK = re.compile(r"、|以及|及|与|的|等|和|[“”\"'‘’「」《》〈〉+\-—~～/\s]")
+COUNTED = re.compile(rf"(?P<number>\d+(?:\.\d+)?|{CHINESE_NUMBER})\s*(?:{CLASSIFIERS})")
+CJK = re.compile(r"[一-龥]")
+INNER_ACRONYM = re.compile(r"(?<=[一-龥])[A-Z]{2,}(?=[一-龥])")
+# Quoted text names brands, slogans, programmes and titles ("博爱家园", "美兰湖、创新药");
+# the only places a report quotes are coined district names ("美兰湖之心").
+QUOTED = re.compile(r"[“\"「]([^“”\"「」]*)[”\"」]")
+
+
+def _inside(mention: _Mention, spans: list[tuple[int, int]]) -> bool:
+    return any(start <= mention.start and mention.end <= end for start, end in spans)
+
+
+class _ClauseReader:
+    """Finds the mentions of one clause; holds the vocabulary and the known names."""
+
+    def __init__(self, vocabulary: Vocabulary, known: dict[str, str], town: str | None):
+        self.vocab = vocabulary
+        self.known = known
+        self.known_pattern = re.compile(_alternation(known)) if known else None
+        self.suffix_pattern = re.compile(
+            f"(?:{_alternation(vocabulary.suffixes)})(?:{vocabulary.phase.pattern})?"
+        )
+        self.locative_pattern = re.compile(_alternation(vocabulary.locative_suffixes))
+        self.town = town
+
+    def mentions(self, clause: str) -> list[_Mention]:
+        found = self._aggregates(clause)
+        enumerations = self._enumerations(clause)
+        taken = [(m.start, m.end) for m in found]
+        for start, end in self._segments(clause, enumerations, taken):
+            listed = next((e for e in enumerations if e.start <= start < e.end), None)
+            if listed and not listed.category:
+                continue
+            names = self._names_in(clause, start, end)
+            if not names and found:
+                names = self._sharing_prefix(clause, start, end, found[-1])
+            if not names and listed:
+                names = self._bare_member(clause, start, end, listed.category)
+            for mention in names if listed else ():
+                mention.stated_count = listed.count
+            found += names
+        found += self._known_names(clause, found)
+        quoted = [m.span() for m in QUOTED.finditer(clause)]
+        return sorted(
+            (m for m in found if m.category == "area" or not _inside(m, quoted)),
+            key=lambda m: m.start,
+        )
+
+    def _aggregates(self, clause: str) -> list[_Mention]:
+        found: list[_Mention] = []
+        for pattern, category, requires_figure in self.vocab.aggregates:
+            if requires_figure and not self.vocab.quantity.search(clause):
+                continue
+            for match in pattern.finditer(clause):
+                group = "name" if "name" in pattern.groupindex else 0
+                start, end = match.span(group)
+                if "place" in pattern.groupindex and match["place"]:
+                    lead = self.vocab.boundary.finditer(clause, *match.span("place"))
+                    start = max([start, *(b.end() for b in lead if len(b.group()) > 1)])
+                name = re.sub(rf"[等共]?{COUNTED.pattern}", "", clause[start:end])
+                if not any(m.start <= start < m.end for m in found):
+                    found.append(_Mention(name, category, start, end, aggregate=True))
+        return found
+
+    def _enumerations(self, clause: str) -> list[_Enumeration]:
+        found = []
+        previous_end = 0
+        for match in self.vocab.enumeration.finditer(clause):
+            members = clause[previous_end : match.start()]
+            if "、" not in members and not CJK.search(members[-2:] or "x"):
+                continue
+            count = match["count"] or match["bare"]
+            value = chinese_number(count) if count and match["classifier"] != "批" else None
+            found.append(
+                _Enumeration(
+                    previous_end,
+                    match.start(),
+                    match.end(),
+                    self.vocab.enumeration_heads[match["head"]],
+                    int(value) if value else None,
+                )
+            )
+            previous_end = match.end()
+        return found
+
+    def _segments(
+        self, clause: str, enumerations: list[_Enumeration], taken: list[tuple[int, int]]
+    ) -> Iterator[tuple[int, int]]:
+        """Spans between enumeration marks, without enumeration heads, remarks in () and
+        the ``taken`` spans of aggregates.
+
+        "和" splits only after a place suffix ("潘川路和富锦路"), not inside a name.
+        """
+        skipped = [(e.end, e.head_end) for e in enumerations] + taken
+        for match in re.finditer(r"[（(][^（）()]*[）)]", clause):
+            if not self.vocab.phase.fullmatch(match.group()):
+                skipped.append(match.span())
+        cuts = sorted(skipped)
+        for match in SEGMENT_BREAK.finditer(clause):
+            if match.group() == "和" and not self.suffix_pattern.search(
+                clause[max(0, match.start() - 6) : match.start()] + "\0"
+            ):
+                continue
+            cuts.append(match.span())
+        position = 0
+        for start, end in sorted(cuts):
+            if start > position:
+                yield position, start
+            position = max(position, end)
+        if position < len(clause):
+            yield position, len(clause)
+
+    def _names_in(self, clause: str, start: int, end: int) -> list[_Mention]:
+        """The names in clause[start:end], right to left: each is the longest that ends
+        in a suffix and has no boundary word inside."""
+        names = []
+        while end > start and (mention := self._rightmost_name(clause, start, end)):
+            names.append(mention)
+            end = mention.start
+        return names[::-1]
+
+    def _rightmost_name(self, clause: str, start: int, end: int) -> _Mention | None:
+        text = clause[start:end]
+        candidates = {
+            (m.start(), m.end())
+            for i in range(len(text))
+            if (m := self.suffix_pattern.match(text, i))
+        } | {(m.start(), m.end()) for m in self.locative_pattern.finditer(text) if m.start()}
+        for suffix_start, suffix_end in sorted(candidates, key=lambda s: (-s[1], s[0])):
+            if not self._ends_word(clause, start + suffix_start, start + suffix_end):
+                continue
+            name_start = self._name_start(text, suffix_start)
+            if self._is_title(clause, start + name_start):
+                continue
+            counts = [*COUNTED.finditer(text, name_start, suffix_start)]
+            if counts:
+                name_start = counts[-1].end()
+            name = text[name_start:suffix_end]
+            category, kind = self._categorise(name)
+            count = counts[-1] if counts else COUNTED.match(text, suffix_end)
+            if not category or not self._valid(name, category, counted=count is not None):
+                continue
+            mention = _Mention(name, category, start + name_start, start + suffix_end, kind)
+            if count is None:
+                return mention
+            if category == "facility":  # "新建更新7处健身苑": facilities, not one place
+                mention.aggregate = True
+                mention.stated_count = int(chinese_number(count["number"]) or 0) or None
+                return mention
+        return None
+
+    def _ends_word(self, text: str, suffix_start: int, suffix_end: int) -> bool:
+        """A one-character suffix ends a name only where the word ends too."""
+        suffix = self.vocab.phase.sub("", text[suffix_start:suffix_end])
+        rest = text[suffix_end:]
+        if suffix not in self.vocab.strict_suffixes or not re.match(r"[一-龥”\"」]", rest):
+            return True
+        return bool(
+            self.vocab.boundary.match(rest)
+            or self.suffix_pattern.match(rest)
+            or COUNTED.match(rest)
+        )
+
+    def _name_start(self, text: str, suffix_start: int) -> int | None:
+        """After the last boundary word before the suffix; None for counted generics
+        ("5个居民区养老服务站") and titles ("创建市级…服务站")."""
+        start = 0
+        for match in self.vocab.boundary.finditer(text, 0, suffix_start):
+            start = match.end()
+        for match in INNER_ACRONYM.finditer(text, start, suffix_start):
+            start = match.end()
+        return start
+
+    def _is_title(self, clause: str, name_start: int) -> bool:
+        """ "获评…", "入围上海市级…": what follows such a verb is a title, not a place."""
+        return bool(self.vocab.title.search(clause[max(0, name_start - 8) : name_start]))
+
+    def _categorise(self, name: str) -> tuple[str | None, str | None]:
+        bare = self.vocab.phase.sub("", name) or name
+        for suffix, category in self.vocab.locative_suffixes.items():
+            if bare.endswith(suffix) and len(bare) > len(suffix):
+                stem_category, kind = self._categorise(bare[: -len(suffix)])
+                return (stem_category or category), kind
+        for suffix in sorted(self.vocab.suffixes, key=len, reverse=True):
+            if bare.endswith(suffix):
+                if suffix == "项目" and len(bare) > 2:
+                    inner = self._categorise(bare[:-2])
+                    if inner[0]:
+                        return inner
+                return self.vocab.suffixes[suffix], self.vocab.facility_kinds.get(suffix)
+        return None, None
+
+    def _valid(self, name: str, category: str, *, counted: bool = False) -> bool:
+        """Whether a candidate is a place name; a counted facility may be generic
+        ("新建更新7处健身苑" is an aggregate of unnamed facilities)."""
+        bare = self.vocab.phase.sub("", name)
+        if name in self.known:
+            return True
+        if not 2 <= len(name) <= 20 or name == self.town or GENERIC_PARTS.search(name):
+            return False
+        if counted and category == "facility":
+            return True
+        stems = {name, bare, bare.removesuffix("项目")} | {
+            bare.removesuffix(s) for s in self.vocab.locative_suffixes if bare.endswith(s)
+        }
+        if stems & self.vocab.not_names:
+            return False
+        if category == "village" and "村" in bare:
+            stem = bare[: bare.index("村")]
+            return 2 <= len(stem) <= 4 and not re.search(r"[\d零一二两三四五六七八九十]", stem)
+        if category == "village" or (bare.endswith("号") and not re.search(r"\d号$", bare)):
+            return False
+        suffix = max((s for s in self.vocab.suffixes if bare.endswith(s)), key=len, default="")
+        return len(bare) - len(suffix) >= (2 if len(suffix) <= 1 or suffix == "项目" else 1)
+
+    def _sharing_prefix(
+        self, clause: str, start: int, end: int, previous: _Mention
+    ) -> list[_Mention]:
+        """ "新镇东部九年一贯制学校和幼儿园": a generic facility listed after a located one
+        shares its place ("新镇东部幼儿园")."""
+        text = clause[start:end]
+        noun = next(
+            (
+                s
+                for s in sorted(self.vocab.facility_kinds, key=len, reverse=True)
+                if text.startswith(s)
+            ),
+            None,
+        )
+        if noun is None or previous.category != "facility" or previous.end > start:
+            return []
+        for cut in range(len(previous.name) - 1, 1, -1):
+            prefix = previous.name[:cut]
+            category, _ = self._categorise(prefix)
+            if category not in (None, "facility") and self._valid(prefix, category):
+                return [
+                    _Mention(
+                        prefix + noun,
+                        "facility",
+                        start,
+                        start + len(noun),
+                        self.vocab.facility_kinds[noun],
+                    )
+                ]
+        return []
+
+    def _bare_member(self, clause: str, start: int, end: int, category: str) -> list[_Mention]:
+        """A listed member without a suffix ("禄巨、蓝鹊等项目") takes the head's category."""
+        text = clause[start:end]
+        name_start = self._name_start(text, len(text))
+        if self._is_title(clause, start + name_start) or COUNTED.search(text, name_start):
+            return []
+        name = text[name_start:]
+        if not 2 <= len(name) <= 12 or name in self.vocab.not_names:
+            return []
+        if GENERIC_PARTS.search(name) or not re.search(r"[一-龥A-Za-z]", name):
+            return []
+        return [_Mention(name, category, start + name_start, end)]
+
+    def _known_names(self, clause: str, taken: list[_Mention]) -> list[_Mention]:
+        if not self.known_pattern:
+            return []
+        found: list[_Mention] = []
+        for match in self.known_pattern.finditer(clause):
+            start, end = match.span()
+            overlaps = any(m.start < end and start < m.end for m in taken + found)
+            if not overlaps and self._ends_word(clause, end - 1, end):
+                found.append(_Mention(match.group(), self.known[match.group()], start, end))
+        return found
+
+
+def _clauses(sentence: Sentence) -> Iterator[tuple[int, str]]:
+    start = 0
+    for match in CLAUSE_BREAK.finditer(sentence.text):
+        yield start, sentence.text[start : match.start()]
+        start = match.end()
+    if start < len(sentence.text):
+        yield start, sentence.text[start:]
+
+
+def _status(vocab: Vocabulary, part: str, clause: str, mention: _Mention) -> str:
+    """Plan items are planned; review items take the nearest verb, after the name first."""
+    if part == "plan":
+        return "planned"
+    after, before = clause[mention.end :], clause[: mention.start]
+    if vocab.partial.search(after):
+        return "in_progress"
+    hits = []
+    for status, pattern in (("completed", vocab.completed), ("in_progress", vocab.in_progress)):
+        for match in pattern.finditer(after):
+            hits.append((0, match.start(), status))
+        for match in pattern.finditer(before):
+            hits.append((1, len(before) - match.end(), status))
+    return min(hits)[2] if hits else "completed"
+
+
+def _quantities(vocab: Vocabulary, clause: str, mentions: list[_Mention]) -> dict[int, list]:
+    """Attach each figure of a clause to the nearest mention (a stated count is not one)."""
+    attached: dict[int, list[Quantity]] = {}
+    if not mentions:
+        return attached
+    for match in vocab.quantity.finditer(clause):
+        value = chinese_number(match["num"])
+        if value is None or re.match(r"[%％]", clause[match.end() : match.end() + 1]):
+            continue
+        if (
+            any(m.stated_count and m.end <= match.start() for m in mentions)
+            and match.start() > 0
+            and clause[max(0, match.start() - 1)] == "等"
+        ):
+            continue
+        if match["mult"]:
+            value *= 10000
+        nearest = min(
+            range(len(mentions)),
+            key=lambda i: (
+                max(mentions[i].start - match.end(), match.start() - mentions[i].end, 0),
+                mentions[i].start < match.start(),
+            ),
+        )
+        quantity = Quantity(round(value, 6), match["unit"], match.group().replace(" ", ""))
+        attached.setdefault(nearest, []).append(quantity)
+    return attached
+
+
+def _canonical(name: str, known: dict[str, str]) -> str:
+    """The known spelling of a name the report misspells by one character (東里桥村)."""
+    if name in known or len(name) < 3:
+        return name
+    close = [
+        k
+        for k in known
+        if len(k) == len(name)
+        and k[-1] == name[-1]
+        and sum(a != b for a, b in zip(k, name, strict=True)) == 1
+    ]
+    return close[0] if len(close) == 1 else name
+
+
+def extract_items(report: Report, *, known_places: dict[str, str] | None = None) -> list[Item]:
+    """Every spatial item of ``report``, one per (name, category, year), in text order.
+
+    ``known_places`` maps names the caller knows (committee list, gazetteer) to their
+    category; they are found wherever they occur, in addition to the patterns.
+    """
+    vocab = load_vocabulary()
+    known = dict(known_places or {})
+    reader = _ClauseReader(vocab, known, report.town)
+    items: dict[tuple[str, str, int], Item] = {}
+    for sentence in report.sentences:
+        if sentence.part not in ("review", "plan") or sentence.year is None:
+            continue
+        if sentence.text.rstrip("。；：") in sentence.section:  # a heading, not a task
+            continue
+        for clause_start, clause in _clauses(sentence):
+            mentions = reader.mentions(clause)
+            figures = _quantities(vocab, clause, mentions)
+            for index, mention in enumerate(mentions):
+                key = (_canonical(mention.name, known), mention.category, sentence.year)
+                offset = sentence.start + clause_start
+                quantities = figures.get(index, [])
+                if key in items:
+                    first = items[key]
+                    first.quantities += [q for q in quantities if q not in first.quantities]
+                    continue
+                items[key] = Item(
+                    name=mention.name,
+                    category=mention.category,
+                    year=sentence.year,
+                    status=_status(vocab, sentence.part, clause, mention),
+                    report=report.id,
+                    part=sentence.part,
+                    section=" / ".join(sentence.section),
+                    quote=sentence.text,
+                    span=(offset + mention.start, offset + mention.end),
+                    quantities=list(quantities),
+                    kind=mention.kind,
+                    aggregate=mention.aggregate,
+                    stated_count=mention.stated_count,
+                    town=report.town,
+                )
+    return list(items.values())
+
+
+def known_places(gazetteer: Path | None) -> dict[str, str]:
+    """Names (and aliases) from a gazetteer GeoJSON, mapped to their category.
+
+    Read with the json module: extraction needs only the names, not the geometries.
+    A missing file gives no names; a broken one is an error.
+    """
+    if gazetteer is None or not gazetteer.exists():
+        return {}
+    try:
+        features = json.loads(gazetteer.read_text("utf-8"))["features"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise InputError(f"{gazetteer}: not a GeoJSON FeatureCollection ({error})") from None
+    known: dict[str, str] = {}
+    for feature in features:
+        props = feature.get("properties") or {}
+        category = props.get("category") or KIND_CATEGORIES.get(props.get("kind") or "")
+        if category:
+            for name in [props.get("name"), *(props.get("aliases") or [])]:
+                if name and len(name) >= 2:
+                    known.setdefault(name, category)
+    return known
