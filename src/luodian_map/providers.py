@@ -1,0 +1,733 @@
+"""Online geocoders: the last step of the chain, used only when the user turns them on.
+
+Five providers sit behind one small wrapper, :class:`OnlineGeocoder`. Nominatim, Baidu and
+ArcGIS are geopy's own clients; AMap (高德) and Tianditu (天地图) have no geopy client, so
+:class:`Amap` and :class:`Tianditu` are written here in geopy's shape (build the URL, one
+``_call_geocoder``, parse into :class:`~geopy.location.Location`, map the provider's error
+codes onto geopy's exceptions) so that everything above them treats all five alike.
+
+The wrapper owns what geopy leaves to its caller: the persistent cache (a hit costs no
+request and no rate-limit wait), the rate limit, bounded exponential back-off on timeouts,
+429 and 5xx, conversion of GCJ-02 / BD-09 answers to WGS-84, and the district check —
+光明村 and 王家村 exist all over China, so any answer outside the district is rejected
+and logged, however confident the provider is.
+
+How far an answer may be from the real place (``uncertainty_m``) comes from what the
+provider says about its own answer; see :func:`answer_uncertainty`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlencode
+
+import numpy as np
+import shapely
+from geopy.adapters import AdapterHTTPError, URLLibAdapter
+from geopy.exc import (
+    GeocoderAuthenticationFailure,
+    GeocoderInsufficientPrivileges,
+    GeocoderQueryError,
+    GeocoderQuotaExceeded,
+    GeocoderRateLimited,
+    GeocoderServiceError,
+    GeocoderTimedOut,
+    GeocoderUnavailable,
+    GeopyError,
+)
+from geopy.extra.rate_limiter import RateLimiter
+from geopy.geocoders import ArcGIS, BaiduV3, Nominatim
+from geopy.geocoders.base import DEFAULT_SENTINEL, Geocoder
+from geopy.location import Location
+from geopy.point import Point
+from shapely.geometry.base import BaseGeometry
+from tqdm import tqdm
+
+from . import __version__
+from .cache import NO_RESULT, OUTSIDE_DISTRICT, CachedAnswer, GeocodeCache
+from .crs import convert, normalise_crs_name
+from .errors import GeocodingError
+
+__all__ = [
+    "DEFAULT_CONTEXT",
+    "PROVIDERS",
+    "Amap",
+    "Candidate",
+    "OnlineGeocoder",
+    "Tianditu",
+    "answer_uncertainty",
+    "make_provider",
+    "with_context",
+]
+
+logger = logging.getLogger("luodian_map.geocode")
+
+DEFAULT_CONTEXT = "上海市宝山区罗店镇"
+DEFAULT_CITY = "上海市"
+DEFAULT_TIMEOUT_S = 5.0
+USER_AGENT = f"luodian-map/{__version__}"
+# Below this many names a progress bar is more noise than help.
+PROGRESS_MIN_NAMES = 10
+# Suffixes that end an administrative unit in a Chinese address (上海市|宝山区|罗店镇).
+_ADMIN_ENDINGS = "省市区县镇乡"
+
+
+# --------------------------------------------------------------------------------------
+# geopy-style clients for the two providers geopy lacks
+# --------------------------------------------------------------------------------------
+
+# AMap infocodes (https://lbs.amap.com/api/webservice/guide/tools/info), grouped by what
+# the caller should do about them.
+_AMAP_AUTH = {"10001", "10002", "10005", "10006", "10007", "10008", "10009", "10013"}
+_AMAP_PRIVILEGES = {"10012"}
+_AMAP_QUOTA = {"10003", "10010", "10029", "10044", "10045"}
+_AMAP_RATE = {"10004", "10014", "10015", "10019", "10020", "10021"}
+_AMAP_BUSY = {"10016", "10017"}
+_AMAP_QUERY = {"20000", "20001", "20002", "20011", "20012"}
+
+
+class Amap(Geocoder):
+    """AMap (高德) Web Service geocoding; coordinates come back in GCJ-02.
+
+    Documentation at https://lbs.amap.com/api/webservice/guide/api/georegeo
+    """
+
+    api_path = "/v3/geocode/geo"
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        domain: str = "restapi.amap.com",
+        scheme: str | None = None,
+        timeout: Any = DEFAULT_SENTINEL,
+        proxies: Any = DEFAULT_SENTINEL,
+        user_agent: str | None = None,
+        ssl_context: Any = DEFAULT_SENTINEL,
+        adapter_factory: Any = None,
+    ) -> None:
+        super().__init__(
+            scheme=scheme,
+            timeout=timeout,
+            proxies=proxies,
+            user_agent=user_agent,
+            ssl_context=ssl_context,
+            adapter_factory=adapter_factory,
+        )
+        self.api_key = api_key
+        self.domain = domain.strip("/")
+        self.api = f"{self.scheme}://{self.domain}{self.api_path}"
+
+    def geocode(
+        self,
+        query: str,
+        *,
+        exactly_one: bool = True,
+        city: str | None = None,
+        timeout: Any = DEFAULT_SENTINEL,
+    ) -> Location | list[Location] | None:
+        """Geocode ``query``; ``city`` (name, citycode or adcode) narrows the search."""
+        params = {"key": self.api_key, "address": query, "output": "JSON"}
+        if city:
+            params["city"] = city
+        url = f"{self.api}?{urlencode(params)}"
+        callback = partial(self._parse_json, exactly_one=exactly_one)
+        return self._call_geocoder(url, callback, timeout=timeout)
+
+    def _parse_json(
+        self, page: dict[str, Any], exactly_one: bool
+    ) -> Location | list[Location] | None:
+        if str(page.get("status")) != "1":
+            _raise_amap_error(page)
+        places = [
+            Location(place.get("formatted_address") or "", _amap_point(place), place)
+            for place in page.get("geocodes") or []
+            if isinstance(place.get("location"), str) and "," in place["location"]
+        ]
+        if not places:
+            return None
+        return places[0] if exactly_one else places
+
+
+def _amap_point(place: dict[str, Any]) -> tuple[float, float]:
+    lon, lat = (float(v) for v in place["location"].split(",")[:2])
+    return lat, lon
+
+
+def _raise_amap_error(page: dict[str, Any]) -> None:
+    code = str(page.get("infocode", ""))
+    message = f"{page.get('info', 'error')} (infocode {code})"
+    if code in _AMAP_AUTH:
+        raise GeocoderAuthenticationFailure(message)
+    if code in _AMAP_PRIVILEGES:
+        raise GeocoderInsufficientPrivileges(message)
+    if code in _AMAP_RATE:
+        raise GeocoderRateLimited(message)
+    if code in _AMAP_QUOTA:
+        raise GeocoderQuotaExceeded(message)
+    if code in _AMAP_BUSY:
+        raise GeocoderUnavailable(message)
+    if code in _AMAP_QUERY:
+        raise GeocoderQueryError(message)
+    raise GeocoderServiceError(message)
+
+
+class Tianditu(Geocoder):
+    """Tianditu (天地图) geocoder; coordinates come back in CGCS2000 (≈ WGS-84).
+
+    Documentation at http://lbs.tianditu.gov.cn/server/geocodinginterface.html
+    """
+
+    api_path = "/geocoder"
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        domain: str = "api.tianditu.gov.cn",
+        scheme: str | None = None,
+        timeout: Any = DEFAULT_SENTINEL,
+        proxies: Any = DEFAULT_SENTINEL,
+        user_agent: str | None = None,
+        ssl_context: Any = DEFAULT_SENTINEL,
+        adapter_factory: Any = None,
+    ) -> None:
+        super().__init__(
+            scheme=scheme,
+            timeout=timeout,
+            proxies=proxies,
+            user_agent=user_agent,
+            ssl_context=ssl_context,
+            adapter_factory=adapter_factory,
+        )
+        self.api_key = api_key
+        self.domain = domain.strip("/")
+        self.api = f"{self.scheme}://{self.domain}{self.api_path}"
+
+    def geocode(
+        self,
+        query: str,
+        *,
+        exactly_one: bool = True,
+        timeout: Any = DEFAULT_SENTINEL,
+    ) -> Location | list[Location] | None:
+        """Geocode ``query``; the service answers with at most one place."""
+        ds = json.dumps({"keyWord": query}, ensure_ascii=False)
+        url = f"{self.api}?{urlencode({'ds': ds, 'tk': self.api_key})}"
+        callback = partial(self._parse_json, exactly_one=exactly_one)
+        return self._call_geocoder(url, callback, timeout=timeout)
+
+    def _parse_json(
+        self, page: dict[str, Any], exactly_one: bool
+    ) -> Location | list[Location] | None:
+        status = str(page.get("status"))
+        if status == "101":  # documented "结果为空"
+            return None
+        if status != "0":
+            raise GeocoderServiceError(f"{page.get('msg', 'error')} (status {status})")
+        place = page.get("location") or {}
+        if place.get("lon") in (None, "") or place.get("lat") in (None, ""):
+            return None
+        label = place.get("keyWord") or ""
+        location = Location(label, (float(place["lat"]), float(place["lon"])), place)
+        return location if exactly_one else [location]
+
+    def _geocoder_exception_handler(self, error: Exception) -> None:
+        # A bad or wrong-type key is HTTP 403 with {"code": 1, "msg": "非法key", ...}.
+        if isinstance(error, AdapterHTTPError) and error.status_code == 403:
+            try:
+                body = json.loads(error.text or "")
+            except ValueError:
+                return
+            if isinstance(body, dict) and "msg" in body:
+                raise GeocoderAuthenticationFailure(
+                    f"{body['msg']} (code {body.get('code')})"
+                ) from error
+
+
+class _BaiduV3(BaiduV3):
+    """geopy's BaiduV3 with a configurable host and "no result" read as no result.
+
+    geopy hard-codes api.map.baidu.com, and it turns Baidu's answer for an unknown
+    address (status 1, "无相关结果") into a server error, which would stop a whole run.
+    """
+
+    def __init__(self, api_key: str, *, domain: str = "api.map.baidu.com", **kwargs: Any):
+        super().__init__(api_key, **kwargs)
+        self.api = f"{self.scheme}://{domain}{self.api_path}"
+        self.reverse_api = f"{self.scheme}://{domain}{self.reverse_path}"
+
+    def _parse_json(self, page: dict[str, Any], exactly_one: bool = True) -> Any:
+        if page.get("status") == 1 and "无相关结果" in str(page.get("msg", "")):
+            return None
+        return super()._parse_json(page, exactly_one=exactly_one)
+
+
+# --------------------------------------------------------------------------------------
+# the provider registry
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Spec:
+    crs: str  # the datum the provider answers in
+    env_key: str | None  # environment variable holding the API key
+    min_delay_s: float  # default spacing of requests (provider policy or quota)
+    many: bool  # ask for several candidates (so one outside the district is not fatal)
+    persist: bool  # may answers be stored on disk (provider terms)
+
+
+PROVIDERS: dict[str, _Spec] = {
+    # Nominatim usage policy: at most 1 request per second, and cache the results.
+    "nominatim": _Spec("WGS-84", None, 1.0, many=True, persist=True),
+    # Baidu / AMap / Tianditu personal keys allow a few queries per second.
+    "baidu": _Spec("BD-09", "BAIDU_MAP_AK", 0.4, many=False, persist=True),
+    # ArcGIS forbids storing results unless the request is authenticated and sets
+    # forStorage=true, which geopy's anonymous client does not: keep them in memory only.
+    "arcgis": _Spec("WGS-84", None, 0.25, many=True, persist=False),
+    "amap": _Spec("GCJ-02", "AMAP_KEY", 0.4, many=True, persist=True),
+    "tianditu": _Spec("CGCS2000", "TIANDITU_KEY", 0.4, many=False, persist=True),
+}
+
+
+def _spec(name: str) -> _Spec:
+    try:
+        return PROVIDERS[name]
+    except KeyError:
+        valid = ", ".join(PROVIDERS)
+        raise GeocodingError(f"unknown geocoding provider {name!r}; use one of: {valid}") from None
+
+
+def make_provider(
+    name: str,
+    *,
+    domain: str | None = None,
+    scheme: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    user_agent: str = USER_AGENT,
+) -> Geocoder:
+    """Build the geopy client for ``name``, with its API key read from the environment.
+
+    Every client uses geopy's urllib adapter: the requests adapter silently retries read
+    timeouts inside urllib3, which would multiply our own bounded retries and back-off.
+    """
+    spec = _spec(name)
+    key = ""
+    if spec.env_key:
+        key = os.environ.get(spec.env_key, "").strip()
+        if not key:
+            raise GeocodingError(f"{name}: set {spec.env_key} to use this provider")
+    common: dict[str, Any] = {
+        "scheme": scheme,
+        "timeout": timeout,
+        "user_agent": user_agent,
+        "adapter_factory": URLLibAdapter,
+    }
+    if domain:
+        common["domain"] = domain
+    if name == "nominatim":
+        return Nominatim(**common)
+    if name == "arcgis":
+        return ArcGIS(**common)
+    if name == "baidu":
+        return _BaiduV3(key, **common)
+    if name == "amap":
+        return Amap(key, **common)
+    return Tianditu(key, **common)
+
+
+# --------------------------------------------------------------------------------------
+# how far off an answer may be
+# --------------------------------------------------------------------------------------
+
+# Match levels named by AMap, Baidu and Tianditu, in metres: roughly the radius around
+# the returned point within which the named place lies. Sized for Luodian (≈46 km², 20
+# villages, roads several km long): a point for a site is its representative point, a
+# point for a road or a village is somewhere on or in it.
+_CN_LEVEL_M: dict[str, float] = {
+    # an address or a unit within a building: the door
+    "门牌号": 50, "门址": 50, "单元号": 50, "楼层": 50, "房间": 50,
+    "道路交叉路口": 100, "交叉路口": 100,
+    # a point of interest: schools, clinics, offices, stations span up to ~300 m
+    "兴趣点": 150, "公交地铁站点": 150, "公交站台、地铁站": 150, "商务大厦": 150,
+    "政府机构": 150, "教育": 150, "医疗": 150, "生活服务": 150, "休闲娱乐": 150,
+    "餐饮": 150, "宾馆": 150, "购物": 150, "金融": 150, "汽车服务": 150, "加油站": 150,
+    "停车场": 150, "火车站": 150, "长途汽车站": 150, "桥": 150, "收费站": 150,
+    # estates, lanes and large sites (parks, industrial parks, scenic spots)
+    "地产小区": 300, "住宅区": 300, "小巷": 300,
+    "绿地": 500, "旅游景点": 500, "工业园区": 500, "港口": 500, "码头": 500,
+    # whole roads, villages and business districts
+    "道路": 1000, "村庄": 1000, "热点商圈": 1000, "商圈": 1000,
+    # Tianditu's usual level: a gazetteer name or address of unstated kind
+    "地名地址": 1000,
+    "开发区": 2000,
+    # administrative units: the unit's centre, off by up to its radius
+    "乡镇": 4000, "区县": 15000, "市": 50000, "城市": 50000, "省": 50000, "省份": 50000,
+    "国家": 1_000_000,
+}  # fmt: skip
+_UNKNOWN_LEVEL_M = 2000.0
+
+# Baidu documents its ``confidence`` as the absolute error of the point:
+# 100 → <20 m, ≥90 → <50 m, …, ≥20 → <10 km.
+_BAIDU_CONFIDENCE_M = (
+    (100, 20), (90, 50), (80, 100), (75, 200), (70, 300), (60, 500), (50, 1000),
+    (40, 2000), (30, 5000), (25, 8000), (20, 10000),
+)  # fmt: skip
+
+# ArcGIS Addr_type (the match kind) in metres.
+_ARCGIS_ADDR_TYPE_M: dict[str, float] = {
+    "Subaddress": 30, "PointAddress": 30, "LatLong": 10, "XY-XY": 10, "YX-YX": 10,
+    "StreetAddress": 100, "StreetAddressExt": 100, "StreetInt": 100, "StreetMidBlock": 100,
+    "DistanceMarker": 100, "POI": 150, "StreetName": 1000,
+    "Locality": 3000, "PostalLoc": 3000, "PostalExt": 3000, "Postal": 3000,
+}  # fmt: skip
+_MIN_EXTENT_M = 30.0
+
+
+def answer_uncertainty(provider: str, raw: dict[str, Any]) -> tuple[str | None, float]:
+    """The provider's own match level and how far (m) the point may be from the place.
+
+    - AMap, Tianditu: from the match level (``_CN_LEVEL_M``); unknown levels 2 km.
+    - Baidu: the larger of its documented ``confidence`` error and its level's size, since
+      a 20 m-accurate point for a village still says nothing about where in the village.
+    - Nominatim: half the diagonal of the result's bounding box (OSM's extent of the
+      place), at least 30 m.
+    - ArcGIS: from ``Addr_type``; otherwise half the diagonal of the candidate's extent.
+    """
+    if provider == "nominatim":
+        level = raw.get("addresstype") or raw.get("type")
+        box = raw.get("boundingbox")
+        if box and len(box) == 4:
+            south, north, west, east = (float(v) for v in box)
+            return level, max(_MIN_EXTENT_M, _half_diagonal_m(west, south, east, north))
+        return level, _UNKNOWN_LEVEL_M
+    if provider == "arcgis":
+        level = (raw.get("attributes") or {}).get("Addr_type")
+        if level in _ARCGIS_ADDR_TYPE_M:
+            return level, _ARCGIS_ADDR_TYPE_M[level]
+        ext = raw.get("extent")
+        if ext:
+            half = _half_diagonal_m(ext["xmin"], ext["ymin"], ext["xmax"], ext["ymax"])
+            return level, max(_MIN_EXTENT_M, half)
+        return level, _UNKNOWN_LEVEL_M
+    level = raw.get("level") or None
+    level_m = _CN_LEVEL_M.get(level, _UNKNOWN_LEVEL_M) if level else _UNKNOWN_LEVEL_M
+    if provider == "baidu":
+        confidence = raw.get("confidence")
+        if isinstance(confidence, int | float):
+            for threshold, metres in _BAIDU_CONFIDENCE_M:
+                if confidence >= threshold:
+                    return level, (max(float(metres), level_m) if level else float(metres))
+    return level, level_m
+
+
+def _half_diagonal_m(west: float, south: float, east: float, north: float) -> float:
+    """Haversine half-diagonal; plenty accurate for a search-result box."""
+    radius = 6_371_008.8
+    phi1, phi2 = math.radians(south), math.radians(north)
+    d_phi, d_lam = phi2 - phi1, math.radians(east - west)
+    a = math.sin(d_phi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(d_lam / 2) ** 2
+    return radius * math.asin(min(1.0, math.sqrt(a)))
+
+
+# --------------------------------------------------------------------------------------
+# the wrapper used by the geocoder chain
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A place an online provider found for a name, already in WGS-84 and in the district."""
+
+    lon: float
+    lat: float
+    provider: str
+    label: str  # the provider's own address or label for the place
+    uncertainty_m: float
+    level: str | None = None  # the provider's match level ("村庄", "POI", "village")
+    query: str = ""  # the text sent, with context
+    precision: str = "sourced"
+    from_cache: bool = False  # answered from the persistent cache, not the network
+
+
+def with_context(name: str, context: str) -> str:
+    """Prefix the administrative context once: "罗店镇光明村" → "上海市宝山区罗店镇光明村"."""
+    name = name.strip()
+    if not context or name.startswith(context):
+        return name
+    for cut in range(1, len(context)):
+        # only overlaps that start at a unit boundary (…市|宝山区…), never mid-name
+        if context[cut - 1] in _ADMIN_ENDINGS and name.startswith(context[cut:]):
+            return context[:cut] + name
+    return context + name
+
+
+class OnlineGeocoder:
+    """One online provider, made safe for a batch run over a town's place names.
+
+    Parameters
+    ----------
+    provider
+        One of :data:`PROVIDERS`.
+    district
+        The district polygon in WGS-84; every candidate outside it is rejected and logged.
+    cache
+        Persistent answers; a hit costs no request and no rate-limit wait.
+    viewbox
+        ``(min_lon, min_lat, max_lon, max_lat)`` WGS-84 box Nominatim is bounded to;
+        defaults to the district's bounds.
+    city
+        City hint for providers that take one (AMap).
+    min_delay_seconds
+        Spacing of network requests; defaults to the provider's policy (1 s Nominatim).
+    max_tries, backoff_seconds, max_backoff_seconds
+        Timeouts, 429 and 5xx are retried up to ``max_tries`` requests in all, waiting
+        ``backoff_seconds`` × 2ⁿ (or the server's Retry-After) up to the maximum.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        *,
+        district: BaseGeometry,
+        cache: GeocodeCache | None = None,
+        viewbox: tuple[float, float, float, float] | None = None,
+        city: str = DEFAULT_CITY,
+        domain: str | None = None,
+        scheme: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        min_delay_seconds: float | None = None,
+        max_tries: int = 3,
+        backoff_seconds: float = 1.0,
+        max_backoff_seconds: float = 30.0,
+    ) -> None:
+        if max_tries < 1:
+            raise ValueError("max_tries must be at least 1")
+        self.provider = provider
+        self._spec = _spec(provider)
+        self.district = district
+        shapely.prepare(district)
+        self.cache = cache
+        self.timeout = timeout
+        self.max_tries = max_tries
+        self.backoff_seconds = backoff_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self._crs = normalise_crs_name(self._spec.crs)
+        self._geocoder = make_provider(provider, domain=domain, scheme=scheme, timeout=timeout)
+        delay = self._spec.min_delay_s if min_delay_seconds is None else min_delay_seconds
+        # The limiter wraps only the network call: cache hits never wait for a slot.
+        # Its own retries are off; ours below back off exponentially and only on
+        # errors worth retrying (a rejected key is not).
+        self._limited: Callable[..., Any] = RateLimiter(
+            self._geocoder.geocode,
+            min_delay_seconds=delay,
+            max_retries=0,
+            error_wait_seconds=delay,
+            swallow_exceptions=False,
+        )
+        bounds = viewbox or tuple(district.bounds)
+        self._kwargs = self._query_kwargs(bounds, city)
+        self._region = hashlib.sha1(
+            f"{shapely.normalize(district).wkb_hex}|{bounds}|{city}".encode()
+        ).hexdigest()[:16]
+        self._memo: dict[str, Candidate | None] = {}
+
+    def _query_kwargs(self, bounds: tuple[float, ...], city: str) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"exactly_one": not self._spec.many}
+        if self.provider == "nominatim":
+            west, south, east, north = bounds
+            kwargs.update(
+                viewbox=[Point(south, west), Point(north, east)],
+                bounded=True,
+                country_codes="cn",
+                limit=5,
+                language="zh-CN",
+            )
+        elif self.provider == "arcgis":
+            kwargs["out_fields"] = "Addr_type"
+        elif self.provider == "amap":
+            kwargs["city"] = city
+        return kwargs
+
+    # -- public -----------------------------------------------------------------------
+
+    def geocode(self, name: str, *, context: str = DEFAULT_CONTEXT) -> Candidate | None:
+        """The provider's place for ``name`` inside the district, or None.
+
+        Raises :class:`GeocodingError` (one line) when the provider cannot be used: bad
+        key, quota spent, or no answer after the bounded retries.
+        """
+        query = with_context(name, context)
+        if query in self._memo:
+            return self._memo[query]
+        cache = self.cache if self._spec.persist else None
+        if cache is not None:
+            cached = cache.get(self.provider, query, region=self._region)
+            if cached is not None:
+                return self._from_cache(cached)
+        locations = self._ask(query)
+        candidate, chosen = self._choose(name, query, locations)
+        if cache is not None:
+            cache.put(self._to_cache(query, candidate, chosen, bool(locations)))
+        else:
+            self._memo[query] = candidate
+        return candidate
+
+    def geocode_many(
+        self, names: Iterable[str], *, context: str = DEFAULT_CONTEXT
+    ) -> dict[str, Candidate | None]:
+        """Geocode each distinct name in order, with a progress bar on a terminal."""
+        unique = list(dict.fromkeys(names))
+        quiet = len(unique) < PROGRESS_MIN_NAMES or not sys.stderr.isatty()
+        with tqdm(unique, desc=f"geocoding ({self.provider})", unit="name", disable=quiet) as bar:
+            return {name: self.geocode(name, context=context) for name in bar}
+
+    def close(self) -> None:
+        self._geocoder.__exit__(None, None, None)
+
+    def __enter__(self) -> OnlineGeocoder:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- network ------------------------------------------------------------------------
+
+    def _ask(self, query: str) -> list[Location]:
+        """One rate-limited request, retried with back-off; always a list of places."""
+        attempt = 1
+        while True:
+            try:
+                found = self._limited(query, **self._kwargs)
+            except GeopyError as exc:
+                reason, retry_after = self._transient(exc)
+                if reason is None:
+                    raise GeocodingError(self._fatal_message(exc)) from exc
+                if attempt == self.max_tries:
+                    raise GeocodingError(
+                        f"{self.provider}: no answer after {self.max_tries} tries ({reason})"
+                    ) from exc
+                wait = max(self.backoff_seconds * 2 ** (attempt - 1), retry_after or 0.0)
+                wait = min(wait, self.max_backoff_seconds)
+                attempt += 1
+                logger.info(
+                    "%s: %s; retrying in %.2g s (try %d of %d)",
+                    self.provider, reason, wait, attempt, self.max_tries,
+                )  # fmt: skip
+                time.sleep(wait)
+                continue
+            if found is None:
+                return []
+            return found if isinstance(found, list) else [found]
+
+    def _transient(self, exc: GeopyError) -> tuple[str | None, float | None]:
+        """Why a retry may help (None when it cannot) and the server's Retry-After."""
+        status = exc.__cause__.status_code if isinstance(exc.__cause__, AdapterHTTPError) else None
+        if isinstance(exc, GeocoderRateLimited):
+            what = f"HTTP {status}" if status else _one_line(exc)
+            return f"rate limited: {what}", exc.retry_after
+        if isinstance(exc, GeocoderTimedOut):
+            return (f"HTTP {status}" if status else f"timed out after {self.timeout:g} s"), None
+        if isinstance(exc, GeocoderUnavailable):
+            return f"unavailable: {_one_line(exc)}", None
+        if isinstance(exc, GeocoderServiceError) and status is not None and status >= 500:
+            return f"HTTP {status}", None
+        return None, None
+
+    def _fatal_message(self, exc: GeopyError) -> str:
+        detail = _one_line(exc)
+        if isinstance(exc, GeocoderAuthenticationFailure | GeocoderInsufficientPrivileges):
+            hint = f"; check {self._spec.env_key}" if self._spec.env_key else ""
+            return f"{self.provider}: the service refused the request ({detail}){hint}"
+        if isinstance(exc, GeocoderQuotaExceeded):
+            return f"{self.provider}: quota exceeded ({detail})"
+        return f"{self.provider}: {type(exc).__name__}: {detail}"
+
+    # -- answers --------------------------------------------------------------------------
+
+    def _choose(
+        self, name: str, query: str, locations: list[Location]
+    ) -> tuple[Candidate | None, Location | None]:
+        """The first candidate inside the district, converted to WGS-84, and its source."""
+        if not locations:
+            return None, None
+        lon, lat = convert(
+            np.array([loc.longitude for loc in locations]),
+            np.array([loc.latitude for loc in locations]),
+            self._crs,
+            "wgs84",
+        )
+        inside = shapely.intersects_xy(self.district, lon, lat)
+        for i, loc in enumerate(locations):
+            if not inside[i]:
+                logger.warning(
+                    "%s: rejected %s → %r at %.6f, %.6f (WGS-84): outside the district",
+                    self.provider, name, loc.address, lon[i], lat[i],
+                )  # fmt: skip
+                continue
+            level, uncertainty = answer_uncertainty(self.provider, loc.raw)
+            candidate = Candidate(
+                lon=float(lon[i]),
+                lat=float(lat[i]),
+                provider=self.provider,
+                label=str(loc.address or ""),
+                uncertainty_m=uncertainty,
+                level=level,
+                query=query,
+            )
+            return candidate, loc
+        return None, None
+
+    def _to_cache(
+        self, query: str, candidate: Candidate | None, source: Location | None, answered: bool
+    ) -> CachedAnswer:
+        if candidate is None or source is None:
+            reason = OUTSIDE_DISTRICT if answered else NO_RESULT
+            return CachedAnswer.miss(self.provider, query, reason=reason, region=self._region)
+        return CachedAnswer.hit(
+            self.provider,
+            query,
+            lon=candidate.lon,
+            lat=candidate.lat,
+            label=candidate.label,
+            crs=self._crs,
+            level=candidate.level,
+            uncertainty_m=candidate.uncertainty_m,
+            raw=source.raw,
+            region=self._region,
+        )
+
+    def _from_cache(self, answer: CachedAnswer) -> Candidate | None:
+        if not answer.found:
+            return None
+        return Candidate(
+            lon=float(answer.lon),
+            lat=float(answer.lat),
+            provider=self.provider,
+            label=answer.label or "",
+            uncertainty_m=float(answer.uncertainty_m or _UNKNOWN_LEVEL_M),
+            level=answer.level,
+            query=answer.query,
+            from_cache=True,
+        )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:199] + "…"

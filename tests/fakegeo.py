@@ -1,0 +1,296 @@
+"""A local stand-in for the five geocoding services, for tests that use the real clients.
+
+The server listens on 127.0.0.1 on an ephemeral port and answers each provider's path in
+that provider's documented format. Tests script the replies per query (the last reply
+repeats) and read back every request it received.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+PATHS = {
+    "/search": "nominatim",
+    "/geocoding/v3/": "baidu",
+    "/arcgis/rest/services/World/GeocodeServer/findAddressCandidates": "arcgis",
+    "/v3/geocode/geo": "amap",
+    "/geocoder": "tianditu",
+}
+
+
+@dataclass(frozen=True)
+class Place:
+    """A place in the answering provider's own datum (GCJ-02 for AMap, BD-09 for Baidu)."""
+
+    lon: float
+    lat: float
+    label: str = "测试地点"
+    level: str | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    kind: str  # "places" | "http" | "slow" | "bad_key" | "body"
+    places: tuple[Place, ...] = ()
+    body: Any = None
+    status: int = 200
+    seconds: float = 0.0
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def answer(*places: Place) -> Reply:
+    """Answer normally with these places (none: the provider's "no result" answer)."""
+    return Reply("places", places=places)
+
+
+def empty() -> Reply:
+    return Reply("places")
+
+
+def http(status: int, *, retry_after: str | None = None) -> Reply:
+    headers = (("Retry-After", retry_after),) if retry_after else ()
+    return Reply("http", status=status, headers=headers)
+
+
+def slow(seconds: float) -> Reply:
+    """Sleep before answering (longer than the client's timeout), then answer empty."""
+    return Reply("slow", seconds=seconds)
+
+
+def bad_key() -> Reply:
+    """The provider's documented answer to a wrong API key."""
+    return Reply("bad_key")
+
+
+def body(document: Any, *, status: int = 200) -> Reply:
+    """Send this JSON document as it is (e.g. a provider error code)."""
+    return Reply("body", status=status, body=document)
+
+
+@dataclass(frozen=True)
+class Request:
+    provider: str
+    path: str
+    params: dict[str, str]
+    query: str  # the address text the client sent
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeGeo:
+    """``with FakeGeo() as fake: fake.script("光明村", http(429), answer(Place(...)))``."""
+
+    def __init__(self) -> None:
+        self.requests: list[Request] = []
+        self._scripts: dict[str, list[Reply]] = {}
+        self._lock = threading.Lock()
+        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
+        # a short poll interval keeps shutdown (once per test) from costing half a second
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    @property
+    def domain(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"{host}:{port}"
+
+    def script(self, query_end: str, *replies: Reply) -> None:
+        """Replies, in order, to every query ending with ``query_end``; the last repeats."""
+        with self._lock:
+            self._scripts[query_end] = list(replies)
+
+    def requests_for(self, provider: str) -> list[Request]:
+        with self._lock:
+            return [r for r in self.requests if r.provider == provider]
+
+    def _next_reply(self, query: str) -> Reply:
+        with self._lock:
+            keys = [k for k in self._scripts if query.endswith(k)]
+            if not keys:
+                return empty()
+            replies = self._scripts[max(keys, key=len)]
+            return replies.pop(0) if len(replies) > 1 else replies[0]
+
+    def _record(self, request: Request) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    def __enter__(self) -> FakeGeo:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # a handler still sleeping for a timeout test must not block
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that timed out close the socket under a sleeping handler: not an error."""
+
+
+def _handler_for(fake: FakeGeo) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            provider = PATHS.get(url.path)
+            if provider is None:
+                self._send(404, {"error": "not found"})
+                return
+            params = dict(parse_qsl(url.query))
+            query = _query_text(provider, params)
+            fake._record(Request(provider, url.path, params, query, dict(self.headers)))
+            reply = fake._next_reply(query)
+            if reply.kind == "slow":
+                time.sleep(reply.seconds)
+                self._send(200, _answer(provider, (), query))
+            elif reply.kind == "http":
+                self._send(reply.status, {"error": f"HTTP {reply.status}"}, reply.headers)
+            elif reply.kind == "body":
+                self._send(reply.status, reply.body)
+            elif reply.kind == "bad_key":
+                status, body = _bad_key(provider)
+                self._send(status, body)
+            else:
+                self._send(200, _answer(provider, reply.places, query))
+
+        def _send(self, status: int, body: Any, headers: tuple[tuple[str, str], ...] = ()) -> None:
+            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Keep test output clean."""
+
+    return Handler
+
+
+def _query_text(provider: str, params: dict[str, str]) -> str:
+    if provider == "nominatim":
+        return params.get("q", "")
+    if provider == "arcgis":
+        return params.get("singleLine", "")
+    if provider == "tianditu":
+        return json.loads(params.get("ds", "{}")).get("keyWord", "")
+    return params.get("address", "")
+
+
+def _answer(provider: str, places: tuple[Place, ...], query: str) -> Any:
+    if provider == "nominatim":
+        return [_nominatim(i, p) for i, p in enumerate(places)]
+    if provider == "baidu":
+        if not places:  # what Baidu really sends for an unknown address
+            return {"status": 1, "msg": "Internal Service Error:无相关结果", "results": []}
+        p = places[0]
+        result = {
+            "location": {"lng": p.lon, "lat": p.lat},
+            "precise": 1,
+            "confidence": 50,
+            "comprehension": 100,
+            "level": p.level or "村庄",
+        }
+        return {"status": 0, "result": result}
+    if provider == "arcgis":
+        return {
+            "spatialReference": {"wkid": 4326, "latestWkid": 4326},
+            "candidates": [_arcgis(p) for p in places],
+        }
+    if provider == "amap":
+        return {
+            "status": "1",
+            "info": "OK",
+            "infocode": "10000",
+            "count": str(len(places)),
+            "geocodes": [_amap(p) for p in places],
+        }
+    if not places:
+        return {"status": "101", "msg": "结果为空", "searchVersion": "6.4.0V"}
+    p = places[0]
+    location = {"lon": p.lon, "lat": p.lat, "level": p.level or "地名地址", "score": 100}
+    return {"location": {**location, "keyWord": query}, "status": "0", "msg": "ok"}
+
+
+def _nominatim(i: int, p: Place) -> dict[str, Any]:
+    d = 0.005  # a village-sized box, about 1 km across
+    kind = p.level or "village"
+    return {
+        "place_id": 1000 + i,
+        "licence": "Data © OpenStreetMap contributors, ODbL 1.0. http://osm.org/copyright",
+        "osm_type": "node",
+        "osm_id": 5000 + i,
+        "lat": f"{p.lat:.7f}",
+        "lon": f"{p.lon:.7f}",
+        "class": "place",
+        "type": kind,
+        "place_rank": 19,
+        "importance": 0.2,
+        "addresstype": kind,
+        "name": p.label,
+        "display_name": p.label,
+        "boundingbox": [
+            f"{p.lat - d:.7f}",
+            f"{p.lat + d:.7f}",
+            f"{p.lon - d:.7f}",
+            f"{p.lon + d:.7f}",
+        ],
+    }
+
+
+def _arcgis(p: Place) -> dict[str, Any]:
+    d = 0.005
+    return {
+        "address": p.label,
+        "location": {"x": p.lon, "y": p.lat},
+        "score": 100,
+        "attributes": {"Addr_type": p.level or "POI"},
+        "extent": {"xmin": p.lon - d, "ymin": p.lat - d, "xmax": p.lon + d, "ymax": p.lat + d},
+    }
+
+
+def _amap(p: Place) -> dict[str, Any]:
+    return {
+        "formatted_address": p.label,
+        "country": "中国",
+        "province": "上海市",
+        "citycode": "021",
+        "city": "上海市",
+        "district": "宝山区",
+        "township": [],
+        "neighborhood": {"name": [], "type": []},
+        "building": {"name": [], "type": []},
+        "adcode": "310113",
+        "street": [],
+        "number": [],
+        "location": f"{p.lon:.6f},{p.lat:.6f}",
+        "level": p.level or "村庄",
+    }
+
+
+def _bad_key(provider: str) -> tuple[int, Any]:
+    if provider == "amap":
+        return 200, {"status": "0", "info": "INVALID_USER_KEY", "infocode": "10001"}
+    if provider == "baidu":
+        return 200, {"status": 200, "message": "APP不存在，AK有误请检查再重试"}
+    if provider == "tianditu":
+        return 403, {"code": 1, "msg": "非法key", "resolve": "请到API控制台获取合法key"}
+    if provider == "arcgis":
+        return 200, {"error": {"code": 498, "message": "Invalid Token", "details": []}}
+    return 403, {"error": "access blocked"}  # Nominatim has no key; it blocks by policy
