@@ -1,0 +1,111 @@
+"""The command line as a user meets it: real processes, one-line errors, nothing half-written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORT = ROOT / "geodata" / "reports" / "luodian_2024_work_report.txt"
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "luodian_map.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_extract_writes_the_documented_item_schema(tmp_path: Path) -> None:
+    out = tmp_path / "items.json"
+    result = run("extract", str(REPORT), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    items = json.loads(out.read_text("utf-8"))
+    assert len(items) > 50
+    required = {
+        "id",
+        "name",
+        "category",
+        "year",
+        "status",
+        "quantities",
+        "quote",
+        "section",
+        "span",
+    }
+    for item in items:
+        assert required <= set(item)
+        assert item["year"] in (2024, 2025)
+        # a name completed from its list ("新镇东部…学校和幼儿园") ends in quoted text
+        assert item["name"] in item["quote"] or item["name"][-3:] in item["quote"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "fragment"),
+    [
+        ("empty.txt", b"", "empty"),
+        ("binary.txt", bytes(range(256)) * 8, "binary"),
+        ("latin.txt", "Ð".encode("latin-1") * 3 + b"\xff\xfe\x00\x81" * 40, ""),
+        (
+            "noparts.txt",
+            "今天天气很好。我们去公园散步。\n".encode(),
+            "no recognisable report parts",
+        ),
+        ("report.odt", b"PK\x03\x04", ""),
+    ],
+)
+def test_bad_reports_give_one_line_exit_2_and_write_nothing(
+    tmp_path: Path, name: str, content: bytes, fragment: str
+) -> None:
+    report = tmp_path / name
+    report.write_bytes(content)
+    out = tmp_path / "items.json"
+    result = run("extract", str(report), "-o", str(out))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert lines[0].startswith("luodian-map: error: ")
+    assert fragment in lines[0]
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [report]
+
+
+def test_a_report_without_year_headings_takes_the_year_option(tmp_path: Path) -> None:
+    report = tmp_path / "r.txt"
+    report.write_text(
+        "某镇政府工作报告\n\n一、过去一年工作回顾\n\n新建罗南日间照料中心。\n\n"
+        "二、今年重点工作\n\n加快建设祁北路停车场。\n",
+        encoding="utf-8",
+    )
+    result = run("extract", str(report), "--year", "2023")
+    assert result.returncode == 0, result.stderr
+    years = {(i["name"], i["year"]) for i in json.loads(result.stdout)}
+    assert years == {("罗南日间照料中心", 2023), ("祁北路停车场", 2024)}
+
+
+def test_broken_overrides_keep_the_earlier_layers(tmp_path: Path) -> None:
+    project = tmp_path
+    (project / "geodata").mkdir()
+    for name in ("gazetteer.geojson",):
+        (project / "geodata" / name).write_bytes((ROOT / "geodata" / name).read_bytes())
+    first = run("build", str(REPORT), "--no-maps", cwd=project)
+    assert first.returncode == 0, first.stderr
+    before = {p.name: p.read_bytes() for p in (project / "layers").iterdir()}
+    (project / "geodata" / "overrides.geojson").write_text("{broken", encoding="utf-8")
+    second = run("build", str(REPORT), "--no-maps", cwd=project)
+    assert second.returncode == 2
+    assert "overrides" in second.stderr and "Traceback" not in second.stderr
+    after = {p.name: p.read_bytes() for p in (project / "layers").iterdir()}
+    assert after == before
+
+
+def test_help_answers(tmp_path: Path) -> None:
+    result = run("--help")
+    assert result.returncode == 0 and "build" in result.stdout

@@ -1,0 +1,93 @@
+"""Layers: RFC 7946 GeoJSON, a GeoPackage and an Excel-friendly CSV, byte-stable."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import fiona
+import geopandas as gpd
+import pytest
+import shapely
+
+from luodian_map.categories import CATEGORIES
+from luodian_map.layers import PROPERTIES, read_layers
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """Build the shipped report into a scratch project, as a user would."""
+    project = tmp_path_factory.mktemp("project")
+    shutil.copytree(
+        ROOT / "geodata", project / "geodata", ignore=shutil.ignore_patterns("overrides.*")
+    )
+    subprocess.run(
+        [sys.executable, "-m", "luodian_map.cli", "build", "--no-maps"],
+        cwd=project,
+        check=True,
+        capture_output=True,
+    )
+    return project / "layers"
+
+
+def test_rebuild_reproduces_the_committed_layers_byte_for_byte(built: Path) -> None:
+    committed = sorted(p.name for p in (ROOT / "layers").iterdir())
+    rebuilt = sorted(p.name for p in built.iterdir())
+    assert rebuilt == committed
+    _match, mismatch, errors = filecmp.cmpfiles(ROOT / "layers", built, committed, shallow=False)
+    assert (mismatch, errors) == ([], [])
+
+
+def test_layers_hold_only_category_layers_and_the_listed_files(built: Path) -> None:
+    names = {p.name for p in built.iterdir()}
+    extras = names - {f"{c}.geojson" for c in CATEGORIES}
+    assert extras == {"luodian.gpkg", "items.csv", "unlocated.json"}
+
+
+def test_geojson_is_rfc7946_with_the_design_properties(built: Path) -> None:
+    for path in built.glob("*.geojson"):
+        data = json.loads(path.read_text("utf-8"))
+        assert data["type"] == "FeatureCollection" and "crs" not in data
+        ids = [f["properties"]["id"] for f in data["features"]]
+        assert ids == sorted(ids) and len(set(ids)) == len(ids)
+        for feature in data["features"]:
+            assert list(feature["properties"]) == list(PROPERTIES)
+            assert feature["properties"]["category"] == path.stem
+            geometry = shapely.geometry.shape(feature["geometry"])
+            assert geometry.is_valid and not geometry.is_empty
+            for x, y in shapely.get_coordinates(geometry):
+                assert 121.0 < x < 122.0 and 31.0 < y < 32.0  # lon, lat order, WGS-84
+                assert round(x, 6) == x and round(y, 6) == y
+
+
+def test_every_layer_round_trips_through_geopandas_and_fiona(built: Path) -> None:
+    frame = read_layers(built)
+    assert len(frame) == sum(
+        len(json.loads(p.read_text("utf-8"))["features"]) for p in built.glob("*.geojson")
+    )
+    assert frame.crs.to_epsg() == 4326
+    layers = fiona.listlayers(built / "luodian.gpkg")
+    assert sorted(layers) == sorted(p.stem for p in built.glob("*.geojson"))
+    for layer in layers:
+        from_gpkg = gpd.read_file(built / "luodian.gpkg", layer=layer).sort_values("id")
+        from_json = frame[frame["category"] == layer].sort_values("id")
+        assert list(from_gpkg["id"]) == list(from_json["id"])
+        assert list(from_gpkg["name"]) == list(from_json["name"])
+        assert from_gpkg.geometry.geom_equals_exact(
+            from_json.geometry.reset_index(drop=True).set_axis(from_gpkg.index), 1e-7
+        ).all()
+        with fiona.open(built / "luodian.gpkg", layer=layer) as source:
+            assert set(source.schema["properties"]) == set(PROPERTIES)
+
+
+def test_csv_opens_in_excel_with_chinese_intact(built: Path) -> None:
+    raw = (built / "items.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("utf-8-sig")
+    assert "罗店" in text and text.count("\r\n") == len(read_layers(built)) + 1
