@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import json
 import logging
 import math
@@ -213,7 +215,8 @@ def test_positive_answers_are_cached_with_the_source_datum(fake, cache):
     fake.script("光明村", answer(in_datum("baidu", *KNOWN)))
     first = online(fake, "baidu", cache=cache).geocode("光明村")
     again = online(fake, "baidu", cache=cache).geocode("光明村")
-    assert again == first and len(fake.requests) == 1
+    assert (again.from_cache, first.from_cache) == (True, False)
+    assert replace(again, from_cache=False) == first and len(fake.requests) == 1
     stored = cache.get("baidu", CONTEXT + "光明村", region=online(fake, "baidu")._region)
     assert stored.crs == "bd09" and stored.raw["level"] == "村庄"
 

@@ -200,7 +200,8 @@ class _ClauseReader:
             for mention in names if listed else ():
                 mention.stated_count = listed.count
             found += names
-        found += self._known_names(clause, found)
+        remarks = [(m.start, m.end) for m in found] + self._remarks(clause)
+        found += self._known_names(clause, remarks)
         quoted = [m.span() for m in QUOTED.finditer(clause)]
         return sorted(
             (m for m in found if m.category == "area" or not _inside(m, quoted)),
@@ -252,11 +253,7 @@ class _ClauseReader:
 
         "和" splits only after a place suffix ("潘川路和富锦路"), not inside a name.
         """
-        skipped = [(e.end, e.head_end) for e in enumerations] + taken
-        for match in re.finditer(r"[（(][^（）()]*[）)]", clause):
-            if not self.vocab.phase.fullmatch(match.group()):
-                skipped.append(match.span())
-        cuts = sorted(skipped)
+        cuts = [(e.end, e.head_end) for e in enumerations] + taken + self._remarks(clause)
         for match in SEGMENT_BREAK.finditer(clause):
             if match.group() == "和" and not self.suffix_pattern.search(
                 clause[max(0, match.start() - 6) : match.start()] + "\0"
@@ -270,6 +267,14 @@ class _ClauseReader:
             position = max(position, end)
         if position < len(clause):
             yield position, len(clause)
+
+    def _remarks(self, clause: str) -> list[tuple[int, int]]:
+        """Spans in parentheses that are remarks, not phases: "（潘泾路-潘泾河）"."""
+        return [
+            m.span()
+            for m in re.finditer(r"[（(][^（）()]*[）)]", clause)
+            if not self.vocab.phase.fullmatch(m.group())
+        ]
 
     def _names_in(self, clause: str, start: int, end: int) -> list[_Mention]:
         """The names in clause[start:end], right to left: each is the longest that ends
@@ -418,13 +423,14 @@ class _ClauseReader:
             return []
         return [_Mention(name, category, start + name_start, end)]
 
-    def _known_names(self, clause: str, taken: list[_Mention]) -> list[_Mention]:
+    def _known_names(self, clause: str, taken: list[tuple[int, int]]) -> list[_Mention]:
         if not self.known_pattern:
             return []
         found: list[_Mention] = []
         for match in self.known_pattern.finditer(clause):
             start, end = match.span()
-            overlaps = any(m.start < end and start < m.end for m in taken + found)
+            spans = taken + [(m.start, m.end) for m in found]
+            overlaps = any(s < end and start < e for s, e in spans)
             if not overlaps and self._ends_word(clause, end - 1, end):
                 found.append(_Mention(match.group(), self.known[match.group()], start, end))
         return found
@@ -485,17 +491,18 @@ def _quantities(vocab: Vocabulary, clause: str, mentions: list[_Mention]) -> dic
 
 
 def _canonical(name: str, known: dict[str, str]) -> str:
-    """The known spelling of a name the report misspells by one character (東里桥村)."""
-    if name in known or len(name) < 3:
+    """One key for a name and the known names it is a one-character misprint of
+    ("東里桥村" / "束里桥村"): the smallest spelling of the group, so it is the same for all."""
+    if len(name) < 3:
         return name
     close = [
         k
         for k in known
         if len(k) == len(name)
         and k[-1] == name[-1]
-        and sum(a != b for a, b in zip(k, name, strict=True)) == 1
+        and sum(a != b for a, b in zip(k, name, strict=True)) <= 1
     ]
-    return close[0] if len(close) == 1 else name
+    return min([name, *close])
 
 
 def extract_items(report: Report, *, known_places: dict[str, str] | None = None) -> list[Item]:
@@ -570,4 +577,6 @@ def _distinctive(name: str) -> bool:
     """A gazetteer name worth finding anywhere in a text: not a generic word ("古镇")."""
     vocab = load_vocabulary()
     stem = vocab.phase.sub("", name)
+    for suffix in vocab.locative_suffixes:
+        stem = stem.removesuffix(suffix) or stem
     return len(stem) >= 3 and stem not in vocab.not_names and not GENERIC_PARTS.search(stem)

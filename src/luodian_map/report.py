@@ -1,0 +1,749 @@
+"""Ingestion: load a report file, normalise its text, split it into parts and sentences.
+
+A report arrives as PDF-extracted text, GB18030 text, Word or PDF, with lines broken
+mid-sentence, stray spaces and half- and full-width forms mixed. Every later stage quotes
+sentences and points into the text, so one canonical text (``Report.text``) is built first
+and every offset refers to it.
+
+Decoding (``.txt``)
+    From the bytes, never from the file name: UTF-16 only with a BOM; then strict UTF-8
+    (with or without BOM); then strict GB18030 (a superset of GBK and GB2312). The
+    statistical detector is not asked to choose, because on short Chinese text it answers
+    Big5 as often as GB18030; it only names what undecodable bytes look like in the error.
+    A file that is mostly valid UTF-8 with a few bad bytes is reported as corrupted rather
+    than read as GB18030 mojibake.
+
+Normalisation (``Report.text``)
+    - NFKC, so full-width digits and letters become ASCII ("２０２５" → "2025") and the
+      Kangxi radicals some PDF fonts produce become ordinary characters. Circled numbers
+      (①), superscripts (m²), squared units (㎡) and "…" stay as written: NFKC would merge
+      them into neighbouring digits.
+    - Punctuation has one canonical set: the full-width Chinese forms ，：；！？（）“”‘’, with
+      。、…《》 as written; 「」 become “” and 『』 become ‘’. An ASCII , : ; ! ? takes the
+      Chinese form unless it sits between digits ("1,000", "12:30"), before a space or the
+      line end with no Chinese next to it ("Big Data, AI"), or in "://". Brackets and
+      quotes take it when they, or what they enclose, touch Chinese text. Context decides,
+      never the width the input used, so half- and full-width copies of a report normalise
+      to the same text.
+    - Spaces next to a Chinese character or mark are removed ("完成 564 亩" → "完成564亩",
+      "MAX 科技园" → "MAX科技园", "AI 助手" → "AI助手"); spaces between two ASCII words
+      become one ("Big Data"). PDF lines extracted letter by letter ("政 府 工 作") are
+      closed up.
+    - ``**`` is removed; page-number lines and running headers (a short line repeated on
+      three or more pages) are dropped.
+    - Lines are joined into paragraphs, across blank lines and page breaks, when the previous
+      line does not end a sentence (。！？；：) and neither line is a heading, the title, a
+      byline ("——…"), a bracketed line or a short standalone line (≤ 12 characters).
+    - Footnotes: a line "[1] text" or "^[1] text" leaves the flow for
+      ``Report.footnotes["1"]`` and the paragraph it interrupted is rejoined. The marker
+      "[1]" stays in the body: it is what links a sentence to its footnote.
+    - Paragraphs are separated by one "\\n"; ``Sentence.paragraph`` is the line number.
+
+Structure
+    - Top-level headings: "一、…" or "第一部分…" on a line of their own, or an unnumbered
+      short line naming a part ("2025年工作安排"). Second level: "（一）…", whose first
+      sentence is the heading and the rest of the paragraph body text. Third level: a short
+      first sentence (≤ 15 characters, no comma) leading a paragraph, e.g. "新旧动能加快转换。";
+      it names that paragraph only, because the next paragraph without one is usually a new
+      summary. ``Sentence.section`` is this path, outermost first, without the final "。".
+    - A top-level heading is a part when its words say so (回顾, 总结, 过去… → "review";
+      目标, 任务, 安排, 计划… → "plan"; the last such word wins, as the head of a Chinese
+      noun phrase comes last: "2024年目标任务完成情况" is a review). An unrecognised top-level
+      heading after a part continues that part; "附件"/"名词解释" start back matter.
+    - Years come from the part headings. A heading without a year takes it from the other
+      part's heading, else from the report's date (a report given in July–December of Y
+      reviews Y, one given in January–June reviews Y-1), else from the ``year`` argument
+      (the review year); a plan is the year after its review.
+    - Text before the first part (title, preamble) and back matter have part "other" and
+      year None. Closing words at the end of the plan stay in the plan.
+    - Sentences end at 。！？；outside quotes and brackets, not at "：": the colon introduces
+      what follows ("主要预期指标是：…"), and the two halves only make sense together.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import charset_normalizer
+
+from .errors import InputError
+
+if TYPE_CHECKING:
+    from docx.table import Table
+
+
+@dataclass(frozen=True)
+class Part:
+    """A top-level part of the report: the review of a year, or the plan for a year."""
+
+    kind: str  # "review" | "plan"
+    year: int | None
+    heading: str
+    start: int  # offsets into Report.text
+    end: int
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    start: int  # offset of text[0] in Report.text; Report.text[start:end] == text
+    end: int
+    part: str  # "review" | "plan" | "other" (preamble, closing words)
+    year: int | None
+    # heading path, outermost first, e.g. ("一、2024年工作回顾", "城市更新蹄疾步稳")
+    section: tuple[str, ...]
+    paragraph: int  # index of the paragraph in the report
+
+
+@dataclass
+class Report:
+    id: str  # file stem; names the report in every item and feature
+    text: str  # normalised full text; all offsets point into it
+    title: str
+    town: str | None  # e.g. "罗店镇", from the report's own words
+    date: str | None  # ISO date of the report if stated ("2024-12-24")
+    parts: list[Part]
+    sentences: list[Sentence]
+    footnotes: dict[str, str] = field(default_factory=dict)  # marker -> footnote text
+    path: Path | None = None
+
+
+def load_report(path: str | Path, *, year: int | None = None) -> Report:
+    """Read a .txt, .docx or .pdf report; anything wrong with the file is an InputError."""
+    path = Path(path)
+    where = str(path)
+    if not path.exists():
+        raise InputError(f"{where}: no such file")
+    if path.is_dir():
+        raise InputError(f"{where}: is a directory, not a report file")
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise InputError(
+            f"{where}: unsupported file type {path.suffix or '(none)'!r}; "
+            "expected .txt, .docx or .pdf"
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{where}: cannot read the file ({exc.strerror or exc})") from exc
+    if not data.strip():
+        raise InputError(f"{where}: file is empty")
+    report = _parse(reader(data, where), path.stem, year, where)
+    report.path = path
+    return report
+
+
+def parse_report(text: str, report_id: str, *, year: int | None = None) -> Report:
+    """Normalise and split text that is already decoded (in-memory text, tests)."""
+    return _parse(text, report_id, year, report_id)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _read_txt(data: bytes, where: str) -> str:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{where}: not valid UTF-16 at byte {exc.start}") from exc
+    elif b"\x00" in data:
+        raise InputError(f"{where}: binary file, not text (contains NUL bytes)")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            text = _decode_legacy(data, exc, where)
+    controls = sum(1 for c in text if c < " " and c not in "\t\n\r\f\v")
+    if controls * 100 > len(text):
+        raise InputError(f"{where}: binary file, not text (contains control characters)")
+    if not text.strip():
+        raise InputError(f"{where}: file is empty")
+    return text
+
+
+def _decode_legacy(data: bytes, utf8_error: UnicodeDecodeError, where: str) -> str:
+    """GB18030 for Chinese legacy files; a corrupted UTF-8 file must not become mojibake."""
+    lenient = data.decode("utf-8", errors="replace")
+    bad = lenient.count("\ufffd")
+    non_ascii = sum(1 for c in lenient if c > "\x7f")
+    if non_ascii - bad >= 20 and bad * 100 <= non_ascii:
+        raise InputError(
+            f"{where}: not valid UTF-8 at byte {utf8_error.start} although the rest of the "
+            "file is UTF-8 (truncated or corrupted?)"
+        )
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError as gb_error:
+        guess = charset_normalizer.from_bytes(data).best()
+        hint = f"; it looks like {guess.encoding}" if guess is not None else ""
+        raise InputError(
+            f"{where}: cannot decode the text: neither UTF-8 (bad byte at {utf8_error.start}) "
+            f"nor GB18030/GBK (bad byte at {gb_error.start}){hint}; save it as UTF-8"
+        ) from gb_error
+
+
+def _read_docx(data: bytes, where: str) -> str:
+    # Imported here: only .docx input needs python-docx (and lxml).
+    from docx import Document
+    from docx.table import Table
+
+    lines: list[str] = []
+    try:
+        for block in Document(io.BytesIO(data)).iter_inner_content():
+            if isinstance(block, Table):
+                lines.extend(_table_rows(block))
+            else:
+                lines.append(block.text)
+    except Exception as exc:  # python-docx raises many types for a broken package
+        raise InputError(f"{where}: not a readable .docx file ({_one_line(exc)})") from exc
+    text = "\n".join(lines)
+    if not text.strip():
+        raise InputError(f"{where}: the document contains no text")
+    return text
+
+
+def _table_rows(table: Table) -> list[str]:
+    """One line per row, cells joined by "，": a table row reads as one sentence."""
+    rows = []
+    for row in table.rows:
+        seen: set[int] = set()
+        cells = []
+        for cell in row.cells:
+            if id(cell._tc) in seen:  # a merged cell repeats in every column it spans
+                continue
+            seen.add(id(cell._tc))
+            cells.append(" ".join(cell.text.split()))
+        line = "，".join(c for c in cells if c)
+        if line:
+            rows.append(line if _ends_sentence(line) else line + "。")
+    return rows
+
+
+def _read_pdf(data: bytes, where: str) -> str:
+    # Imported here: only .pdf input needs pypdf.
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise InputError(f"{where}: the PDF is password-protected")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except InputError:
+        raise
+    except Exception as exc:  # pypdf raises many types for a damaged file
+        raise InputError(f"{where}: not a readable PDF ({_one_line(exc)})") from exc
+    text = "\n\n".join(pages)
+    if not text.strip():
+        raise InputError(
+            f"{where}: the PDF has no text layer (a scan?); OCR it or supply the report "
+            "as .txt or .docx"
+        )
+    return text
+
+
+_READERS: dict[str, Callable[[bytes, str], str]] = {
+    ".txt": _read_txt,
+    ".docx": _read_docx,
+    ".pdf": _read_pdf,
+}
+
+
+# --------------------------------------------------------------------- normalisation
+
+_LINE_BREAKS = str.maketrans(
+    {"\r": "\n", "\f": "\n", "\v": "\n", "\x85": "\n", "\u2028": "\n", "\u2029": "\n"}
+)
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u00ad\u200b-\u200f\u2060-\u2064\ufeff\ud800-\udfff]"
+)
+# Kept out of NFKC: it would turn "①3个" into "13个" and "m²" into "m2".
+_NFKC_KEEP = re.compile(
+    "([\u00b2\u00b3\u00b9\u2026\u2070-\u209f\u2460-\u24ff\u2776-\u2793"
+    "\u3251-\u325f\u3280-\u32bf\u3300-\u33ff]+)"
+)
+_QUOTE_FORMS = str.maketrans({"「": "“", "」": "”", "『": "‘", "』": "’", "・": "·"})
+_FINAL = "。！？；"
+_LINE_END = "。！？；：!?;:"
+_CLOSERS = "”’）》\"')"
+_OPENERS = {"“": "”", "‘": "’", "（": "）", "《": "》"}
+_PUNCT_FORMS = {",": "，", ":": "：", ";": "；", "!": "！", "?": "？"}
+_CONVERTIBLE = frozenset(",:;!?()\"'")
+
+
+def _is_wide(c: str) -> bool:
+    """Chinese (or other CJK) text or punctuation: spaces next to it are not word breaks."""
+    o = ord(c)
+    return (
+        0x2E80 <= o <= 0x9FFF
+        or 0xAC00 <= o <= 0xD7AF
+        or 0xF900 <= o <= 0xFAFF
+        or 0xFE10 <= o <= 0xFE6F
+        or 0xFF00 <= o <= 0xFFEF
+        or 0x20000 <= o <= 0x3FFFF
+        or c in "“”‘’…—"
+    )
+
+
+def _clean(raw: str) -> str:
+    text = raw.replace("\r\n", "\n").translate(_LINE_BREAKS).replace("\t", " ")
+    text = _INVISIBLE.sub("", text)
+    pieces = _NFKC_KEEP.split(text)
+    # split() with a group alternates free text (even) and kept runs (odd)
+    text = "".join(
+        unicodedata.normalize("NFKC", p) if i % 2 == 0 else p for i, p in enumerate(pieces)
+    )
+    return text.translate(_QUOTE_FORMS).replace("**", "")
+
+
+def _close_letter_spacing(line: str) -> str:
+    """Undo PDF extraction that puts a space after every character ("政 府 工 作")."""
+    chars = len(line) - line.count(" ")
+    single_gaps = len(re.findall(r"(?<=\S) (?=\S)", line))
+    if chars >= 6 and single_gaps >= 0.8 * (chars - 1):
+        return re.sub(r" {2,}| ", lambda m: " " if len(m.group()) > 1 else "", line)
+    return line
+
+
+def _punctuate(s: str) -> str:
+    """Give ASCII marks their Chinese form where a neighbour is Chinese (see module doc)."""
+    if _CONVERTIBLE.isdisjoint(s):
+        return s
+    n = len(s)
+    left = [False] * n
+    right = [False] * n
+    wide = False
+    for i, c in enumerate(s):
+        left[i] = wide
+        if c != " " and c not in _CONVERTIBLE:
+            wide = _is_wide(c)
+    wide = False
+    for i in range(n - 1, -1, -1):
+        right[i] = wide
+        if s[i] != " " and s[i] not in _CONVERTIBLE:
+            wide = _is_wide(s[i])
+    near = [left[i] or right[i] for i in range(n)]
+    wide_before = [0] * (n + 1)
+    for i, c in enumerate(s):
+        wide_before[i + 1] = wide_before[i] + _is_wide(c)
+
+    def pair_is_chinese(a: int, b: int) -> bool:
+        return near[a] or near[b] or wide_before[b] > wide_before[a + 1]
+
+    def stays_ascii(i: int) -> bool:
+        # "1,000", "12:30", "http://", or English prose ("a, b"; "Go!")
+        after = s[i + 1 : i + 3]
+        return (
+            (0 < i < n - 1 and s[i - 1].isdigit() and s[i + 1].isdigit())
+            or after[:1] in ("", " ")
+            or (s[i] == ":" and after == "//")
+        )
+
+    out = list(s)
+    for i, c in enumerate(s):
+        if c in _PUNCT_FORMS and (near[i] or not stays_ascii(i)):
+            out[i] = _PUNCT_FORMS[c]
+    stack: list[int] = []
+    for i, c in enumerate(s):
+        if c == "(":
+            stack.append(i)
+        elif c == ")" and stack:
+            a = stack.pop()
+            if pair_is_chinese(a, i):
+                out[a], out[i] = "（", "）"
+        elif c == ")" and near[i]:
+            out[i] = "）"
+    for a in stack:
+        if near[a]:
+            out[a] = "（"
+    for mark, opening, closing in (('"', "“", "”"), ("'", "‘", "’")):
+        marks = [i for i, c in enumerate(s) if c == mark]
+        for a, b in zip(marks[0::2], marks[1::2], strict=False):  # odd one out: below
+            if pair_is_chinese(a, b):
+                out[a], out[b] = opening, closing
+        if len(marks) % 2 and near[marks[-1]]:
+            out[marks[-1]] = opening if right[marks[-1]] else closing
+    return "".join(out)
+
+
+def _canonical(paragraph: str) -> str:
+    s = re.sub(r"\[\^(\d+)\]", r"[\1]", paragraph)
+    s = _punctuate(s)
+
+    def space(m: re.Match[str]) -> str:
+        a, b = m.start(), m.end()
+        if a == 0 or b == len(s) or _is_wide(s[a - 1]) or _is_wide(s[b]):
+            return ""
+        return " "
+
+    return re.sub(r" +", space, s)
+
+
+# -------------------------------------------------------------------- lines, headings
+
+_NUM = "一二三四五六七八九十"
+_LEVEL1 = re.compile(rf"^(?:[{_NUM}]{{1,3}}\s*[、.]|第[{_NUM}]{{1,3}}部分\s*[、.:：]?)\s*")
+_LEVEL2 = re.compile(rf"^[(（]\s*[{_NUM}]{{1,3}}\s*[)）]")
+_BACK_MATTER = re.compile(rf"^(?:附件|附录|附表|名词解释|注释)[\d{_NUM}]*(?:\s*[:：].{{0,30}})?$")
+_CLAUSE_PUNCT = re.compile(r"[，,；;。！？!?：:]")
+# "^[1] text", "[1] text", "[1]: text"; "[1]，…" at a line start is a wrapped body line
+_FOOTNOTE = re.compile(
+    r"^(?:\^\[\^?(\d{1,3})\]\s*[:：]?\s*|\[\^?(\d{1,3})\](?:\s*[:：]\s*|\s+))"
+    r"(?=[\w\"“(（])(.+)$"
+)
+_PAGE_NUMBER = re.compile(
+    r"^(?:[-—–~\s]*\d{1,3}[-—–~\s]*|第\s*\d{1,3}\s*页(?:\s*[,，/]?\s*共\s*\d{1,3}\s*页)?|\d{1,3}\s*/\s*\d{1,3})$"
+)
+_DATE_LINE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")
+_REVIEW_WORDS = (
+    "回顾", "总结", "过去", "一年来", "五年来", "工作情况", "完成情况", "执行情况", "成绩",
+)  # fmt: skip
+_PLAN_WORDS = (
+    "目标", "任务", "重点工作", "安排", "打算", "计划", "思路", "展望", "部署",
+    "今后", "新的一年", "今年", "明年", "总体要求",
+)  # fmt: skip
+
+
+def _part_kind(heading: str) -> str | None:
+    """'review' or 'plan' by the last telling word: a Chinese noun phrase ends in its head.
+
+    "2024年目标任务完成情况" is a review, "2025年目标任务和重点工作" a plan.
+    """
+    found = [
+        (pos + len(word), len(word), kind)
+        for kind, words in (("review", _REVIEW_WORDS), ("plan", _PLAN_WORDS))
+        for word in words
+        if (pos := heading.rfind(word)) >= 0
+    ]
+    return max(found)[2] if found else None
+
+
+def _level(line: str, *, first: bool = False) -> int:
+    """1 for a top-level heading or back matter, 2 for "（一）…", else 0."""
+    m = _LEVEL1.match(line)
+    if m and 1 <= len(line) - m.end() <= 40 and not _CLAUSE_PUNCT.search(line, m.end()):
+        return 1
+    if _LEVEL2.match(line):
+        return 2
+    if len(line) <= 30 and _BACK_MATTER.match(line):
+        return 1
+    if (
+        not first
+        and len(line) <= 30
+        and not _CLAUSE_PUNCT.search(line)
+        and not _is_standalone(line)
+        and _part_kind(line)
+    ):
+        return 1
+    return 0
+
+
+def _is_standalone(line: str) -> bool:
+    """Bylines, bracketed subtitles and bare dates never join a neighbouring line."""
+    return (
+        line.startswith(("—", "--"))
+        or (line[:1] in "(（" and line[-1:] in ")）")
+        or bool(_DATE_LINE.match(line))
+    )
+
+
+def _ends_sentence(line: str) -> bool:
+    return line.rstrip(_CLOSERS)[-1:] in _LINE_END
+
+
+def _continues(prev: str, line: str, *, prev_is_title: bool) -> bool:
+    """Is ``line`` the rest of the paragraph ``prev`` that a line or page break cut?"""
+    if prev_is_title or _ends_sentence(prev) or len(prev) <= 12:
+        return False
+    if _is_standalone(prev) or _is_standalone(line) or _level(line):
+        return False
+    level = _level(prev)
+    return level == 0 or (level == 2 and any(c in _FINAL for c in prev))
+
+
+def _lines(raw: str) -> list[str]:
+    """Cleaned lines; page numbers and running headers become blank lines.
+
+    A short line repeated three or more times is a running header. Its first copy stays
+    as the title when it opens the document and the next line could not be a title itself.
+    """
+    lines = [_close_letter_spacing(line).strip() for line in _clean(raw).split("\n")]
+    repeated = Counter(line for line in lines if _is_title_like(line))
+    filled = [i for i, line in enumerate(lines) if line]
+    keep_first = len(filled) > 1 and not _is_title_like(lines[filled[1]])
+    return [
+        ""
+        if _PAGE_NUMBER.match(line) or (repeated[line] >= 3 and not (keep_first and i == filled[0]))
+        else line
+        for i, line in enumerate(lines)
+    ]
+
+
+def _is_title_like(line: str) -> bool:
+    return (
+        0 < len(line) <= 30
+        and not _ends_sentence(line)
+        and not _is_standalone(line)
+        and not _level(line)
+    )
+
+
+def _paragraphs(lines: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Join broken lines into paragraphs and take footnotes out of the flow."""
+    paragraphs: list[str] = []
+    footnotes: dict[str, str] = {}
+    for line in lines:
+        if not line:
+            continue
+        m = _FOOTNOTE.match(line)
+        if m:
+            footnotes.setdefault(m.group(1) or m.group(2), m.group(3))
+        elif paragraphs and _continues(paragraphs[-1], line, prev_is_title=len(paragraphs) == 1):
+            words = _is_word_char(paragraphs[-1][-1]) and _is_word_char(line[0])
+            paragraphs[-1] += (" " if words else "") + line
+        else:
+            paragraphs.append(line)
+    return paragraphs, footnotes
+
+
+def _is_word_char(c: str) -> bool:
+    return c.isascii() and c.isalnum()
+
+
+# ------------------------------------------------------------------------- sentences
+
+
+def _sentence_spans(p: str) -> list[tuple[int, int]]:
+    """Sentence (start, end) pairs in a paragraph; quotes and brackets are never split."""
+    n = len(p)
+    depth_change = [0] * (n + 1)
+    range_ends: set[int] = set()
+    stack: list[tuple[str, int]] = []
+    for i, c in enumerate(p):
+        if c in _OPENERS:
+            stack.append((_OPENERS[c], i))
+        elif c in _CLOSERS and any(closer == c for closer, _ in stack):
+            while stack[-1][0] != c:  # drop openers left unclosed inside this pair
+                stack.pop()
+            _, start = stack.pop()
+            depth_change[start + 1] += 1
+            depth_change[i] -= 1
+            range_ends.add(i)
+    spans = []
+    start = depth = 0
+    last_solid = ""  # the last character that is not a closing mark
+    i = 0
+    while i < n:
+        depth += depth_change[i]
+        c = p[i]
+        ends = depth == 0 and (c in _FINAL or (i in range_ends and last_solid in _FINAL))
+        if c not in _CLOSERS:
+            last_solid = c
+        i += 1
+        if ends:
+            while i < n and (p[i] in _FINAL or p[i] in _CLOSERS) and i not in range_ends:
+                depth += depth_change[i]
+                i += 1
+            spans.append((start, i))
+            start = i
+    if start < n:
+        spans.append((start, n))
+    out = []
+    for a, b in spans:
+        text = p[a:b]
+        a += len(text) - len(text.lstrip())
+        b -= len(text) - len(text.rstrip())
+        if a < b:
+            out.append((a, b))
+    return out
+
+
+def _strip_final(s: str) -> str:
+    return s.rstrip(_FINAL + "：")
+
+
+def _lead_phrase(sentence: str) -> str | None:
+    """A short first sentence that names the topic of its paragraph ("新旧动能加快转换。")."""
+    body = sentence[:-1]
+    if (
+        sentence.endswith("。")
+        and 2 <= len(body) <= 15
+        and not re.search(r"[，：；（）,:;()]", body)
+    ):
+        return body
+    return None
+
+
+# ------------------------------------------------------------------ years, date, town
+
+_CN_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"○": 0, "零": 0}
+_YEAR = re.compile(r"((?:19|20)\d{2}|[〇○零一二三四五六七八九]{4})年")
+_DATE = re.compile(
+    r"((?:19|20)\d{2}|[〇○零一二三四五六七八九]{4})年"
+    rf"(\d{{1,2}}|[{_NUM}]{{1,3}})月(\d{{1,2}}|[{_NUM}]{{1,3}})日"
+)
+_TOWN_PATTERNS = (
+    re.compile(r"代表([一-龥]{1,12}?(?:镇|乡|街道))(?:人民政府|办事处)"),
+    re.compile(rf"([一-龥]{{2,12}}?(?:镇|乡|街道))第[{_NUM}\d]+届人民代表大会"),
+    re.compile(r"([一-龥]{2,12}?(?:镇|乡|街道))(?:人民政府|人民代表大会|办事处)"),
+)
+_ADMIN_PREFIX = re.compile(r"省|市|区|县|代表|在|于|向")
+
+
+def _number(s: str) -> int:
+    """An Arabic or Chinese numeral: "2024", "二〇二四", "十二", "二十四"."""
+    if s.isdigit():
+        return int(s)
+    if "十" in s:
+        tens, _, units = s.partition("十")
+        return _number(tens or "一") * 10 + (_number(units) if units else 0)
+    value = 0
+    for c in s:
+        value = value * 10 + _CN_DIGITS[c]
+    return value
+
+
+def _year_in(heading: str) -> int | None:
+    m = _YEAR.search(heading)
+    return _number(m.group(1)) if m else None
+
+
+def _find_date(text: str) -> date | None:
+    for m in _DATE.finditer(text):
+        try:
+            return date(_number(m.group(1)), _number(m.group(2)), _number(m.group(3)))
+        except ValueError:
+            continue
+    return None
+
+
+def _find_town(text: str) -> str | None:
+    for pattern in _TOWN_PATTERNS:
+        for m in pattern.finditer(text):
+            town = _trim_town(m.group(1))
+            if town:
+                return town
+    return None
+
+
+def _trim_town(candidate: str) -> str | None:
+    """ "在宝山区罗店镇" → "罗店镇": cut at the last admin word that leaves a 2+ character name."""
+    suffix = "街道" if candidate.endswith("街道") else candidate[-1]
+    name = candidate[: -len(suffix)]
+    cut = 0
+    for m in _ADMIN_PREFIX.finditer(name):
+        if len(name) - m.end() >= 2:
+            cut = m.end()
+    name = name[cut:]
+    return name + suffix if 1 <= len(name) <= 6 else None
+
+
+def _review_year(parts: list[_PartDraft], report_date: date | None, year: int | None) -> int | None:
+    for kind, offset in (("review", 0), ("plan", 1)):
+        for part in parts:
+            if part.kind == kind and part.heading_year is not None:
+                return part.heading_year - offset
+    if report_date is not None:
+        return report_date.year if report_date.month >= 7 else report_date.year - 1
+    return year
+
+
+# ------------------------------------------------------------------------- structure
+
+
+@dataclass
+class _PartDraft:
+    kind: str
+    heading: str
+    heading_year: int | None
+    start: int
+    end: int
+
+
+def _parse(raw: str, report_id: str, year: int | None, where: str) -> Report:
+    paragraphs, raw_footnotes = _paragraphs(_lines(raw))
+    paragraphs = [p for p in map(_canonical, paragraphs) if p]
+    if not paragraphs:
+        raise InputError(f"{where}: the report contains no text")
+    text = "\n".join(paragraphs)
+
+    drafts: list[_PartDraft] = []
+    current: _PartDraft | None = None
+    placed: list[tuple[int, int, int, tuple[str, ...], _PartDraft | None]] = []
+    top: str | None = None
+    second: str | None = None
+    offset = 0
+    for index, p in enumerate(paragraphs):
+        spans = _sentence_spans(p)
+        level = _level(p, first=index == 0)
+        lead = None
+        if level == 1:
+            top, second = _strip_final(p), None
+            kind = None if _BACK_MATTER.match(p) else _part_kind(top)
+            if _BACK_MATTER.match(p):
+                current = None
+            elif kind is not None:
+                current = _PartDraft(kind, top, _year_in(top), offset, offset)
+                drafts.append(current)
+        elif level == 2:
+            second = _strip_final(p[slice(*spans[0])])
+        elif len(spans) > 1:
+            lead = _lead_phrase(p[slice(*spans[0])])
+        section = tuple(h for h in (top, second, lead) if h)
+        placed.extend((offset + a, offset + b, index, section, current) for a, b in spans)
+        if current is not None:
+            current.end = offset + len(p)
+        offset += len(p) + 1
+
+    if not drafts:
+        raise InputError(
+            f"{where}: no recognisable report parts (expected headings such as "
+            "'YYYY年工作回顾' and 'YYYY年…重点工作')"
+        )
+    preamble = text[: drafts[0].start]
+    report_date = _find_date(preamble)
+    review_year = _review_year(drafts, report_date, year)
+
+    def year_of(draft: _PartDraft) -> int | None:
+        if draft.heading_year is not None:
+            return draft.heading_year
+        if review_year is None:
+            return None
+        return review_year + (draft.kind == "plan")
+
+    parts = {id(d): Part(d.kind, year_of(d), d.heading, d.start, d.end) for d in drafts}
+    sentences = [
+        Sentence(
+            text=text[a:b],
+            start=a,
+            end=b,
+            part=parts[id(d)].kind if d else "other",
+            year=parts[id(d)].year if d else None,
+            section=section,
+            paragraph=index,
+        )
+        for a, b, index, section, d in placed
+    ]
+    return Report(
+        id=report_id,
+        text=text,
+        title=paragraphs[0],
+        town=_find_town(preamble) or _find_town(text),
+        date=report_date.isoformat() if report_date else None,
+        parts=list(parts.values()),
+        sentences=sentences,
+        footnotes={k: _canonical(v) for k, v in raw_footnotes.items()},
+    )
