@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import json
 import logging
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
