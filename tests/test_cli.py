@@ -92,9 +92,9 @@ def test_a_report_without_year_headings_takes_the_year_option(tmp_path: Path) ->
 
 def test_broken_overrides_keep_the_earlier_layers(tmp_path: Path) -> None:
     project = tmp_path
-    (project / "geodata").mkdir()
-    for name in ("gazetteer.geojson",):
-        (project / "geodata" / name).write_bytes((ROOT / "geodata" / name).read_bytes())
+    (project / "geodata" / "luodian").mkdir(parents=True)
+    gazetteer = ROOT / "geodata" / "luodian" / "gazetteer.geojson"
+    (project / "geodata" / "luodian" / "gazetteer.geojson").write_bytes(gazetteer.read_bytes())
     first = run("build", str(REPORT), "--no-maps", cwd=project)
     assert first.returncode == 0, first.stderr
     before = {p.name: p.read_bytes() for p in (project / "layers").iterdir()}

@@ -14,7 +14,9 @@ import shapely
 from luodian_map import crs
 from luodian_map.errors import InputError
 
-STATIONS_CSV = Path(__file__).resolve().parents[1] / "geodata" / "sources" / "line7_stations.csv"
+STATIONS_CSV = (
+    Path(__file__).resolve().parents[1] / "geodata" / "luodian" / "sources" / "line7_stations.csv"
+)
 GEOD = pyproj.Geod(ellps="WGS84")
 
 

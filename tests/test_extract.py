@@ -17,7 +17,7 @@ from scoring import score
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLD = Path(__file__).parent / "gold"
-COMMITTEES = ROOT / "geodata" / "sources" / "luodian_committees_2022.csv"
+COMMITTEES = ROOT / "geodata" / "luodian" / "sources" / "luodian_committees_2022.csv"
 
 
 def committee_villages() -> dict[str, str]:

@@ -32,21 +32,42 @@ def _report_paths(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
-def _extract(paths: Sequence[Path], year: int | None, gazetteer: Path | None) -> list:
-    from .extract import extract_items, known_places
-    from .report import load_report
+def _extract(args: argparse.Namespace) -> list:
+    """Items of every report; unchanged reports are read back from the extraction cache."""
+    from .extract import cached_extraction
 
-    known = known_places(gazetteer)
-    items = []
-    for path in _report_paths(paths):
-        items += extract_items(load_report(path, year=year), known_places=known)
+    towns = _town_gazetteers(args)
+    items, fresh, reused = [], 0, 0
+    for path in _report_paths(args.reports):
+        report_items, was_cached = cached_extraction(
+            path, towns, year=args.year, cache_dir=args.cache.parent / "items"
+        )
+        items += report_items
+        reused += was_cached
+        fresh += not was_cached
+    print(
+        f"extracted {fresh} report(s), reused {reused} unchanged; {len(items)} items",
+        file=sys.stderr,
+    )
     return items
+
+
+def _town_gazetteers(args: argparse.Namespace) -> dict[str | None, Path]:
+    """Town name → gazetteer file: the one given, or each town's under ``--geodata``."""
+    from .gazetteer import town_gazetteers
+
+    if args.gazetteer is not None:
+        from .gazetteer import Gazetteer, load_gazetteer
+        from .geocode import gazetteer_town
+
+        return {gazetteer_town(Gazetteer(load_gazetteer(args.gazetteer))): args.gazetteer}
+    return dict(town_gazetteers(args.geodata))
 
 
 def cmd_extract(args: argparse.Namespace) -> None:
     from ._io import write_atomic
 
-    items = _extract(args.reports, args.year, args.gazetteer)
+    items = _extract(args)
     text = json.dumps([item.to_dict() for item in items], ensure_ascii=False, indent=2) + "\n"
     if args.output:
         write_atomic(args.output, text)
@@ -58,26 +79,27 @@ def cmd_extract(args: argparse.Namespace) -> None:
 def _geocode_and_write(items: list, args: argparse.Namespace):
     """Place the items and write the layers; returns the features."""
     from .gazetteer import Gazetteer, load_gazetteer
-    from .geocode import geocode_items, load_overrides, town_frame
+    from .geocode import geocode_items, load_overrides
     from .layers import write_layers
 
-    gazetteer = Gazetteer(load_gazetteer(args.gazetteer))
+    gazetteers = {
+        town: Gazetteer(load_gazetteer(path)) for town, path in _town_gazetteers(args).items()
+    }
+    for town in sorted({i.town for i in items if i.town not in gazetteers}, key=str):
+        print(
+            f"no gazetteer for {town or 'an unnamed town'} under {args.geodata}/: its items "
+            "are placed at its district, by --provider, or not at all",
+            file=sys.stderr,
+        )
     overrides = None
     if args.overrides is not None and (args.overrides.exists() or args.overrides_given):
         overrides = load_overrides(args.overrides, args.overrides_crs)
-    online = None
-    if args.provider:
-        from .cache import GeocodeCache
-        from .providers import OnlineGeocoder
-
-        district = town_frame(gazetteer, None).district
-        online = OnlineGeocoder(args.provider, district=district, cache=GeocodeCache(args.cache))
+    online = _OnlineFactory(args) if args.provider else None
     try:
-        features, unlocated = geocode_items(items, gazetteer, overrides=overrides, online=online)
+        features, unlocated = geocode_items(items, gazetteers, overrides=overrides, online=online)
     finally:
         if online is not None:
             online.close()
-            online.cache.close()
     write_layers(features, args.layers, unlocated=unlocated)
     placed = (features["precision"] != "town").sum()
     print(
@@ -88,6 +110,32 @@ def _geocode_and_write(items: list, args: argparse.Namespace):
     return features
 
 
+class _OnlineFactory:
+    """One online geocoder per district polygon, sharing one cache file."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from .cache import GeocodeCache
+
+        self.provider = args.provider
+        self.cache = GeocodeCache(args.cache)
+        self._geocoders: dict[bytes, object] = {}
+
+    def __call__(self, district):
+        from .providers import OnlineGeocoder
+
+        key = district.wkb
+        if key not in self._geocoders:
+            self._geocoders[key] = OnlineGeocoder(
+                self.provider, district=district, cache=self.cache
+            )
+        return self._geocoders[key]
+
+    def close(self) -> None:
+        for geocoder in self._geocoders.values():
+            geocoder.close()
+        self.cache.close()
+
+
 def cmd_geocode(args: argparse.Namespace) -> None:
     from .geocode import items_from_json
 
@@ -95,7 +143,7 @@ def cmd_geocode(args: argparse.Namespace) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> None:
-    items = _extract(args.reports, args.year, args.gazetteer)
+    items = _extract(args)
     _geocode_and_write(items, args)
     if not args.no_maps:
         _render_default_maps(args)
@@ -105,13 +153,19 @@ def _render_default_maps(args: argparse.Namespace) -> None:
     """Placeholder until the maps land: the layers are the product so far."""
 
 
-def _add_geocoding_options(parser: argparse.ArgumentParser) -> None:
+def _add_gazetteer_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--gazetteer",
+        "--geodata",
         type=Path,
-        default=settings.GAZETTEER,
-        help="known places (default: %(default)s)",
+        default=settings.GEODATA,
+        help="folder with one gazetteer per town, <folder>/gazetteer.geojson "
+        "(default: %(default)s)",
     )
+    parser.add_argument("--gazetteer", type=Path, help="use this gazetteer file for its town")
+
+
+def _add_geocoding_options(parser: argparse.ArgumentParser) -> None:
+    _add_gazetteer_options(parser)
     parser.add_argument(
         "--overrides",
         type=Path,
@@ -164,12 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument(
         "--year", type=int, help="year under review, for a report whose headings carry none"
     )
-    extract.add_argument(
-        "--gazetteer",
-        type=Path,
-        default=settings.GAZETTEER,
-        help="names to recognise besides the patterns (default: %(default)s)",
-    )
+    _add_gazetteer_options(extract)
+    extract.add_argument("--cache", type=Path, default=settings.CACHE, help=argparse.SUPPRESS)
     extract.set_defaults(run=cmd_extract)
 
     geocode = commands.add_parser("geocode", help="items.json → layers/ (GeoJSON, GPKG, CSV)")

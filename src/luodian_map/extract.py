@@ -12,6 +12,7 @@ Names the caller already knows (committee list, gazetteer) are found wherever th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import tomllib
@@ -546,6 +547,8 @@ def extract_items(report: Report, *, known_places: dict[str, str] | None = None)
                     aggregate=mention.aggregate,
                     stated_count=mention.stated_count,
                     town=report.town,
+                    district=report.district,
+                    report_date=report.date,
                 )
     return list(items.values())
 
@@ -580,3 +583,41 @@ def _distinctive(name: str) -> bool:
     for suffix in vocab.locative_suffixes:
         stem = stem.removesuffix(suffix) or stem
     return len(stem) >= 3 and stem not in vocab.not_names and not GENERIC_PARTS.search(stem)
+
+
+def cached_extraction(
+    path: Path,
+    gazetteers: dict[str | None, Path],
+    *,
+    year: int | None = None,
+    cache_dir: Path,
+) -> tuple[list[Item], bool]:
+    """The items of a report, re-extracted only when its text, a gazetteer, the vocabulary
+    or this code changed since the last run; and whether the cache answered."""
+    from ._io import write_atomic
+    from .report import load_report
+
+    digest = hashlib.sha256(Path(path).read_bytes())
+    digest.update(f"|{year}|".encode())
+    for source in [*(gazetteers[t] for t in sorted(gazetteers, key=str)), *_code_files()]:
+        digest.update(Path(source).read_bytes())
+    key = digest.hexdigest()
+    cached = cache_dir / f"{Path(path).stem}.json"
+    try:
+        data = json.loads(cached.read_text("utf-8"))
+        if data["key"] == key:
+            return [Item.from_dict(entry) for entry in data["items"]], True
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no cache or a stale or damaged one: extract again
+    report = load_report(path, year=year)
+    items = extract_items(report, known_places=known_places(gazetteers.get(report.town)))
+    payload = {"key": key, "items": [item.to_dict() for item in items]}
+    write_atomic(cached, json.dumps(payload, ensure_ascii=False))
+    return items, False
+
+
+def _code_files() -> list[Path]:
+    """What extraction depends on besides its inputs."""
+    package = Path(__file__).parent
+    return [package / "report.py", package / "extract.py", package / "model.py",
+            package / "data" / "vocabulary.toml"]  # fmt: skip

@@ -1,9 +1,9 @@
 """The gazetteer: every place of the town we can put on the map without asking anyone online.
 
-It is built from the sourced files in ``geodata/sources`` (the 宝山区 outline, Metro Line 7
-stations, the list of village and residents' committees) and from the hand placements in
-``geodata/placements.csv``, and written to ``geodata/gazetteer.geojson`` byte for byte
-reproducibly, so that any change to a place shows up as a one-line diff in review.
+It is built from the sourced files in ``geodata/luodian/sources`` (the 宝山区 outline,
+Metro Line 7 stations, the list of village and residents' committees) and from the hand
+placements in ``geodata/luodian/placements.csv``, and written to
+``geodata/luodian/gazetteer.geojson`` byte for byte reproducibly, so that any change to a place shows up as a one-line diff in review.
 ``python -m luodian_map.gazetteer`` rebuilds the file.
 
 Every feature says how well it is located: ``precision`` is "sourced" for the converted
@@ -38,7 +38,7 @@ from ._io import write_atomic
 from .categories import CATEGORIES, PRECISIONS
 from .errors import InputError
 
-GEODATA_DIR = Path(__file__).resolve().parents[2] / "geodata"
+GEODATA_DIR = Path(__file__).resolve().parents[2] / "geodata" / "luodian"
 SOURCES_DIR = GEODATA_DIR / "sources"
 PLACEMENTS_CSV = GEODATA_DIR / "placements.csv"
 DEFAULT_PATH = GEODATA_DIR / "gazetteer.geojson"
@@ -76,8 +76,10 @@ _STATION_SOURCE = (
     "checked against yaozhou/trans (BD-09)"
 )
 _COMMITTEE_SOURCE = "china-division 2.7.0 (MIT): name and code; point: hand placement"
-_HAND_SOURCE = "hand placement (geodata/placements.csv)"
-_TOWN_SOURCE = "hand placement (geodata/placements.csv) clipped to the sourced district outline"
+_HAND_SOURCE = "hand placement (geodata/luodian/placements.csv)"
+_TOWN_SOURCE = (
+    "hand placement (geodata/luodian/placements.csv) clipped to the sourced district outline"
+)
 
 _GEOD = pyproj.Geod(ellps="WGS84")
 
@@ -432,6 +434,29 @@ def _validate(gdf: gpd.GeoDataFrame, path: Path) -> None:
 
 
 # --- matching --------------------------------------------------------------------------------
+
+
+def town_gazetteers(geodata: str | Path) -> dict[str, Path]:
+    """Each town's gazetteer under ``geodata/<folder>/gazetteer.geojson``, by town name.
+
+    The folder name is free; the town is the name of the gazetteer's feature of kind
+    "town", so a report selects its gazetteer by the town it names itself.
+    """
+    found: dict[str, Path] = {}
+    for path in sorted(Path(geodata).glob("*/gazetteer.geojson")):
+        try:
+            features = json.loads(path.read_text("utf-8"))["features"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise InputError(f"{path}: not a GeoJSON FeatureCollection ({error})") from None
+        towns = [
+            f["properties"]["name"]
+            for f in features
+            if (f.get("properties") or {}).get("kind") == "town"
+        ]
+        if len(towns) != 1:
+            raise InputError(f"{path}: a town gazetteer needs exactly one feature of kind town")
+        found.setdefault(towns[0], path)
+    return found
 
 
 class Match(NamedTuple):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,10 +25,12 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from .categories import CATEGORIES
 from .crs import normalise_crs_name, transform_geometry
 from .errors import GeocodingError, InputError
 from .gazetteer import Gazetteer
 from .layers import PROPERTIES
+from .link import Entity, link_items, reviewed_years
 from .model import Item
 
 if TYPE_CHECKING:
@@ -46,29 +48,36 @@ PARENT_EXTRA_UNCERTAINTY_M = 500.0
 
 @dataclass(frozen=True)
 class Placement:
-    geometry: BaseGeometry
+    geometry: BaseGeometry | None  # None: nothing known about where the town is
     geocoder: str
     precision: str
-    uncertainty_m: float
+    uncertainty_m: float | None
 
 
 @dataclass(frozen=True)
 class TownFrame:
-    """The town's outline and the district that bounds every acceptable location."""
+    """Where a town's items may lie: its outline, and the district bounding every location.
+
+    For a town the tool has no gazetteer for, the outline is its district's (if a known
+    gazetteer has that district) or unknown (None): its items are then not on the map.
+    """
 
     name: str | None
-    outline: BaseGeometry
-    district: BaseGeometry
+    outline: BaseGeometry | None
+    district: BaseGeometry | None
+    level: str = "town"  # "town", or "district" when only the district is known
 
     @property
-    def radius_m(self) -> float:
-        """The radius of a circle as large as the town: how far off a town-level point is."""
+    def radius_m(self) -> float | None:
+        """The radius of a circle as large as the outline: how far off a point in it can be."""
+        if self.outline is None:
+            return None
         area = gpd.GeoSeries([self.outline], crs="EPSG:4326").to_crs(METRIC_CRS).area.iloc[0]
         return round(math.sqrt(area / math.pi), -1)
 
 
-def town_frame(gazetteer: Gazetteer, town: str | None) -> TownFrame:
-    """The town (by name, else the gazetteer's only town) and its district."""
+def town_frame(gazetteer: Gazetteer, town: str | None = None) -> TownFrame:
+    """The gazetteer's town (by name, else its only town) and its district."""
     gdf = gazetteer.gdf
     towns = gdf[gdf["kind"] == "town"]
     districts = gdf[gdf["kind"] == "district"]
@@ -80,6 +89,23 @@ def town_frame(gazetteer: Gazetteer, town: str | None) -> TownFrame:
     outline = chosen.geometry.iloc[0] if not chosen.empty else districts.geometry.iloc[0]
     name = chosen["name"].iloc[0] if not chosen.empty else None
     return TownFrame(name, outline, shapely.union_all(districts.geometry.values))
+
+
+def gazetteer_town(gazetteer: Gazetteer) -> str | None:
+    """The town a gazetteer describes: the name of its feature of kind "town"."""
+    towns = gazetteer.gdf[gazetteer.gdf["kind"] == "town"]["name"]
+    return towns.iloc[0] if len(towns) == 1 else None
+
+
+def district_frame(gazetteers: Iterable[Gazetteer], district: str | None) -> TownFrame:
+    """For a town without a gazetteer: its district's outline, if any gazetteer has it."""
+    for gazetteer in gazetteers:
+        gdf = gazetteer.gdf
+        found = gdf[(gdf["kind"] == "district") & (gdf["name"] == district)]
+        if district and not found.empty:
+            outline = found.geometry.iloc[0]
+            return TownFrame(None, outline, outline, level="district")
+    return TownFrame(None, None, None, level="none")
 
 
 def load_overrides(path: str | Path, crs: str = "wgs84") -> gpd.GeoDataFrame:
@@ -156,11 +182,11 @@ def _check_lon_lat(geometries: gpd.GeoSeries, path: Path) -> None:
 
 
 class GeocoderChain:
-    """Overrides → gazetteer → (cache +) online provider → town, for a list of items."""
+    """Overrides → gazetteer → (cache +) online provider → town, for one town's entities."""
 
     def __init__(
         self,
-        gazetteer: Gazetteer,
+        gazetteer: Gazetteer | None,
         frame: TownFrame,
         *,
         overrides: gpd.GeoDataFrame | None = None,
@@ -169,46 +195,48 @@ class GeocoderChain:
         self.gazetteer = gazetteer
         self.frame = frame
         self.online = online
-        self._by_id: dict[str, BaseGeometry] = {}
-        self._by_name: dict[str, BaseGeometry] = {}
-        self._override_rows: dict[str, pd.Series] = {}
+        self._overrides: dict[str, pd.Series] = {}
         if overrides is not None:
             self._index_overrides(overrides)
 
     def _index_overrides(self, overrides: gpd.GeoDataFrame) -> None:
-        outside = overrides[~overrides.geometry.intersects(self.frame.district)]
-        if not outside.empty:
-            names = ", ".join(str(n) for n in outside["name"].fillna(outside["id"]).head(3))
-            raise GeocodingError(
-                f"overrides: {len(outside)} geometries outside the district ({names})"
-            )
+        if self.frame.district is not None:
+            outside = overrides[~overrides.geometry.intersects(self.frame.district)]
+            if not outside.empty:
+                names = ", ".join(str(n) for n in outside["name"].fillna(outside["id"]).head(3))
+                raise GeocodingError(
+                    f"overrides: {len(outside)} geometries outside the district ({names})"
+                )
         for _, row in overrides.iterrows():
-            for key, table in (("id", self._by_id), ("name", self._by_name)):
+            for key in ("id", "name"):
                 if isinstance(row[key], str) and row[key]:
-                    table.setdefault(row[key], row.geometry)
-                    self._override_rows.setdefault(f"{key}:{row[key]}", row)
+                    self._overrides.setdefault(f"{key}:{row[key]}", row)
 
-    def place(self, item: Item) -> tuple[Placement, str | None]:
-        """Where the item is, and why it is only the town if so."""
-        for key, table in (("id", self._by_id), ("name", self._by_name)):
-            value = getattr(item, key)
-            if value in table:
-                row = self._override_rows[f"{key}:{value}"]
-                return Placement(
-                    table[value], "overrides", row["precision"], float(row["uncertainty_m"])
-                ), None
-        match = self.gazetteer.match(item.name)
-        if match is not None and match.row["kind"] not in ("district", "town"):
-            row = match.row
-            extra = PARENT_EXTRA_UNCERTAINTY_M if match.method == "parent" else 0.0
-            precision = "approximate" if match.method == "parent" else row["precision"]
+    def place(self, entity: Entity) -> tuple[Placement, str | None]:
+        """Where the entity is, and why it is only the town if so."""
+        keys = [f"id:{entity.id}", *(f"id:{i.id}" for i in entity.items)]
+        keys += [f"name:{name}" for name in entity.names]
+        row = next((self._overrides[k] for k in keys if k in self._overrides), None)
+        if row is not None:
             return Placement(
-                row.geometry, "gazetteer", precision, float(row["uncertainty_m"]) + extra
+                row.geometry, "overrides", row["precision"], float(row["uncertainty_m"])
             ), None
-        if item.aggregate:
+        for name in entity.names if self.gazetteer is not None else ():
+            match = self.gazetteer.match(name)
+            if match is not None and match.row["kind"] not in ("district", "town"):
+                found = match.row
+                parent = match.method == "parent"
+                extra = PARENT_EXTRA_UNCERTAINTY_M if parent else 0.0
+                return Placement(
+                    found.geometry,
+                    "gazetteer",
+                    "approximate" if parent else found["precision"],
+                    float(found["uncertainty_m"]) + extra,
+                ), None
+        if entity.items[-1].aggregate:
             return self._town(), "the report states it for the whole town, without a place"
         if self.online is not None:
-            candidate = self.online.geocode(item.name, context=self._context())
+            candidate = self.online.geocode(entity.name, context=self._context(entity))
             if candidate is not None:
                 step = "cache" if candidate.from_cache else candidate.provider
                 return Placement(
@@ -217,57 +245,90 @@ class GeocoderChain:
                     candidate.precision,
                     candidate.uncertainty_m,
                 ), None
-            return (
-                self._town(),
-                f"not in the gazetteer; {self.online.provider} found nothing in the district",
-            )
-        return self._town(), "not in the gazetteer, and no online provider was chosen"
+            return self._town(), f"{self.online.provider} found nothing in the district"
+        return self._town(), self._why_not_found()
 
-    def _context(self) -> str:
-        return f"上海市宝山区{self.frame.name or ''}"
+    def _why_not_found(self) -> str:
+        if self.gazetteer is None:
+            return "no gazetteer for this town under geodata/; no online provider was chosen"
+        return "not in the gazetteer, and no online provider was chosen"
+
+    def _context(self, entity: Entity) -> str:
+        item = entity.items[-1]
+        return f"{item.district or ''}{item.town or ''}"
 
     def _town(self) -> Placement:
+        if self.frame.outline is None:
+            return Placement(None, "none", "town", None)
         return Placement(
-            shapely.point_on_surface(self.frame.outline), "town", "town", self.frame.radius_m
+            shapely.point_on_surface(self.frame.outline),
+            self.frame.level,
+            "town",
+            self.frame.radius_m,
         )
 
 
 def geocode_items(
     items: Sequence[Item],
-    gazetteer: Gazetteer,
+    gazetteers: Gazetteer | Mapping[str | None, Gazetteer],
     *,
     overrides: gpd.GeoDataFrame | None = None,
-    online: OnlineGeocoder | None = None,
+    online: OnlineGeocoder | Callable[[BaseGeometry], OnlineGeocoder] | None = None,
 ) -> tuple[gpd.GeoDataFrame, list[dict[str, Any]]]:
-    """Features (WGS-84, the DESIGN.md properties) and the items only the town could hold."""
-    towns = {item.town for item in items}
-    frames = {town: town_frame(gazetteer, town) for town in sorted(towns, key=str)}
-    chains = {
-        town: GeocoderChain(gazetteer, frame, overrides=overrides, online=online)
-        for town, frame in frames.items()
-    }
-    records, geometries, unlocated = [], [], []
+    """Features (WGS-84, the DESIGN.md properties) and those only the town could hold.
+
+    Items are linked into entities first (see :mod:`link`); each entity is placed once and
+    becomes one feature per year it is mentioned in. ``gazetteers`` maps town names to
+    their gazetteer; a single gazetteer serves its own town. ``online`` is a geocoder, or
+    a factory that makes one for a district polygon (towns may lie in different ones).
+    """
+    if isinstance(gazetteers, Gazetteer):
+        gazetteers = {gazetteer_town(gazetteers): gazetteers}
+    chains: dict[str | None, GeocoderChain] = {}
     for item in items:
-        placement, reason = chains[item.town].place(item)
-        data = item.to_dict()
-        data.update(
-            geocoder=placement.geocoder,
-            precision=placement.precision,
-            uncertainty_m=float(placement.uncertainty_m),
-        )
-        records.append({key: data.get(key) for key in PROPERTIES})
-        geometries.append(placement.geometry)
-        if reason is not None:
-            unlocated.append(
-                {
-                    "id": item.id,
-                    "name": item.name,
-                    "category": item.category,
-                    "year": item.year,
-                    "report": item.report,
-                    "reason": reason,
-                }
+        if item.town not in chains:
+            gazetteer = gazetteers.get(item.town)
+            frame = (
+                town_frame(gazetteer, item.town)
+                if gazetteer is not None
+                else district_frame(gazetteers.values(), item.district)
             )
+            chains[item.town] = GeocoderChain(
+                gazetteer, frame, overrides=overrides, online=_online_for(online, frame)
+            )
+    reviewed = reviewed_years(items)
+    records, geometries, unlocated = [], [], []
+    for entity in link_items(items, gazetteers):
+        placement, reason = chains[entity.town].place(entity)
+        for year in entity.years():
+            mention = entity.mention_for(year)
+            data = mention.to_dict()
+            data.update(
+                id=f"{entity.id}-{year}",
+                entity=entity.id,
+                name=entity.name,
+                category=entity.category,
+                category_label=CATEGORIES[entity.category].label_zh,
+                parent=entity.parent,
+                mentions=entity.mentions(),
+                follow_up=entity.follow_up(year, reviewed[entity.town]),
+                geocoder=placement.geocoder,
+                precision=placement.precision,
+                uncertainty_m=placement.uncertainty_m,
+            )
+            records.append({key: data.get(key) for key in PROPERTIES})
+            geometries.append(placement.geometry)
+            if reason is not None:
+                unlocated.append(
+                    {
+                        "id": data["id"],
+                        "name": entity.name,
+                        "category": entity.category,
+                        "year": year,
+                        "report": mention.report,
+                        "reason": reason,
+                    }
+                )
     features = gpd.GeoDataFrame(
         pd.DataFrame.from_records(records, columns=list(PROPERTIES)),
         geometry=geometries,
@@ -275,6 +336,12 @@ def geocode_items(
     )
     _log_summary(features)
     return features, unlocated
+
+
+def _online_for(online: Any, frame: TownFrame) -> OnlineGeocoder | None:
+    if online is None or frame.district is None:
+        return None
+    return online if hasattr(online, "geocode") else online(frame.district)
 
 
 def _log_summary(features: gpd.GeoDataFrame) -> None:

@@ -28,7 +28,7 @@ from .categories import CATEGORIES
 PROPERTIES = (
     "id", "name", "category", "category_label", "year", "status", "report", "part",
     "section", "quote", "quantities", "geocoder", "precision", "uncertainty_m", "kind",
-    "aggregate", "stated_count", "town",
+    "aggregate", "stated_count", "town", "entity", "parent", "mentions", "follow_up",
 )  # fmt: skip
 GPKG_NAME = "luodian.gpkg"
 CSV_NAME = "items.csv"
@@ -64,7 +64,7 @@ def to_feature_collection(features: gpd.GeoDataFrame) -> dict[str, Any]:
                 "type": "Feature",
                 "id": row["id"],
                 "properties": {key: _jsonable(row[key]) for key in PROPERTIES},
-                "geometry": shapely.geometry.mapping(geometry),
+                "geometry": None if geometry is None else shapely.geometry.mapping(geometry),
             }
             for (_, row), geometry in zip(ordered.iterrows(), geometries, strict=True)
         ],
@@ -100,14 +100,17 @@ def _csv_text(features: gpd.GeoDataFrame) -> str:
     points = shapely.point_on_surface(np.asarray(ordered.geometry.values))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    columns = [p for p in PROPERTIES if p != "quantities"]
-    writer.writerow([*columns, "quantities", "lon", "lat", "geometry_type"])
+    columns = [p for p in PROPERTIES if p not in ("quantities", "mentions")]
+    writer.writerow([*columns, "quantities", "mentions", "lon", "lat", "geometry_type"])
     for (_, row), point in zip(ordered.iterrows(), points, strict=True):
         quantities = "；".join(q["text"] for q in row["quantities"])
-        writer.writerow(
-            [_csv_cell(row[c]) for c in columns]
-            + [quantities, f"{point.x:.6f}", f"{point.y:.6f}", row.geometry.geom_type]
+        mentions = "；".join(f"{m['year']} {m['status']} ({m['report']})" for m in row["mentions"])
+        where = (
+            ["", "", ""]
+            if point is None
+            else [f"{point.x:.6f}", f"{point.y:.6f}", row.geometry.geom_type]
         )
+        writer.writerow([_csv_cell(row[c]) for c in columns] + [quantities, mentions, *where])
     return "\ufeff" + buffer.getvalue()
 
 
@@ -148,7 +151,8 @@ def _write_gpkg_layer(collection: dict[str, Any], layer: str, path: str) -> None
             "year": "int", "status": "str", "report": "str", "part": "str",
             "section": "str", "quote": "str", "quantities": "str", "geocoder": "str",
             "precision": "str", "uncertainty_m": "float", "kind": "str", "aggregate": "bool",
-            "stated_count": "int", "town": "str",
+            "stated_count": "int", "town": "str", "entity": "str", "parent": "str",
+            "mentions": "str", "follow_up": "str",
         },
     }  # fmt: skip
     with fiona.open(
@@ -156,7 +160,8 @@ def _write_gpkg_layer(collection: dict[str, Any], layer: str, path: str) -> None
     ) as sink:
         for feature in collection["features"]:
             props = dict(feature["properties"])
-            props["quantities"] = json.dumps(props["quantities"], ensure_ascii=False)
+            for key in ("quantities", "mentions"):
+                props[key] = json.dumps(props[key], ensure_ascii=False)
             sink.write({"geometry": feature["geometry"], "properties": props})
 
 

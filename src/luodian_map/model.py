@@ -44,6 +44,8 @@ class Item:
     aggregate: bool = False  # a figure without a place ("处置564亩低效产业用地")
     stated_count: int | None = None  # "等4条道路": how many the report says there are
     town: str | None = None
+    district: str | None = None
+    report_date: str | None = None  # ISO date of the report, to order mentions in time
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:

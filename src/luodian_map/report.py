@@ -114,6 +114,7 @@ class Report:
     parts: list[Part]
     sentences: list[Sentence]
     footnotes: dict[str, str] = field(default_factory=dict)  # marker -> footnote text
+    district: str | None = None  # e.g. "宝山区", when written before the town
     path: Path | None = None
 
 
@@ -639,6 +640,15 @@ def _find_town(text: str) -> str | None:
     return None
 
 
+def _find_district(text: str, town: str | None) -> str | None:
+    """The district or county written right before the town ("在宝山区罗店镇…")."""
+    if not town:
+        return None
+    m = re.search(rf"([一-龥]{{2,5}}(?:区|县))(?:{re.escape(town)})", text)
+    name = re.split(r"[在于日月年的]", m.group(1))[-1] if m else ""
+    return name if len(name) >= 2 else None
+
+
 def _trim_town(candidate: str) -> str | None:
     """ "在宝山区罗店镇" → "罗店镇": cut at the last admin word that leaves a 2+ character name."""
     suffix = "街道" if candidate.endswith("街道") else candidate[-1]
@@ -737,11 +747,13 @@ def _parse(raw: str, report_id: str, year: int | None, where: str) -> Report:
         )
         for a, b, index, section, d in placed
     ]
+    town = _find_town(preamble) or _find_town(text)
     return Report(
         id=report_id,
         text=text,
         title=paragraphs[0],
-        town=_find_town(preamble) or _find_town(text),
+        town=town,
+        district=_find_district(text, town),
         date=report_date.isoformat() if report_date else None,
         parts=list(parts.values()),
         sentences=sentences,

@@ -10,7 +10,6 @@ from pathlib import Path
 
 GEODATA = Path("geodata")
 REPORTS = GEODATA / "reports"
-GAZETTEER = GEODATA / "gazetteer.geojson"
 OVERRIDES = GEODATA / "overrides.geojson"
 LAYERS = Path("layers")
 MAPS = Path("maps")
