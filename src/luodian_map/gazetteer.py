@@ -3,7 +3,8 @@
 It is built from the sourced files in ``geodata/luodian/sources`` (the 宝山区 outline,
 Metro Line 7 stations, the list of village and residents' committees) and from the hand
 placements in ``geodata/luodian/placements.csv``, and written to
-``geodata/luodian/gazetteer.geojson`` byte for byte reproducibly, so that any change to a place shows up as a one-line diff in review.
+``geodata/luodian/gazetteer.geojson`` byte for byte reproducibly, so that any change to a
+place shows up as a one-line diff in review.
 ``python -m luodian_map.gazetteer`` rebuilds the file.
 
 Every feature says how well it is located: ``precision`` is "sourced" for the converted
