@@ -145,8 +145,8 @@ def _attach_parents(entities: list[Entity], gazetteers: Mapping[str | None, Gaze
     """A phase points to its parent, whether or not the parent is mentioned itself."""
     by_key = {(e.town, e.key): e for e in entities}
     for entity in entities:
-        base = PHASE.sub("", normalise_name(entity.name))
-        if base == normalise_name(entity.name) or len(base) < 2:
+        base = PHASE.sub("", entity.name)
+        if base == entity.name or len(base) < 2:
             continue
         key, _ = _link_key(base, gazetteers.get(entity.town))
         parent = by_key.get((entity.town, key))
