@@ -153,6 +153,32 @@ def _render_default_maps(args: argparse.Namespace) -> None:
     """Placeholder until the maps land: the layers are the product so far."""
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Coverage checks per town; with --strict, missed thresholds fail the run."""
+    failures = _check(args)
+    for failure in failures:
+        print(f"threshold missed: {failure}", file=sys.stderr)
+    return 1 if failures and args.strict else 0
+
+
+def _check(args: argparse.Namespace) -> list[str]:
+    from .checks import failed_thresholds, load_check_config, run_checks, write_coverage
+    from .gazetteer import load_gazetteer
+    from .layers import read_layers
+
+    features = read_layers(args.layers)
+    config = load_check_config(args.config)
+    towns = {t: p for t, p in _town_gazetteers(args).items() if t in set(features["town"])}
+    failures = []
+    for town, path in sorted(towns.items(), key=lambda tp: str(tp[0])):
+        directory = args.maps if len(towns) == 1 else args.maps / path.parent.name
+        report = run_checks(features, load_gazetteer(path), config)
+        write_coverage(report, directory)
+        failures += [f"{town}: {f}" for f in failed_thresholds(report, config)]
+        print(f"coverage of {town} → {directory}/coverage.md", file=sys.stderr)
+    return failures
+
+
 def _add_gazetteer_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--geodata",
@@ -242,6 +268,30 @@ def build_parser() -> argparse.ArgumentParser:
     _add_geocoding_options(build)
     build.add_argument("--no-maps", action="store_true", help="write the layers only")
     build.set_defaults(run=cmd_build)
+
+    check = commands.add_parser("check", help="coverage checks of the layers → maps/coverage.*")
+    _add_gazetteer_options(check)
+    check.add_argument(
+        "--layers",
+        type=Path,
+        default=settings.LAYERS,
+        help="layers to check (default: %(default)s)",
+    )
+    check.add_argument(
+        "--maps",
+        type=Path,
+        default=settings.MAPS,
+        help="where coverage.md/.json/.html go (default: %(default)s)",
+    )
+    check.add_argument(
+        "--config",
+        type=Path,
+        help="TOML thresholds and distances (default: the packaged checks.toml)",
+    )
+    check.add_argument(
+        "--strict", action="store_true", help="exit 1 when a threshold of the config is missed"
+    )
+    check.set_defaults(run=cmd_check)
     return parser
 
 
@@ -251,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.overrides_given = args.overrides is not None
         args.overrides = args.overrides or settings.OVERRIDES
     try:
-        args.run(args)
+        status = args.run(args) or 0
     except LuodianMapError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
@@ -260,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    return 0
+    return status
 
 
 if __name__ == "__main__":

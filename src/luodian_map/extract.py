@@ -113,7 +113,7 @@ def load_vocabulary() -> Vocabulary:
         ),
         enumeration=re.compile(
             rf"(?:等(?P<count>{count})?(?P<classifier>{CLASSIFIERS})?|"
-            rf"(?P<bare>{count})(?:{CLASSIFIERS}))"
+            rf"(?P<bare>{count})(?P<bare_classifier>{CLASSIFIERS}))"
             rf"[一-龥]{{0,4}}?(?P<head>{_alternation(heads)})"
         ),
     )
@@ -199,7 +199,8 @@ class _ClauseReader:
             if not names and listed:
                 names = self._bare_member(clause, start, end, listed.category)
             for mention in names if listed else ():
-                mention.stated_count = listed.count
+                if mention.category == listed.category:  # "新镇东部6条道路": not 6 areas
+                    mention.stated_count = listed.count
             found += names
         remarks = [(m.start, m.end) for m in found] + self._remarks(clause)
         found += self._known_names(clause, remarks)
@@ -220,9 +221,15 @@ class _ClauseReader:
                 if "place" in pattern.groupindex and match["place"]:
                     lead = self.vocab.boundary.finditer(clause, *match.span("place"))
                     start = max([start, *(b.end() for b in lead if len(b.group()) > 1)])
+                counted = COUNTED.search(clause, start, end)
                 name = re.sub(rf"[等共]?{COUNTED.pattern}", "", clause[start:end])
                 if not any(m.start <= start < m.end for m in found):
-                    found.append(_Mention(name, category, start, end, aggregate=True))
+                    stated = int(chinese_number(counted["number"]) or 0) if counted else None
+                    found.append(
+                        _Mention(
+                            name, category, start, end, aggregate=True, stated_count=stated or None
+                        )
+                    )
         return found
 
     def _enumerations(self, clause: str) -> list[_Enumeration]:
@@ -232,8 +239,11 @@ class _ClauseReader:
             members = clause[previous_end : match.start()]
             if "、" not in members and not CJK.search(members[-2:] or "x"):
                 continue
+            if match["bare"] and clause[match.start() - 1 : match.start()] == "第":
+                continue  # "第六批": an ordinal, not a count
             count = match["count"] or match["bare"]
-            value = chinese_number(count) if count and match["classifier"] != "批" else None
+            batch = "批" in (match["classifier"], match["bare_classifier"])
+            value = chinese_number(count) if count and not batch else None
             found.append(
                 _Enumeration(
                     previous_end,
@@ -299,8 +309,9 @@ class _ClauseReader:
             name_start = self._name_start(text, suffix_start)
             if self._is_title(clause, start + name_start):
                 continue
-            counts = [*COUNTED.finditer(text, name_start, suffix_start)]
-            if counts:
+            # a count shortly before the name counts it ("5个居民区家门口养老服务站")
+            counts = [*COUNTED.finditer(text, max(0, name_start - 6), suffix_start)]
+            if counts and counts[-1].end() > name_start:
                 name_start = counts[-1].end()
             name = text[name_start:suffix_end]
             category, kind = self._categorise(name)

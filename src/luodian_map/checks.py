@@ -1,0 +1,1188 @@
+"""Spatial checks of task coverage: how much of the report is on the map, where the town's
+work lands, and which places the report leaves out.
+
+:func:`run_checks` takes the features (``layers.read_layers``) and the gazetteer and
+returns a :class:`CoverageReport` of plain tables; :func:`write_coverage` writes it as
+``coverage.json``, ``coverage.md`` (with charts) and ``coverage.html`` (a map), and
+:func:`failed_thresholds` says which thresholds of the config a strict run misses.
+
+Every distance, area and length is measured in a projected CRS in metres (``metric_crs``,
+UTM 51N by default) through a spatial index; distances are straight lines, so "walking
+distance" is the usual planning approximation, not a route. Town-level features have no
+place of their own and take part only where a name can speak for them.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+import tomllib
+import typing
+from dataclasses import asdict, dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from ._io import write_atomic
+from .categories import CATEGORIES, PRECISIONS
+from .errors import InputError
+from .gazetteer import Gazetteer, normalise_name
+from .geocode import gazetteer_town, town_frame
+
+WGS84 = "EPSG:4326"
+PRECISION_ORDER = tuple(PRECISIONS)  # surveyed, sourced, approximate, town
+NEEDS_SURVEY = ("approximate", "town")
+COMMITTEE_KINDS = ("village_committee", "residents_committee")
+COMMITTEE_LABELS = {"village_committee": "村委会", "residents_committee": "居委会"}
+KIND_LABELS = {
+    "elderly": "养老",
+    "health": "医疗",
+    "culture": "文化",
+    "sport": "体育",
+    "school": "教育",
+    "safety": "安全",
+}
+
+# Stated quantities that a geometry can be measured against, in square metres / metres.
+AREA_UNITS = {"亩": 2000.0 / 3.0, "公顷": 1e4, "平方米": 1.0, "万平方米": 1e4, "平方公里": 1e6}
+LENGTH_UNITS = {"公里": 1e3, "千米": 1e3, "米": 1.0}
+# A residents' committee's short name is what a report writes ("罗南" for 罗南居委会).
+_COMMITTEE_SUFFIX = re.compile(r"(居民委员会|居委会|居委)$")
+# What became of a promise (the vocabulary of link.py).
+FOLLOW_UP = ("delivered", "in_progress", "not_mentioned", "pending")
+_MATCH_ORDER = {"name": 0, "quote": 1, "distance": 2}
+_REQUIRED = ("id", "name", "category", "year", "report", "quote", "precision")
+
+CONFIG_NAME = "checks.toml"
+CHART_FILES = {
+    "items": "coverage_items.png",
+    "villages": "coverage_villages.png",
+    "reach": "coverage_reach.png",
+}
+
+
+# --------------------------------------------------------------------------- config
+@dataclass(frozen=True)
+class CheckConfig:
+    """Thresholds and distances of the checks; defaults live in ``data/checks.toml``."""
+
+    min_located_share: float
+    max_features_outside: int
+    walk_distance_m: float
+    village_distance_m: float
+    flood_work_distance_m: float
+    area_ratio_flag: float
+    length_ratio_flag: float
+    reach_kinds: tuple[str, ...]
+    flood_work_categories: tuple[str, ...]
+    metric_crs: str
+
+
+def _typed(key: str, value: Any, expected: Any, source: str) -> Any:
+    """TOML gives ints for "1000"; booleans are ints to Python but never a number here."""
+    if expected is float and isinstance(value, int | float) and not isinstance(value, bool):
+        if math.isfinite(value) and value >= 0:
+            return float(value)
+        raise InputError(f"{source}: {key} must be a non-negative number, not {value!r}")
+    if expected is int and isinstance(value, int) and not isinstance(value, bool):
+        if value >= 0:
+            return value
+        raise InputError(f"{source}: {key} must be a non-negative integer, not {value!r}")
+    if expected is str and isinstance(value, str):
+        return value
+    if (
+        typing.get_origin(expected) is tuple
+        and isinstance(value, list)
+        and all(isinstance(v, str) for v in value)
+    ):
+        return tuple(value)
+    names = {float: "a number", int: "an integer", str: "a string"}
+    raise InputError(
+        f"{source}: {key} must be {names.get(expected, 'a list of strings')}, not {value!r}"
+    )
+
+
+def _validated(values: dict[str, Any], source: str) -> CheckConfig:
+    hints = typing.get_type_hints(CheckConfig)
+    config = CheckConfig(**{k: _typed(k, values[k], hints[k], source) for k in hints})
+    if config.min_located_share > 1:
+        raise InputError(f"{source}: min_located_share is a share between 0 and 1")
+    for key in ("area_ratio_flag", "length_ratio_flag"):
+        if getattr(config, key) < 1:
+            raise InputError(f"{source}: {key} is a factor of 1 or more")
+    for key in ("walk_distance_m", "village_distance_m", "flood_work_distance_m"):
+        if getattr(config, key) <= 0:
+            raise InputError(f"{source}: {key} must be more than 0 metres")
+    unknown = sorted(set(config.flood_work_categories) - set(CATEGORIES))
+    if unknown:
+        raise InputError(f"{source}: flood_work_categories has unknown categories {unknown}")
+    try:
+        crs = pyproj.CRS.from_user_input(config.metric_crs)
+    except pyproj.exceptions.CRSError:
+        raise InputError(f"{source}: metric_crs {config.metric_crs!r} is not a CRS") from None
+    if not crs.is_projected or crs.axis_info[0].unit_name not in ("metre", "meter"):
+        raise InputError(f"{source}: metric_crs {config.metric_crs!r} is not in metres")
+    return config
+
+
+def _read_toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise InputError(f"{source}: not valid TOML ({error})") from None
+
+
+def load_check_config(path: str | Path | None = None) -> CheckConfig:
+    """The packaged defaults, with the keys of a user file (TOML) put over them.
+
+    A key the defaults do not know or a value of the wrong type is refused, so a typo in
+    a planner's CI config fails loudly instead of silently checking nothing.
+    """
+    default_text = resources.files("luodian_map").joinpath("data", CONFIG_NAME).read_text("utf-8")
+    values = _read_toml(default_text, CONFIG_NAME)
+    known = {f.name for f in fields(CheckConfig)}
+    source = CONFIG_NAME
+    if path is not None:
+        path = Path(path)
+        try:
+            text = path.read_text("utf-8")
+        except FileNotFoundError:
+            raise InputError(f"{path}: check config not found") from None
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: check config is not UTF-8 text") from None
+        user = _read_toml(text, str(path))
+        unknown = sorted(set(user) - known)
+        if unknown:
+            raise InputError(
+                f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        values = {**values, **user}
+        source = str(path)
+    missing = sorted(known - set(values))
+    if missing:
+        raise InputError(f"{CONFIG_NAME}: missing key(s) {', '.join(missing)}")
+    return _validated(values, source)
+
+
+# --------------------------------------------------------------------------- report
+@dataclass
+class CoverageReport:
+    """The figures of every check as plain tables (lists of JSON-ready rows).
+
+    ``frames`` holds the geometries the map and charts need (WGS-84); they are not part
+    of :meth:`to_dict`.
+    """
+
+    town: str | None
+    summary: dict[str, Any]
+    checks: dict[str, list[dict[str, Any]]]
+    notes: list[str]
+    config: CheckConfig
+    frames: dict[str, gpd.GeoDataFrame] = field(default_factory=dict, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(
+            {
+                "town": self.town,
+                "config": asdict(self.config),
+                "summary": self.summary,
+                "notes": self.notes,
+                "checks": self.checks,
+            }
+        )
+
+
+def _plain(value: Any) -> Any:
+    """JSON types only: numpy scalars unwrapped, NaN / NA as None."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is pd.NA or value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value
+
+
+# --------------------------------------------------------------------------- inputs
+def _quantity_list(value: Any) -> list[dict[str, Any]]:
+    """Quantities as lists of dicts; a GeoPackage or CSV round trip gives JSON text."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return []
+    if not isinstance(value, list | tuple | np.ndarray):
+        return []
+    return [q for q in value if isinstance(q, dict) and isinstance(q.get("value"), int | float)]
+
+
+def _prepare(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One tidy frame: WGS-84, id order, typed columns, and whether each has a place."""
+    missing = [c for c in _REQUIRED if c not in features.columns]
+    if missing:
+        raise InputError(f"features lack column(s) {', '.join(missing)}")
+    unknown = sorted(set(features["precision"].dropna()) - set(PRECISIONS))
+    if unknown:
+        raise InputError(f"features have unknown precision {unknown}")
+    f = features if features.crs is not None else features.set_crs(WGS84)
+    f = f.to_crs(WGS84).sort_values("id", kind="stable").reset_index(drop=True)
+
+    def column(name: str, default: Any) -> pd.Series:
+        """Optional columns: layers written before a property existed still check."""
+        return f[name] if name in f.columns else pd.Series(default, index=f.index, dtype=object)
+
+    years = pd.to_numeric(f["year"], errors="coerce")
+    if years.isna().any():
+        raise InputError(f"features without a year: {', '.join(f.loc[years.isna(), 'id'])}")
+    f = f.assign(
+        year=years.astype(int),
+        uncertainty_m=pd.to_numeric(column("uncertainty_m", None), errors="coerce"),
+        stated_count=pd.to_numeric(column("stated_count", None), errors="coerce")
+        .round()
+        .astype("Int64"),
+        aggregate=column("aggregate", False).fillna(False).astype(bool),
+        kind=column("kind", None),
+        quantities=column("quantities", None).map(_quantity_list),
+        status=column("status", None),
+        town=column("town", None),
+        mentions=column("mentions", None).map(_mentions),
+        follow_up=column("follow_up", None),
+        part=column("part", None).fillna(
+            column("status", None).map({"planned": "plan"}).fillna("review")
+        ),
+    )
+    f["uncertainty_m"] = f["uncertainty_m"].fillna(0.0).astype(float)
+    f["kind"] = f["kind"].where(f["kind"].notna(), None)
+    f["has_geometry"] = f.geometry.notna() & ~f.geometry.is_empty
+    f["placed"] = f["has_geometry"] & (f["precision"] != "town")
+    return f
+
+
+def _category_rank(category: str) -> int:
+    """DESIGN.md's order of categories, unknown ones last."""
+    return list(CATEGORIES).index(category) if category in CATEGORIES else len(CATEGORIES)
+
+
+def _label(category: str) -> str:
+    return CATEGORIES[category].label_zh if category in CATEGORIES else str(category)
+
+
+def _item(row: pd.Series) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "category": row["category"],
+        "year": row["year"],
+        "report": row["report"],
+    }
+
+
+def _town(
+    f: gpd.GeoDataFrame, gazetteer_gdf: gpd.GeoDataFrame
+) -> tuple[str | None, BaseGeometry, gpd.GeoDataFrame, list[str]]:
+    """The gazetteer's town, its outline, and the features of that town.
+
+    A gazetteer describes one town, so features of other towns (a multi-town build) are
+    set aside for their own gazetteers; the district outline stands in for a town the
+    gazetteer does not draw.
+    """
+    gazetteer = Gazetteer(gazetteer_gdf)
+    towns = f["town"].dropna()
+    wanted = gazetteer_town(gazetteer) or (str(towns.mode().iloc[0]) if len(towns) else None)
+    frame = town_frame(gazetteer, wanted)
+    notes = []
+    if frame.name is None:
+        notes.append(
+            f"the gazetteer has no outline of {wanted or 'the town'}: "
+            "the district outline stands in for it"
+        )
+    others = f["town"].notna() & (f["town"] != wanted)
+    if others.any():
+        names = "、".join(sorted(f.loc[others, "town"].unique()))
+        notes.append(f"{int(others.sum())} feature(s) of {names} are left to their own gazetteers")
+    return frame.name, frame.outline, f[~others].reset_index(drop=True), notes
+
+
+def _committees(gazetteer_gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    rows = gazetteer_gdf[gazetteer_gdf["kind"].isin(COMMITTEE_KINDS)]
+    rows = rows.assign(
+        _order=rows["kind"].map(COMMITTEE_KINDS.index), _code=rows["code"].fillna("").astype(str)
+    )
+    rows = rows.sort_values(["_order", "_code", "name"], kind="stable")
+    return rows.drop(columns=["_order", "_code"]).reset_index(drop=True).to_crs(WGS84)
+
+
+# --------------------------------------------------------------------------- checks
+def _located(f: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    """Per report, year and category: items and how well each is placed."""
+    counts = (
+        f.groupby(["report", "year", "category", "precision"], dropna=False)
+        .size()
+        .unstack("precision", fill_value=0)
+        .reindex(columns=list(PRECISION_ORDER), fill_value=0)
+        .reset_index()
+    )
+    counts = counts.assign(_order=[_category_rank(c) for c in counts["category"]])
+    counts = counts.sort_values(["report", "year", "_order"], kind="stable")
+    items = counts[list(PRECISION_ORDER)].sum(axis=1)
+    return [
+        {
+            "report": r["report"],
+            "year": r["year"],
+            "category": r["category"],
+            "category_label": _label(r["category"]),
+            "items": int(n),
+            **{p: int(r[p]) for p in PRECISION_ORDER},
+            "unplaced": int(r["town"]),
+            "located_share": round(1 - r["town"] / n, 3),
+        }
+        for (_, r), n in zip(counts.iterrows(), items, strict=True)
+    ]
+
+
+def _needs_survey(f: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    rows = f[f["precision"].isin(NEEDS_SURVEY)]
+    return [
+        {**_item(r), "precision": r["precision"], "uncertainty_m": r["uncertainty_m"]}
+        for _, r in rows.iterrows()
+    ]
+
+
+def _stated_vs_named(f: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    """Counts the report states but does not fill with names: the unnamed rest."""
+    listed = f[f["stated_count"].notna() & ~f["aggregate"]].assign(
+        _key=lambda d: d["name"].map(normalise_name)
+    )
+    rows = []
+    keys = ["report", "year", "category", "quote", "stated_count"]
+    for (report, year, category, quote, stated), group in listed.groupby(keys, sort=True):
+        named = group["_key"].nunique()
+        if named < stated:
+            rows.append(
+                {
+                    "report": report,
+                    "year": year,
+                    "category": category,
+                    "category_label": _label(category),
+                    "type": "list",
+                    "stated": int(stated),
+                    "named": int(named),
+                    "unnamed": int(stated - named),
+                    "names": sorted(group["name"].unique()),
+                    "ids": sorted(group["id"]),
+                    "basis": "stated_count",
+                    "quote": quote,
+                }
+            )
+    for _, r in f[f["aggregate"] & f["stated_count"].notna()].iterrows():
+        stated = int(r["stated_count"])
+        rows.append(
+            {
+                "report": r["report"],
+                "year": r["year"],
+                "category": r["category"],
+                "category_label": _label(r["category"]),
+                "type": "aggregate",
+                "stated": int(stated),
+                "named": 0,
+                "unnamed": int(stated),
+                "names": [r["name"]],
+                "ids": [r["id"]],
+                "basis": "stated_count",
+                "quote": r["quote"],
+            }
+        )
+    return sorted(
+        rows, key=lambda r: (r["report"], r["year"], _category_rank(r["category"]), r["ids"][0])
+    )
+
+
+def _quantities_vs_geometry(
+    f: gpd.GeoDataFrame, metric: gpd.GeoSeries, config: CheckConfig
+) -> list[dict[str, Any]]:
+    """A stated area or length against the polygon or line that represents it."""
+    records = [
+        {"pos": i, **q}
+        for i, qs in enumerate(f["quantities"])
+        for q in qs
+        if q.get("unit") in AREA_UNITS or q.get("unit") in LENGTH_UNITS
+    ]
+    if not records:
+        return []
+    q = pd.DataFrame(records)
+    geoms = metric.values[q["pos"].to_numpy()]
+    types = shapely.get_type_id(geoms)
+    is_area = q["unit"].isin(list(AREA_UNITS)).to_numpy()
+    factor = q["unit"].map({**AREA_UNITS, **LENGTH_UNITS}).to_numpy(dtype=float)
+    measured = np.where(is_area, shapely.area(geoms), shapely.length(geoms)) / factor
+    stated = q["value"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.maximum(stated / measured, measured / stated)
+    fits = np.where(is_area, np.isin(types, (3, 6)), np.isin(types, (1, 2, 5)))
+    flag = np.where(is_area, config.area_ratio_flag, config.length_ratio_flag)
+    town = (f["precision"].to_numpy() == "town")[q["pos"].to_numpy()]
+    status = np.select(
+        [town, ~fits, ratio >= flag],
+        ["town-level", np.where(is_area, "no polygon", "no line"), "flagged"],
+        "ok",
+    )
+    compared = (status == "ok") | (status == "flagged")
+    rows = []
+    for i, r in q.iterrows():
+        feature = f.iloc[r["pos"]]
+        rows.append(
+            {
+                **_item(feature),
+                "precision": feature["precision"],
+                "quantity": r.get("text") or f"{r['value']}{r['unit']}",
+                "unit": r["unit"],
+                "stated": float(r["value"]),
+                "measured": round(float(measured[i]), 2) if compared[i] else None,
+                "ratio": round(float(ratio[i]), 2) if compared[i] else None,
+                "status": str(status[i]),
+            }
+        )
+    return rows
+
+
+def _outside_town(
+    f: gpd.GeoDataFrame, metric: gpd.GeoSeries, outline_m: BaseGeometry
+) -> list[dict[str, Any]]:
+    """How far each feature reaches beyond the outline: its farthest vertex outside.
+
+    A vertex (not the whole geometry) so that a line or polygon straying out is caught
+    even where it also touches the town.
+    """
+    geoms = metric.values
+    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    shapely.prepare(outline_m)
+    outside = ~shapely.contains_xy(outline_m, coords[:, 0], coords[:, 1])
+    distance = np.zeros(len(coords))
+    distance[outside] = shapely.distance(shapely.points(coords[outside]), outline_m)
+    farthest = np.zeros(len(geoms))
+    np.maximum.at(farthest, owner, distance)
+    rows = [
+        {
+            **_item(r),
+            "precision": r["precision"],
+            "uncertainty_m": r["uncertainty_m"],
+            "distance_m": round(float(d)),
+            "outside": bool(d > r["uncertainty_m"]),
+        }
+        for (_, r), d in zip(f.iterrows(), farthest, strict=True)
+        if d > 0.5  # below the six-decimal rounding of the layers: on the line, not outside
+    ]
+    return rows
+
+
+def _committee_keys(committees: gpd.GeoDataFrame) -> list[list[str]]:
+    """Every spelling of each committee a report may use: name, aliases, short name."""
+    keys = []
+    for name, kind, aliases in zip(
+        committees["name"], committees["kind"], committees["aliases"], strict=True
+    ):
+        spellings = [name, *(aliases if isinstance(aliases, list) else [])]
+        if kind == "residents_committee":
+            spellings.append(_COMMITTEE_SUFFIX.sub("", name))
+        keys.append(sorted({k for k in map(normalise_name, spellings) if len(k) >= 2}))
+    return keys
+
+
+def _village_coverage(
+    f: gpd.GeoDataFrame,
+    metric: gpd.GeoSeries,
+    committees: gpd.GeoDataFrame,
+    committees_m: gpd.GeoSeries,
+    config: CheckConfig,
+) -> list[dict[str, Any]]:
+    """Which tasks of each year touch each committee, by name or by distance."""
+    names = f["name"].map(normalise_name)
+    quotes = f["quote"].fillna("").map(normalise_name)
+    pairs = []
+    for c, keys in enumerate(_committee_keys(committees)):
+        if not keys:
+            continue
+        pattern = "|".join(map(re.escape, keys))
+        in_name = names.str.contains(pattern, regex=True).to_numpy()
+        in_quote = quotes.str.contains(pattern, regex=True).to_numpy()
+        pairs += [(c, i, "name") for i in np.flatnonzero(in_name)]
+        pairs += [(c, i, "quote") for i in np.flatnonzero(in_quote & ~in_name)]
+    placed = np.flatnonzero(f["placed"].to_numpy())
+    tree = gpd.GeoSeries(metric.values[placed]).sindex
+    near_c, near_i = tree.query(
+        committees_m.values, predicate="dwithin", distance=config.village_distance_m
+    )
+    pairs += [(c, placed[i], "distance") for c, i in zip(near_c, near_i, strict=True)]
+    hits = pd.DataFrame(pairs, columns=["committee", "pos", "match"])
+    hits = (
+        hits.assign(_rank=hits["match"].map(_MATCH_ORDER))
+        .sort_values(["committee", "pos", "_rank"])
+        .drop_duplicates(["committee", "pos"])
+    )
+    hits = hits.assign(
+        id=f["id"].to_numpy()[hits["pos"]],
+        name=f["name"].to_numpy()[hits["pos"]],
+        year=f["year"].to_numpy()[hits["pos"]],
+    )
+    items: dict[int, list[dict[str, Any]]] = {}
+    for record in hits[["committee", "id", "name", "year", "match"]].to_dict("records"):
+        items.setdefault(record.pop("committee"), []).append(record)
+    years = sorted(int(y) for y in f["year"].dropna().unique())
+    counts = pd.crosstab(hits["committee"], hits["year"]).reindex(
+        index=range(len(committees)), columns=years, fill_value=0
+    )
+    return [
+        {
+            "committee": name,
+            "kind": kind,
+            "code": code if pd.notna(code) else None,
+            "tasks": len(items.get(c, [])),
+            "by_year": {str(y): int(n) for y, n in zip(years, counts.loc[c], strict=True)},
+            "items": items.get(c, []),
+        }
+        for c, (name, kind, code) in enumerate(
+            zip(committees["name"], committees["kind"], committees["code"], strict=True)
+        )
+    ]
+
+
+def _service_reach(
+    f: gpd.GeoDataFrame,
+    metric: gpd.GeoSeries,
+    committees: gpd.GeoDataFrame,
+    committees_m: gpd.GeoSeries,
+    config: CheckConfig,
+) -> list[dict[str, Any]]:
+    """Share of residents' committees within walking distance of each kind of facility,
+    with the reviewed facilities only (before) and with the planned ones added (after)."""
+    residents = np.flatnonzero((committees["kind"] == "residents_committee").to_numpy())
+    facilities = f["category"].eq("facility") & f["kind"].isin(config.reach_kinds)
+    placed = np.flatnonzero((facilities & f["placed"]).to_numpy())
+    tree = gpd.GeoSeries(metric.values[placed]).sindex
+    near_c, near_i = tree.query(
+        committees_m.values[residents], predicate="dwithin", distance=config.walk_distance_m
+    )
+    hits = pd.DataFrame(
+        {
+            "committee": residents[near_c],
+            "kind": f["kind"].values[placed[near_i]],
+            "part": f["part"].values[placed[near_i]],
+        }
+    )
+    total = len(residents)
+    rows = []
+    for kind in config.reach_kinds:
+        of_kind = facilities & f["kind"].eq(kind)
+        mine = hits[hits["kind"] == kind]
+        before = set(mine.loc[mine["part"] == "review", "committee"])
+        after = set(mine["committee"])
+        rows.append(
+            {
+                "kind": kind,
+                "kind_label": KIND_LABELS.get(kind, kind),
+                "committees": total,
+                "facilities_before": int((of_kind & f["placed"] & f["part"].eq("review")).sum()),
+                "facilities_after": int((of_kind & f["placed"]).sum()),
+                "town_level": int((of_kind & ~f["placed"]).sum()),
+                "reached_before": len(before),
+                "reached_after": len(after),
+                "share_before": round(len(before) / total, 3) if total else None,
+                "share_after": round(len(after) / total, 3) if total else None,
+                "unreached_after": [
+                    committees["name"].iloc[c] for c in residents if c not in after
+                ],
+            }
+        )
+    return rows
+
+
+def _flood_works(
+    f: gpd.GeoDataFrame, metric: gpd.GeoSeries, config: CheckConfig
+) -> list[dict[str, Any]]:
+    """Each flood-prone point with the planned works near enough to drain or raise it."""
+    flood = np.flatnonzero(f["category"].eq("flood_point").to_numpy())
+    works = np.flatnonzero(
+        (
+            f["placed"] & f["part"].eq("plan") & f["category"].isin(config.flood_work_categories)
+        ).to_numpy()
+    )
+    located = flood[f["placed"].to_numpy()[flood]]
+    tree = gpd.GeoSeries(metric.values[works]).sindex
+    near_p, near_w = tree.query(
+        metric.values[located], predicate="dwithin", distance=config.flood_work_distance_m
+    )
+    pairs = pd.DataFrame({"pos": located[near_p], "work": works[near_w]})
+    pairs["distance_m"] = shapely.distance(
+        metric.values[pairs["pos"].to_numpy()], metric.values[pairs["work"].to_numpy()]
+    ).round()
+    pairs = pairs.sort_values(["pos", "distance_m", "work"])
+    rows = []
+    for pos in flood:
+        point = f.iloc[pos]
+        near = pairs[pairs["pos"] == pos]
+        works_near = None  # a town-level point has no place to measure from
+        if point["placed"]:
+            works_near = [
+                {
+                    "id": f["id"].iloc[w],
+                    "name": f["name"].iloc[w],
+                    "category": f["category"].iloc[w],
+                    "year": f["year"].iloc[w],
+                    "distance_m": int(d),
+                }
+                for w, d in zip(near["work"], near["distance_m"], strict=True)
+            ]
+        rows.append({**_item(point), "precision": point["precision"], "works": works_near})
+    return rows
+
+
+def _mentions(value: Any) -> list[dict[str, Any]]:
+    """Linked layers list every mention of an entity; a GeoPackage round trip gives JSON."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return []
+    return [m for m in value if isinstance(m, dict)] if isinstance(value, list) else []
+
+
+def _reports(f: gpd.GeoDataFrame) -> list[str]:
+    """Every report the features draw on, including mentions merged into linked features."""
+    found = set(f["report"].dropna())
+    found |= {m["report"] for ms in f["mentions"] for m in ms if m.get("report")}
+    return sorted(found)
+
+
+def _follow_up(f: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    """Tasks one report plans for a year, and what a later report's review says of them.
+
+    Linked layers (``link.py``) already carry the answer in ``follow_up``; otherwise a
+    plan item counts as followed up when a review of its year in another report has an
+    item of the same normalised name, or names it in a quote.
+    """
+    if f["follow_up"].notna().any():
+        return _linked_follow_up(f)
+    plan = f[f["part"] == "plan"].assign(_key=lambda d: d["name"].map(normalise_name))
+    review = f[f["part"] == "review"].assign(
+        _key=lambda d: d["name"].map(normalise_name),
+        _quote=lambda d: d["quote"].fillna("").map(normalise_name),
+    )
+    pairs = plan[["id", "report", "year", "_key"]].merge(
+        review[["report", "year", "status", "_key", "_quote"]], on="year", suffixes=("", "_later")
+    )
+    pairs = pairs[pairs["report"] != pairs["report_later"]]
+    same_name = (pairs["_key"] == pairs["_key_later"]).to_numpy()
+    in_quote = np.array(
+        [k in q for k, q in zip(pairs["_key"], pairs["_quote"], strict=True)], dtype=bool
+    )
+    reviewed = pairs.groupby("id")["report_later"].agg(lambda s: ", ".join(sorted(set(s))))
+    matched = same_name | in_quote
+    found = pairs[matched].assign(_how=np.where(same_name[matched], "name", "quote"))
+    # The best evidence first: a same-name item, then the latest report's.
+    found = found.sort_values(["id", "_how", "report_later"], ascending=[True, True, False])
+    found = found.drop_duplicates("id").set_index("id")
+    rows = []
+    for _, r in plan.iterrows():
+        if r["id"] in found.index:
+            hit = found.loc[r["id"]]
+            status = "delivered" if hit["status"] == "completed" else "in_progress"
+            later, how = hit["report_later"], hit["_how"]
+        elif r["id"] in reviewed.index:
+            status, later, how = "not_mentioned", reviewed[r["id"]], None
+        else:
+            status, later, how = "pending", None, None
+        rows.append({**_item(r), "status": status, "later_report": later, "match": how})
+    return rows
+
+
+def _linked_follow_up(f: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    """The links' verdicts, with the reports that planned and reviewed each year."""
+    reviewed_by: dict[int, set[str]] = {}
+    for mentions in f["mentions"]:
+        for m in mentions:
+            if m.get("part") == "review" and m.get("report"):
+                reviewed_by.setdefault(m.get("year"), set()).add(m["report"])
+    rows = []
+    for _, r in f[f["follow_up"].notna()].iterrows():
+        of_year = [m for m in r["mentions"] if m.get("year") == r["year"]]
+        planned = sorted({m["report"] for m in of_year if m.get("part") == "plan"})
+        later = sorted({m["report"] for m in of_year if m.get("part") == "review"})
+        if r["follow_up"] == "not_mentioned":  # silent: the reviews that leave it out
+            later = sorted(reviewed_by.get(r["year"], ()))
+        rows.append(
+            {
+                **_item(r),
+                "report": ", ".join(planned) or r["report"],
+                "status": r["follow_up"],
+                "later_report": ", ".join(later) or None,
+                "match": "linked",
+            }
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------- run
+def run_checks(
+    features: gpd.GeoDataFrame,
+    gazetteer_gdf: gpd.GeoDataFrame,
+    config: CheckConfig | None = None,
+) -> CoverageReport:
+    """Run every check on the features of one or more reports.
+
+    Parameters
+    ----------
+    features : GeoDataFrame
+        The layers (``layers.read_layers``): one row per feature with the properties of
+        DESIGN.md.
+    gazetteer_gdf : GeoDataFrame
+        The gazetteer (``gazetteer.load_gazetteer``): the town outline, the district and
+        the village and residents' committees.
+    config : CheckConfig, optional
+        Thresholds and distances; the packaged defaults otherwise.
+    """
+    config = config or load_check_config()
+    town, outline, f, notes = _town(_prepare(features), gazetteer_gdf)
+    metric = f.geometry.to_crs(config.metric_crs)
+    outline_m = gpd.GeoSeries([outline], crs=WGS84).to_crs(config.metric_crs).iloc[0]
+    committees = _committees(gazetteer_gdf)
+    committees_m = committees.geometry.to_crs(config.metric_crs)
+    if committees.empty:
+        notes.append("the gazetteer lists no village or residents' committees")
+
+    located = _located(f)
+    outside = _outside_town(f[f["has_geometry"]], metric[f["has_geometry"]], outline_m)
+    villages = _village_coverage(f, metric, committees, committees_m, config)
+    reach = _service_reach(f, metric, committees, committees_m, config)
+    quantities = _quantities_vs_geometry(f, metric, config)
+    stated = _stated_vs_named(f)
+    flood = _flood_works(f, metric, config)
+    reports = _reports(f)
+    follow_up = _follow_up(f) if len(reports) > 1 else []
+    if len(reports) < 2:
+        notes.append(
+            "follow-up across reports needs two or more reports; "
+            f"the features come from {len(reports)}"
+        )
+
+    checks = {
+        "located": located,
+        "needs_survey": _needs_survey(f),
+        "stated_vs_named": stated,
+        "quantities": quantities,
+        "outside_town": outside,
+        "villages": villages,
+        "service_reach": reach,
+        "flood_works": flood,
+        "follow_up": follow_up,
+    }
+    summary = _summary(f, checks, reports)
+    frames = _frames(f, metric, committees, villages, outside, outline, config)
+    return CoverageReport(town, summary, checks, notes, config, frames)
+
+
+def _summary(
+    f: gpd.GeoDataFrame, checks: dict[str, list[dict[str, Any]]], reports: list[str]
+) -> dict[str, Any]:
+    items = len(f)
+    placed = int((f["precision"] != "town").sum())
+    precision = f["precision"].value_counts()
+    villages = checks["villages"]
+    uncovered = [v for v in villages if v["tasks"] == 0]
+    quantities = checks["quantities"]
+    follow = pd.Series([r["status"] for r in checks["follow_up"]], dtype=object)
+    return {
+        "reports": reports,
+        "items": items,
+        "located": placed,
+        "located_share": round(placed / items, 3) if items else None,
+        "by_precision": {p: int(precision.get(p, 0)) for p in PRECISION_ORDER},
+        "needs_survey": len(checks["needs_survey"]),
+        "unnamed_items": sum(r["unnamed"] for r in checks["stated_vs_named"]),
+        "quantities_compared": sum(r["status"] in ("ok", "flagged") for r in quantities),
+        "quantities_flagged": sum(r["status"] == "flagged" for r in quantities),
+        "features_outside": sum(r["outside"] for r in checks["outside_town"]),
+        "features_beyond_outline_within_uncertainty": sum(
+            not r["outside"] for r in checks["outside_town"]
+        ),
+        "committees": len(villages),
+        "committees_without_task": len(uncovered),
+        "without_task_by_kind": {
+            k: sum(v["kind"] == k for v in uncovered) for k in COMMITTEE_KINDS
+        },
+        "service_reach": {
+            r["kind"]: {"before": r["share_before"], "after": r["share_after"]}
+            for r in checks["service_reach"]
+        },
+        "flood_points": len(checks["flood_works"]),
+        "flood_points_without_works": sum(r["works"] == [] for r in checks["flood_works"]),
+        "follow_up": {s: int((follow == s).sum()) for s in FOLLOW_UP} if len(reports) > 1 else None,
+    }
+
+
+def _frames(
+    f: gpd.GeoDataFrame,
+    metric: gpd.GeoSeries,
+    committees: gpd.GeoDataFrame,
+    villages: list[dict[str, Any]],
+    outside: list[dict[str, Any]],
+    outline: BaseGeometry,
+    config: CheckConfig,
+) -> dict[str, gpd.GeoDataFrame]:
+    """Geometries for the map and the charts, in WGS-84."""
+    tasks = committees[["name", "kind", "geometry"]].assign(
+        tasks=[v["tasks"] for v in villages],
+        by_year=[v["by_year"] for v in villages],
+    )
+    reach = f["category"].eq("facility") & f["kind"].isin(config.reach_kinds) & f["placed"]
+    buffers = gpd.GeoDataFrame(
+        f.loc[reach, ["id", "name", "kind", "part", "year"]].reset_index(drop=True),
+        geometry=metric[reach].buffer(config.walk_distance_m).to_crs(WGS84).values,
+        crs=WGS84,
+    )
+    far = f[f["id"].isin([r["id"] for r in outside if r["outside"]])]
+    distance = {r["id"]: r["distance_m"] for r in outside}
+    beyond = gpd.GeoDataFrame(
+        far[["id", "name", "category", "year", "uncertainty_m"]]
+        .assign(distance_m=far["id"].map(distance))
+        .reset_index(drop=True),
+        geometry=far.geometry.representative_point().values,
+        crs=WGS84,
+    )
+    return {
+        "outline": gpd.GeoDataFrame({"name": ["town"]}, geometry=[outline], crs=WGS84),
+        "committees": tasks,
+        "reach": buffers,
+        "outside": beyond,
+    }
+
+
+# --------------------------------------------------------------------------- thresholds
+def failed_thresholds(report: CoverageReport, config: CheckConfig | None = None) -> list[str]:
+    """Why a strict run fails, one readable sentence per missed threshold (none: it passes)."""
+    config = config or report.config
+    summary = report.summary
+    reasons = []
+    share = summary["located_share"]
+    if share is None:
+        reasons.append("no features to check")
+    elif share < config.min_located_share:
+        reasons.append(
+            f"located share {share:.1%} ({summary['located']} of {summary['items']} items "
+            f"placed below town level) is below min_located_share {config.min_located_share:.0%}"
+        )
+    outside = [r for r in report.checks["outside_town"] if r["outside"]]
+    if len(outside) > config.max_features_outside:
+        names = ", ".join(f"{r['name']} ({r['distance_m']} m)" for r in outside[:5])
+        more = f" and {len(outside) - 5} more" if len(outside) > 5 else ""
+        reasons.append(
+            f"{len(outside)} feature(s) outside {report.town or 'the town'} beyond their "
+            f"uncertainty (max_features_outside {config.max_features_outside}): {names}{more}"
+        )
+    return reasons
+
+
+# --------------------------------------------------------------------------- writing
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|#"})
+
+
+def _cell(value: Any) -> str:
+    """Report text as inert Markdown: no HTML, no links, no table breaks."""
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        value = f"{value:g}"
+    if isinstance(value, list | tuple):
+        value = "、".join(map(str, value))
+    text = " ".join(str(value).split())
+    return html.escape(text, quote=False).translate(_MD_SPECIAL)
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    if not rows:
+        return "_None._\n"
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _percent(share: float | None) -> str:
+    return "–" if share is None else f"{share:.0%}"
+
+
+def coverage_markdown(report: CoverageReport, charts: dict[str, str]) -> str:
+    """The figures as Markdown tables; ``charts`` maps a chart key to its file name."""
+    s, c, cfg = report.summary, report.checks, report.config
+    town = report.town or "the town"
+    out = [f"# {_cell(town)} 任务覆盖检查 Coverage checks\n"]
+    out.append(
+        f"- Reports: {_cell(s['reports'])}\n"
+        f"- Items: {s['items']}; located below town level: {s['located']} "
+        f"({_percent(s['located_share'])}); needing a surveyed location: {s['needs_survey']}\n"
+        f"- Stated but unnamed: {s['unnamed_items']} "
+        f"(in {len(c['stated_vs_named'])} statements)\n"
+        f"- Quantities compared with their geometry: {s['quantities_compared']}, "
+        f"flagged: {s['quantities_flagged']}\n"
+        f"- Features outside {_cell(town)} beyond their uncertainty: {s['features_outside']}\n"
+        f"- Committees without any task: {s['committees_without_task']} of {s['committees']}\n"
+    )
+    failures = failed_thresholds(report)
+    out.append(
+        "**Thresholds:** "
+        + (
+            "all met.\n"
+            if not failures
+            else "missed —\n\n" + "".join(f"- {_cell(r)}\n" for r in failures)
+        )
+    )
+    for note in report.notes:
+        out.append(f"> Note: {_cell(note)}\n")
+    out.append(
+        "\n_Distances are straight lines in "
+        f"{_cell(cfg.metric_crs)}; committee points and most features are hand-placed "
+        "(approximate), so distance-based figures are indicative until surveyed._\n"
+    )
+
+    out.append("\n## 定位情况 Located\n")
+    if "items" in charts:
+        out.append(f"![Items per category and year]({charts['items']})\n")
+    out.append(
+        _table(
+            ["report", "year", "category", "items", *PRECISION_ORDER, "located share"],
+            [
+                [
+                    r["report"],
+                    r["year"],
+                    r["category_label"],
+                    r["items"],
+                    *(r[p] for p in PRECISION_ORDER),
+                    _percent(r["located_share"]),
+                ]
+                for r in c["located"]
+            ],
+        )
+    )
+    out.append("\n### 需要实测位置 Needs a surveyed location\n")
+    out.append(
+        _table(
+            ["id", "name", "year", "precision", "uncertainty (m)"],
+            [
+                [r["id"], r["name"], r["year"], r["precision"], round(r["uncertainty_m"])]
+                for r in c["needs_survey"]
+            ],
+        )
+    )
+
+    out.append("\n## 所述数量与列名 Stated vs named\n")
+    out.append(
+        _table(
+            ["year", "category", "type", "stated", "named", "unnamed", "names", "basis", "quote"],
+            [
+                [
+                    r["year"],
+                    r["category_label"],
+                    r["type"],
+                    r["stated"],
+                    r["named"],
+                    r["unnamed"],
+                    r["names"],
+                    r["basis"],
+                    _short(r["quote"]),
+                ]
+                for r in c["stated_vs_named"]
+            ],
+        )
+    )
+
+    out.append("\n## 数量与几何 Quantities vs geometry\n")
+    out.append(
+        f"Flagged when stated and measured differ by a factor of {cfg.area_ratio_flag:g} "
+        f"(area) or {cfg.length_ratio_flag:g} (length) or more.\n\n"
+    )
+    out.append(
+        _table(
+            ["id", "name", "quantity", "measured", "ratio", "status"],
+            [
+                [
+                    r["id"],
+                    r["name"],
+                    r["quantity"],
+                    None if r["measured"] is None else f"{r['measured']:g}{r['unit']}",
+                    r["ratio"],
+                    r["status"],
+                ]
+                for r in c["quantities"]
+            ],
+        )
+    )
+
+    out.append(f"\n## 镇域范围 Inside {_cell(town)}\n")
+    out.append(
+        "Features reaching beyond the outline; **outside** when farther than their own "
+        "uncertainty.\n\n"
+    )
+    out.append(
+        _table(
+            ["id", "name", "precision", "distance (m)", "uncertainty (m)", "outside"],
+            [
+                [
+                    r["id"],
+                    r["name"],
+                    r["precision"],
+                    r["distance_m"],
+                    round(r["uncertainty_m"]),
+                    "yes" if r["outside"] else "no",
+                ]
+                for r in c["outside_town"]
+            ],
+        )
+    )
+
+    out.append("\n## 村居覆盖 Village and residents' committee coverage\n")
+    out.append(
+        f"A task touches a committee when the committee's name appears in the item's name or "
+        f"quote, or when the task lies within {cfg.village_distance_m:g} m of the committee's "
+        "point (town-level items only by name).\n\n"
+    )
+    if "villages" in charts:
+        out.append(f"![Village coverage]({charts['villages']})\n\n")
+    uncovered = [v["committee"] for v in c["villages"] if v["tasks"] == 0]
+    out.append(f"**Without any task ({len(uncovered)}):** {_cell(uncovered) or '–'}\n\n")
+    years = list(c["villages"][0]["by_year"]) if c["villages"] else []
+    out.append(
+        _table(
+            ["committee", "kind", *years, "total", "tasks"],
+            [
+                [
+                    v["committee"],
+                    COMMITTEE_LABELS.get(v["kind"], v["kind"]),
+                    *v["by_year"].values(),
+                    v["tasks"],
+                    _short("、".join(f"{t['name']}({t['match']})" for t in v["items"]), 80),
+                ]
+                for v in c["villages"]
+            ],
+        )
+    )
+
+    out.append("\n## 服务覆盖 Service reach (15分钟社区生活圈)\n")
+    out.append(
+        f"Share of the residents' committees within {cfg.walk_distance_m:g} m of a facility "
+        "of each kind: before = the facilities of the review, after = with the plan's added. "
+        "Town-level facilities have no place and are not counted.\n\n"
+    )
+    if "reach" in charts:
+        out.append(f"![Service reach]({charts['reach']})\n\n")
+    out.append(
+        _table(
+            [
+                "kind",
+                "facilities before",
+                "after",
+                "town-level",
+                "reached before",
+                "after",
+                "share before",
+                "share after",
+            ],
+            [
+                [
+                    f"{r['kind_label']} {r['kind']}",
+                    r["facilities_before"],
+                    r["facilities_after"],
+                    r["town_level"],
+                    f"{r['reached_before']}/{r['committees']}",
+                    f"{r['reached_after']}/{r['committees']}",
+                    _percent(r["share_before"]),
+                    _percent(r["share_after"]),
+                ]
+                for r in c["service_reach"]
+            ],
+        )
+    )
+
+    out.append("\n## 易积水点与工程 Flood points vs works\n")
+    out.append(
+        f"Planned {_cell('、'.join(_label(x) for x in cfg.flood_work_categories))} works "
+        f"within {cfg.flood_work_distance_m:g} m of each flood-prone point.\n\n"
+    )
+    out.append(
+        _table(
+            ["id", "name", "year", "precision", "works nearby"],
+            [
+                [
+                    r["id"],
+                    r["name"],
+                    r["year"],
+                    r["precision"],
+                    "town-level: no place to compare"
+                    if r["works"] is None
+                    else "、".join(f"{w['name']} ({w['distance_m']} m)" for w in r["works"])
+                    or "none",
+                ]
+                for r in c["flood_works"]
+            ],
+        )
+    )
+
+    out.append("\n## 跨报告跟踪 Follow-up across reports\n")
+    if len(s["reports"]) < 2:
+        out.append(f"Needs two or more reports: the features come from {len(s['reports'])}.\n")
+    else:
+        counts = ", ".join(f"{status}: {n}" for status, n in s["follow_up"].items())
+        out.append(f"Promises by outcome — {_cell(counts)}.\n\n")
+        out.append(
+            _table(
+                ["report", "year", "id", "name", "status", "later report", "match"],
+                [
+                    [
+                        r["report"],
+                        r["year"],
+                        r["id"],
+                        r["name"],
+                        r["status"],
+                        r["later_report"],
+                        r["match"],
+                    ]
+                    for r in c["follow_up"]
+                ],
+            )
+        )
+    return "\n".join(out)
+
+
+def write_coverage(report: CoverageReport, directory: str | Path) -> list[Path]:
+    """Write ``coverage.json``, ``coverage.md`` with its charts and ``coverage.html``.
+
+    Every file is deterministic, so an unchanged input changes no byte of the output.
+    """
+    from . import coverage_map
+
+    directory = Path(directory)
+    written = []
+    charts = coverage_map.charts(report)
+    for key, name in CHART_FILES.items():
+        if key in charts:
+            written.append(write_atomic(directory / name, charts[key]))
+        else:  # a chart with nothing to show: no stale picture of an earlier run
+            (directory / name).unlink(missing_ok=True)
+    names = {key: CHART_FILES[key] for key in charts}
+    text = json.dumps(report.to_dict(), ensure_ascii=False, indent=1) + "\n"
+    written.append(write_atomic(directory / "coverage.json", text))
+    written.append(write_atomic(directory / "coverage.md", coverage_markdown(report, names)))
+    written.append(write_atomic(directory / "coverage.html", coverage_map.coverage_html(report)))
+    return written
