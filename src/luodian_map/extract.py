@@ -27,25 +27,9 @@ from .model import Item, Quantity
 from .report import Report, Sentence
 
 CLAUSE_BREAK = re.compile(r"[，；：,;:。！？!?]")
-CHINESE_DIGITS = {
-    "零": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
+CHINESE_DIGITS = dict(zip("零一二三四五六七八九", range(10), strict=True)) | {"两": 2}
 CHINESE_NUMBER = "[零一二两三四五六七八九十百千]+"
 CLASSIFIERS = "个|条|处|家|批|所|座|项|块|片"
-GENERIC_PARTS = re.compile(
-    r"乡村|农村|振兴|第[一二三四五六七八九十\d]+批|示范村|试点|精品|美丽|一批|首批|红线|"
-    r"全镇|我镇|本镇|各类|若干|相关|周边地区|下沉|住宅|居住|街镇|核心|优质|民心|设施农业|危险|自治|民生|实事|平安|经济|企业"
-)
 
 
 # Gazetteer kinds whose places a report may name without a suffix-bearing category.
@@ -62,6 +46,7 @@ class Vocabulary:
     enumeration_heads: dict[str, str]
     phase: re.Pattern[str]
     not_names: frozenset[str]
+    generic: re.Pattern[str]
     strict_suffixes: frozenset[str]
     boundary: re.Pattern[str]
     title: re.Pattern[str]
@@ -93,6 +78,7 @@ def load_vocabulary() -> Vocabulary:
         enumeration_heads=heads,
         phase=re.compile(names["phase_pattern"]),
         not_names=frozenset(names["not_names"]),
+        generic=re.compile("|".join(names["generic_parts"])),
         strict_suffixes=frozenset(names["strict_suffixes"]),
         boundary=re.compile(
             _alternation(
@@ -374,7 +360,7 @@ class _ClauseReader:
         bare = self.vocab.phase.sub("", name)
         if name in self.known:
             return True
-        if not 2 <= len(name) <= 20 or name == self.town or GENERIC_PARTS.search(name):
+        if not 2 <= len(name) <= 20 or name == self.town or self.vocab.generic.search(name):
             return False
         if counted and category == "facility":
             return True
@@ -431,7 +417,7 @@ class _ClauseReader:
         name = text[name_start:]
         if not 2 <= len(name) <= 12 or name in self.vocab.not_names:
             return []
-        if GENERIC_PARTS.search(name) or not re.search(r"[一-龥A-Za-z]", name):
+        if self.vocab.generic.search(name) or not re.search(r"[一-龥A-Za-z]", name):
             return []
         return [_Mention(name, category, start + name_start, end)]
 
@@ -593,7 +579,7 @@ def _distinctive(name: str) -> bool:
     stem = vocab.phase.sub("", name)
     for suffix in vocab.locative_suffixes:
         stem = stem.removesuffix(suffix) or stem
-    return len(stem) >= 3 and stem not in vocab.not_names and not GENERIC_PARTS.search(stem)
+    return len(stem) >= 3 and stem not in vocab.not_names and not vocab.generic.search(stem)
 
 
 def cached_extraction(
