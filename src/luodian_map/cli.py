@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from . import __version__, settings
@@ -144,13 +144,94 @@ def cmd_geocode(args: argparse.Namespace) -> None:
 
 def cmd_build(args: argparse.Namespace) -> None:
     items = _extract(args)
-    _geocode_and_write(items, args)
+    features = _geocode_and_write(items, args)
     if not args.no_maps:
-        _render_default_maps(args)
+        _render_default_maps(features, args)
+        _check(args)
 
 
-def _render_default_maps(args: argparse.Namespace) -> None:
-    """Placeholder until the maps land: the layers are the product so far."""
+def _outline(args: argparse.Namespace, towns: Iterable[str | None]):
+    """The outlines of the towns on the map, from their gazetteers."""
+    import geopandas as gpd
+
+    from .gazetteer import load_gazetteer
+
+    frames = []
+    for town, path in sorted(_town_gazetteers(args).items(), key=lambda tp: str(tp[0])):
+        if town in towns:
+            gdf = load_gazetteer(path)
+            frames.append(gdf[gdf["kind"] == "town"])
+    if not frames:
+        return None
+    return gpd.GeoDataFrame(gpd.pd.concat(frames, ignore_index=True), crs="EPSG:4326")
+
+
+def _render_default_maps(features, args: argparse.Namespace) -> None:
+    """``maps/luodian.html`` with every item, and one publication map per year."""
+    from .render import render_map
+
+    outline = _outline(args, set(features["town"]))
+    options = {
+        "outline": outline,
+        "lang": args.lang,
+        "basemap": args.basemap,
+        "self_contained": args.self_contained,
+    }
+    written = [render_map(features, args.maps / "luodian.html", **options)]
+    for year in sorted(set(features["year"])):
+        written.append(
+            render_map(features, args.maps / f"luodian_{year}.html", year=int(year), **options)
+        )
+    print(f"maps → {', '.join(str(p) for p in written)}", file=sys.stderr)
+
+
+def cmd_render(args: argparse.Namespace) -> None:
+    from .layers import read_layers
+    from .render import render_map
+
+    features = read_layers(args.layers)
+    path = render_map(
+        features,
+        args.output,
+        outline=_outline(args, set(features["town"])),
+        lang=args.lang,
+        basemap=args.basemap,
+        self_contained=args.self_contained,
+        edit=args.edit,
+        year=args.year,
+        title=args.title,
+    )
+    print(f"{len(features)} features → {path}", file=sys.stderr)
+
+
+def cmd_assets(args: argparse.Namespace) -> None:
+    from .assets import fetch_assets
+
+    print(
+        f"web assets for --self-contained maps → {fetch_assets(force=args.force)}", file=sys.stderr
+    )
+
+
+def _add_map_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--basemap",
+        default="osm",
+        choices=("osm", "cartodb", "gaode", "tianditu", "none"),
+        help="tiles under the data; gaode shifts the data to GCJ-02 to fit "
+        "its tiles; tianditu needs TIANDITU_KEY (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--lang",
+        default="zh",
+        choices=("zh", "en"),
+        help="language of the map's labels (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--self-contained",
+        action="store_true",
+        help="inline every script, style, font and icon: the page works with "
+        "no network (run 'luodian-map assets' once first)",
+    )
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -267,7 +348,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_geocoding_options(build)
     build.add_argument("--no-maps", action="store_true", help="write the layers only")
-    build.set_defaults(run=cmd_build)
+    build.add_argument(
+        "--maps",
+        type=Path,
+        default=settings.MAPS,
+        help="output folder for the maps (default: %(default)s)",
+    )
+    _add_map_options(build)
+    build.set_defaults(run=cmd_build, config=None)
+
+    render = commands.add_parser("render", help="layers/ → one web map (Folium)")
+    _add_gazetteer_options(render)
+    render.add_argument(
+        "--layers", type=Path, default=settings.LAYERS, help="layers to draw (default: %(default)s)"
+    )
+    render.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=settings.MAPS / "luodian.html",
+        help="the HTML file to write (default: %(default)s)",
+    )
+    render.add_argument("--year", type=int, help="a publication map of this year only")
+    render.add_argument("--title", help="the map's title")
+    render.add_argument(
+        "--edit",
+        action="store_true",
+        help="drawing tools to replace a location and export overrides",
+    )
+    _add_map_options(render)
+    render.set_defaults(run=cmd_render)
+
+    assets = commands.add_parser(
+        "assets",
+        help="download the web assets of --self-contained "
+        "maps from the npm registry into a local cache",
+    )
+    assets.add_argument("--force", action="store_true", help="download again")
+    assets.set_defaults(run=cmd_assets)
 
     check = commands.add_parser("check", help="coverage checks of the layers → maps/coverage.*")
     _add_gazetteer_options(check)

@@ -1,0 +1,845 @@
+"""Web maps of the features: one HTML file per map, filterable by year × category × status.
+
+:func:`render_map` builds a folium map whose own parts are small ``MacroElement`` classes
+with Jinja templates (``templates/*.j2``), the way folium plugins are built; the page
+logic they call lives in ``templates/luodian_map.js`` and is inlined into every page.
+
+* Data goes into the page once, as JSON safe inside ``<script>`` (``<``, ``>``, ``&`` are
+  ``\\u`` escapes), and every report string reaches the DOM through ``textContent``: a
+  ``<script>`` in a quote stays text.
+* Output is deterministic: features are sorted by id, coordinates rounded to six decimals,
+  JSON keys sorted, and folium's random element ids replaced by a counter.
+* ``self_contained=True`` inlines every script, stylesheet and image from the asset cache
+  filled by :func:`luodian_map.assets.fetch_assets`; nothing is downloaded while rendering.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import html
+import itertools
+import json
+import math
+import os
+import threading
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._io import write_atomic
+from .categories import CATEGORIES, PRECISIONS, STATUSES
+from .errors import LuodianMapError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+BASEMAPS = ("osm", "cartodb", "gaode", "tianditu", "none")
+LANGS = ("zh", "en")
+TIANDITU_KEY_ENV = "TIANDITU_KEY"
+COORD_DECIMALS = 6
+
+PROPERTIES = (
+    "id", "name", "category", "category_label", "year", "status", "report", "part",
+    "section", "quote", "quantities", "geocoder", "precision", "uncertainty_m", "kind",
+    "aggregate", "stated_count",
+)  # fmt: skip
+
+UI_STRINGS: dict[str, dict[str, str]] = {
+    "zh": {
+        "html_lang": "zh-CN",
+        "title": "政府工作报告空间要素分布图",
+        "title_year": "{title}（{year}年）",
+        "subtitle_publication": "共 {n} 项 · 近似位置与镇级汇总见图例",
+        "filter": "筛选与图例",
+        "collapse": "收起 / 展开",
+        "showing": "显示 {n} / {total} 项",
+        "group_year": "年份",
+        "group_cat": "类别",
+        "group_status": "状态",
+        "year_value": "{year}年",
+        "reset": "全部显示",
+        "legend_precision": "定位精度",
+        "legend_exact": "实线、实心点",
+        "legend_approximate": "虚线、空心点；圆为不确定范围",
+        "legend_town": "空心点，置于镇中心附近（报告未给具体位置）；圆为不确定范围",
+        "outline": "镇域范围（近似）",
+        "quantities": "数量",
+        "stated_count": "报告所述个数",
+        "section": "章节",
+        "part": "部分",
+        "part_review": "工作回顾",
+        "part_plan": "工作安排",
+        "quote": "报告原文",
+        "located": "定位方式",
+        "geocoder": "来源",
+        "precision": "精度",
+        "uncertainty": "不确定范围",
+        "meters": "约 {m} 米",
+        "town_note": "报告未给出具体位置，标在镇中心附近，需要实测位置",
+        "approximate_note": "手工或近似定位，需要实测位置",
+        "list_sep": "；",
+        "search_placeholder": "搜索名称…",
+        "search_none": "没有匹配的要素",
+        "search_hidden": "（已被筛选隐藏）",
+        "fullscreen": "全屏",
+        "fullscreen_exit": "退出全屏",
+        "edit_replace": "重新绘制位置",
+        "edit_move": "移动现有位置",
+        "edit_export": "导出 overrides.geojson",
+        "edit_export_title": "下载重新定位的要素（WGS-84），供下次构建使用",
+        "edit_export_empty": "还没有重新定位的要素：先点击要素，选择“重新绘制位置”",
+        "edit_draw_prompt": "请在地图上绘制「{name}」的实际位置",
+        "edit_move_prompt": "拖动「{name}」的节点到实际位置，然后点击工具栏的“保存”",
+        "edit_no_target": "请先点击一个要素，选择“重新绘制位置”，再绘制",
+        "edit_done": "已记录新位置；完成后点击“导出 overrides.geojson”",
+        "edit_new_location": "「{name}」的新位置",
+        "edit_cancel": "取消",
+        "edit_close": "关闭",
+    },
+    "en": {
+        "html_lang": "en",
+        "title": "Places in the government work report",
+        "title_year": "{title} ({year})",
+        "subtitle_publication": "{n} items · approximate and town-level locations: see legend",
+        "filter": "Filter and legend",
+        "collapse": "Collapse / expand",
+        "showing": "Showing {n} of {total}",
+        "group_year": "Year",
+        "group_cat": "Category",
+        "group_status": "Status",
+        "year_value": "{year}",
+        "reset": "Show all",
+        "legend_precision": "Location precision",
+        "legend_exact": "solid line, filled dot",
+        "legend_approximate": "dashed line, hollow dot; circle = uncertainty",
+        "legend_town": "hollow dot near the town centre (no place given); circle = uncertainty",
+        "outline": "Town boundary (approximate)",
+        "quantities": "Quantities",
+        "stated_count": "Count stated",
+        "section": "Section",
+        "part": "Part",
+        "part_review": "Review",
+        "part_plan": "Plan",
+        "quote": "Report text",
+        "located": "How it was located",
+        "geocoder": "Source",
+        "precision": "Precision",
+        "uncertainty": "Uncertainty",
+        "meters": "about {m} m",
+        "town_note": "The report gives no place; shown near the town centre. Needs a survey.",
+        "approximate_note": "Placed by hand or approximately. Needs a surveyed location.",
+        "list_sep": "; ",
+        "search_placeholder": "Search by name…",
+        "search_none": "No matching feature",
+        "search_hidden": "(hidden by the filter)",
+        "fullscreen": "Full screen",
+        "fullscreen_exit": "Exit full screen",
+        "edit_replace": "Draw new location",
+        "edit_move": "Move existing",
+        "edit_export": "Export overrides.geojson",
+        "edit_export_title": "Download the relocated features (WGS-84) for the next build",
+        "edit_export_empty": "Nothing relocated yet: click a feature, choose “Draw new location”",
+        "edit_draw_prompt": "Draw the true location of “{name}” on the map",
+        "edit_move_prompt": "Drag the vertices of “{name}” into place, then press “Save”",
+        "edit_no_target": "First click a feature and choose “Draw new location”, then draw",
+        "edit_done": "New location recorded; press “Export overrides.geojson” when done",
+        "edit_new_location": "new location of “{name}”",
+        "edit_cancel": "Cancel",
+        "edit_close": "Close",
+    },
+}
+
+# Chinese labels for the Leaflet.draw toolbar (the English ones ship with the plugin).
+_DRAW_LOCAL_ZH: dict[str, Any] = {
+    "draw": {
+        "toolbar": {
+            "actions": {"title": "取消绘制", "text": "取消"},
+            "finish": {"title": "完成绘制", "text": "完成"},
+            "undo": {"title": "删除最后一个点", "text": "撤销"},
+            "buttons": {
+                "polyline": "绘制线",
+                "polygon": "绘制面",
+                "rectangle": "绘制矩形",
+                "circlemarker": "绘制点",
+            },
+        },
+        "handlers": {
+            "circlemarker": {"tooltip": {"start": "点击地图放置点"}},
+            "polygon": {
+                "tooltip": {
+                    "start": "点击开始绘制面",
+                    "cont": "点击继续绘制",
+                    "end": "点击第一个点闭合",
+                }
+            },
+            "polyline": {
+                "tooltip": {
+                    "start": "点击开始绘制线",
+                    "cont": "点击继续绘制",
+                    "end": "点击最后一个点结束",
+                }
+            },
+            "rectangle": {"tooltip": {"start": "按住并拖动绘制矩形"}},
+        },
+    },
+    "edit": {
+        "toolbar": {
+            "actions": {
+                "save": {"title": "保存修改", "text": "保存"},
+                "cancel": {"title": "放弃修改", "text": "取消"},
+                "clearAll": {"title": "清除全部", "text": "全部清除"},
+            },
+            "buttons": {
+                "edit": "编辑图形",
+                "editDisabled": "没有可编辑的图形",
+                "remove": "删除图形",
+                "removeDisabled": "没有可删除的图形",
+            },
+        },
+        "handlers": {
+            "edit": {
+                "tooltip": {"text": "拖动节点或标记进行修改", "subtext": "点击“取消”放弃修改"}
+            },
+            "remove": {"tooltip": {"text": "点击要删除的图形"}},
+        },
+    },
+}
+
+
+# ------------------------------------------------------------------------ templates
+@functools.cache
+def _template_text(name: str) -> str:
+    return resources.files("luodian_map").joinpath("templates", name).read_text("utf-8")
+
+
+@functools.cache
+def _template(name: str):
+    from folium.template import Template
+
+    return Template(_template_text(name))
+
+
+def _script_json(value: Any) -> str:
+    """JSON that is safe inside ``<script>`` and deterministic (sorted keys, no spaces)."""
+    text = json.dumps(
+        value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+    )
+    return (
+        text.replace("&", "\\u0026")
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("'", "\\u0027")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+# ------------------------------------------------------------------------ elements
+def _elements():
+    """The MacroElement classes; built lazily so importing this module stays cheap."""
+    global _ELEMENTS
+    if _ELEMENTS is not None:
+        return _ELEMENTS
+    from branca.element import MacroElement
+    from folium.plugins import MiniMap
+
+    class FeatureLayers(MacroElement):
+        """All features as GeoJSON layers (one per category), plus the page library."""
+
+        _template = _template("feature_layers.j2")
+
+        def __init__(self, data: dict, config: dict):
+            super().__init__()
+            self._name = "FeatureLayers"
+            self.data_json = _script_json(data)
+            self.config_json = _script_json(config)
+            self.library = _template_text("luodian_map.js")
+            self.css = _template_text("luodian_map.css")
+
+    class _AppElement(MacroElement):
+        _template_file = ""
+
+        def __init__(self, app: MacroElement, name: str, **options: Any):
+            super().__init__()
+            self._name = name
+            self.app = app
+            self.options = options
+            self._template = _template(self._template_file)
+
+    class TownOutline(_AppElement):
+        _template_file = "town_outline.j2"
+
+        def __init__(self, app: MacroElement, data: dict | None):
+            super().__init__(app, "TownOutline")
+            self.data_json = _script_json(data)
+
+    class FilterControl(_AppElement):
+        """Year × category × status filter with counts; its state lives in the URL hash."""
+
+        _template_file = "filter_control.j2"
+
+    class Legend(_AppElement):
+        _template_file = "legend.j2"
+
+    class SearchControl(_AppElement):
+        _template_file = "search.j2"
+
+    class ScaleBar(_AppElement):
+        _template_file = "scale_bar.j2"
+
+    class Start(_AppElement):
+        _template_file = "start.j2"
+
+    class EditTools(_AppElement):
+        _template_file = "edit_tools.j2"
+
+        def __init__(self, app, feature_group, draw, draw_local, **options):
+            super().__init__(app, "EditTools", **options)
+            self.feature_group = feature_group
+            self.draw = draw
+            self.draw_local = draw_local
+
+    class Title(MacroElement):
+        _template = _template("title.j2")
+
+        def __init__(self, title: str, subtitle: str | None):
+            super().__init__()
+            self._name = "Title"
+            self.title_html = html.escape(title)
+            self.subtitle_html = html.escape(subtitle) if subtitle else ""
+
+    class OverviewMap(MiniMap):
+        """folium's MiniMap, fed a layer group (tiles if any, plus the town outline) so it
+        also works on the tile-less basemap "none"."""
+
+        _template = _template("overview_map.j2")
+
+        def __init__(self, app: MacroElement, tile: dict | None, **kwargs: Any):
+            super().__init__(**kwargs)
+            self.app = app
+            self.tile = tile
+
+    _ELEMENTS = _Elements(
+        FeatureLayers,
+        TownOutline,
+        FilterControl,
+        Legend,
+        SearchControl,
+        ScaleBar,
+        Start,
+        EditTools,
+        Title,
+        OverviewMap,
+    )
+    return _ELEMENTS
+
+
+@dataclass(frozen=True)
+class _Elements:
+    FeatureLayers: type
+    TownOutline: type
+    FilterControl: type
+    Legend: type
+    SearchControl: type
+    ScaleBar: type
+    Start: type
+    EditTools: type
+    Title: type
+    OverviewMap: type
+
+
+_ELEMENTS: _Elements | None = None
+
+# folium draws random element ids (os.urandom); a counter makes the page reproducible.
+_ID_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def _deterministic_ids() -> Iterator[None]:
+    from branca.element import Element
+
+    with _ID_LOCK:
+        counter = itertools.count(1)
+        original = Element.__dict__["_generate_id"]
+        Element._generate_id = classmethod(lambda cls: f"{next(counter):04d}")
+        try:
+            yield
+        finally:
+            Element._generate_id = original
+
+
+# ------------------------------------------------------------------------ basemaps
+@dataclass
+class _Basemap:
+    layers: list[dict] = field(default_factory=list)  # {"url", "options"} for L.tileLayer
+    datum: str = "wgs84"
+
+    @property
+    def overview(self) -> dict | None:
+        return self.layers[0] if self.layers else None
+
+
+def _basemap(name: str, lang: str) -> _Basemap:
+    import xyzservices.providers as xyz
+
+    if name == "none":
+        return _Basemap()
+    if name == "tianditu":
+        key = os.environ.get(TIANDITU_KEY_ENV, "").strip()
+        if not key:
+            raise LuodianMapError(
+                f"basemap 'tianditu' needs an API key: set the {TIANDITU_KEY_ENV} "
+                "environment variable (get one at https://console.tianditu.gov.cn/)"
+            )
+        attribution = '&copy; <a href="https://www.tianditu.gov.cn/">天地图 Tianditu</a>'
+        labels = "eva_w" if lang == "en" else "cva_w"
+        return _Basemap([
+            _tile(f"https://t{{s}}.tianditu.gov.cn/DataServer?T={layer}&x={{x}}&y={{y}}&l={{z}}"
+                  f"&tk={key}", attribution, subdomains="01234567", max_zoom=18)
+            for layer in ("vec_w", labels)
+        ])  # fmt: skip
+    if name == "gaode":
+        provider = xyz.Gaode.Normal
+        url = provider["url"].replace("http://", "https://").replace("webrd01", "webrd0{s}")
+        if lang == "en":
+            url = url.replace("lang=zh_cn", "lang=en")
+        return _Basemap(
+            [
+                _tile(
+                    url,
+                    provider["html_attribution"],
+                    subdomains="1234",
+                    max_zoom=int(provider.get("max_zoom", 18)),
+                )
+            ],
+            datum="gcj02",
+        )
+    provider = {"osm": xyz.OpenStreetMap.Mapnik, "cartodb": xyz.CartoDB.Positron}.get(name)
+    if provider is None:
+        raise LuodianMapError(f"unknown basemap {name!r}; use one of {', '.join(BASEMAPS)}")
+    with warnings.catch_warnings():  # CartoDB's "API key" notice: its tiles work without one
+        warnings.simplefilter("ignore")
+        url = provider.build_url(fill_subdomain=False, scale_factor="{r}")
+    return _Basemap([
+        _tile(url, provider["html_attribution"], subdomains=provider.get("subdomains", "abc"),
+              max_zoom=int(provider.get("max_zoom", 19)))
+    ])  # fmt: skip
+
+
+def _tile(url: str, attribution: str, *, subdomains: str, max_zoom: int) -> dict:
+    return {
+        "url": url,
+        "options": {
+            "attribution": attribution,
+            "subdomains": subdomains,
+            "maxZoom": max_zoom,
+            "maxNativeZoom": max_zoom,
+        },
+    }
+
+
+# ------------------------------------------------------------------------ data
+def _plain(value: Any) -> Any:
+    """numpy / pandas scalars and containers → JSON types; NaN → None."""
+    import numpy as np
+
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool | int | str):
+        return value
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def _quantities(value: Any) -> list:
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return [{"text": text}]
+    value = _plain(value)
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list):
+        return [v if isinstance(v, dict) else {"text": str(v)} for v in value]
+    return [{"text": str(value)}]
+
+
+def _properties(row: Mapping[str, Any], lang: str) -> dict:
+    props = {key: _plain(row.get(key)) for key in PROPERTIES}
+    props["id"] = str(props["id"])
+    props["name"] = "" if props["name"] is None else str(props["name"])
+    props["quantities"] = _quantities(row.get("quantities"))
+    if isinstance(props["year"], float) and props["year"].is_integer():
+        props["year"] = int(props["year"])
+    if isinstance(props["stated_count"], float) and props["stated_count"].is_integer():
+        props["stated_count"] = int(props["stated_count"])
+    category = CATEGORIES.get(str(props["category"]))
+    if not props["category_label"] and category is not None:
+        props["category_label"] = category.label_zh
+    return props
+
+
+def _round_coords(coords: Any) -> Any:
+    if isinstance(coords, (int, float)):
+        return round(float(coords), COORD_DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return [_round_coords(c) for c in coords]
+
+
+def _geometry(geom: Any) -> dict | None:
+    if geom is None or geom.is_empty:
+        return None
+    import shapely.geometry
+
+    mapping = shapely.geometry.mapping(geom)
+    if mapping["type"] == "GeometryCollection":
+        return {
+            "type": "GeometryCollection",
+            "geometries": [_geometry(g) for g in geom.geoms if not g.is_empty],
+        }
+    return {"type": mapping["type"], "coordinates": _round_coords(mapping["coordinates"])}
+
+
+def _to_wgs84(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    if frame.crs is not None and not frame.crs.equals("EPSG:4326"):
+        return frame.to_crs("EPSG:4326")
+    return frame
+
+
+def _display_geometries(frame: gpd.GeoDataFrame, datum: str):
+    geoms = _to_wgs84(frame).geometry
+    if datum == "gcj02":
+        from .crs import transform_geometry
+
+        geoms = transform_geometry(geoms, "wgs84", "gcj02")
+    return geoms
+
+
+def _feature_collection(features: gpd.GeoDataFrame, datum: str, lang: str) -> dict:
+    frame = features.sort_values("id", kind="stable") if len(features) else features
+    geoms = _display_geometries(frame, datum) if len(frame) else []
+    out = []
+    for (_, row), geom in zip(frame.iterrows(), geoms, strict=True):
+        geometry = _geometry(geom)
+        if geometry is None:
+            continue  # nothing to draw; checks.py reports unplaced items
+        out.append({"type": "Feature", "properties": _properties(row, lang), "geometry": geometry})
+    return {"type": "FeatureCollection", "features": out}
+
+
+def _outline_collection(outline: gpd.GeoDataFrame | None, datum: str) -> dict | None:
+    if outline is None or len(outline) == 0:
+        return None
+    geoms = _display_geometries(outline, datum)
+    features = [
+        {"type": "Feature", "properties": {}, "geometry": g}
+        for g in (_geometry(geom) for geom in geoms)
+        if g is not None
+    ]
+    return {"type": "FeatureCollection", "features": features} if features else None
+
+
+def _bounds(collections: list[dict | None]) -> list[list[float]] | None:
+    lons: list[float] = []
+    lats: list[float] = []
+
+    def walk(coords: Any) -> None:
+        if coords and isinstance(coords[0], (int, float)):
+            lons.append(coords[0])
+            lats.append(coords[1])
+        else:
+            for c in coords:
+                walk(c)
+
+    def geometry(g: dict) -> None:
+        if g["type"] == "GeometryCollection":
+            for part in g["geometries"]:
+                geometry(part)
+        else:
+            walk(g["coordinates"])
+
+    for fc in collections:
+        for f in (fc or {}).get("features", []):
+            geometry(f["geometry"])
+    if not lons:
+        return None
+    return [[min(lats), min(lons)], [max(lats), max(lons)]]
+
+
+def _config(
+    data: dict, *, lang: str, datum: str, year: int | None, has_outline: bool, edit: bool
+) -> dict:
+    strings = {k: v for k, v in UI_STRINGS[lang].items() if not k.startswith("html_")}
+    years = sorted(
+        {
+            f["properties"]["year"]
+            for f in data["features"]
+            if isinstance(f["properties"]["year"], int)
+        }
+    )
+    index = 1 if lang == "en" else 0
+    return {
+        "lang": lang,
+        "strings": strings,
+        "datum": datum,
+        "publication": year is not None,
+        "edit": edit,
+        "hasOutline": has_outline,
+        "years": years,
+        "categories": [
+            {"id": c.id, "label": c.label(lang), "color": c.color, "geometry": c.geometry}
+            for c in CATEGORIES.values()
+        ],
+        "statuses": [{"id": k, "label": v[index]} for k, v in STATUSES.items()],
+        "precisions": [{"id": k, "label": v[index]} for k, v in PRECISIONS.items()],
+    }
+
+
+# ------------------------------------------------------------------------ the map
+def render_map(
+    features: gpd.GeoDataFrame,
+    path: str | os.PathLike[str],
+    *,
+    outline: gpd.GeoDataFrame | None = None,
+    title: str | None = None,
+    lang: str = "zh",
+    basemap: str = "osm",
+    self_contained: bool = False,
+    edit: bool = False,
+    year: int | None = None,
+) -> Path:
+    """Write an interactive map of ``features`` to ``path`` (one HTML file, atomically).
+
+    Parameters
+    ----------
+    features : GeoDataFrame
+        One row per feature in WGS-84 with the columns of DESIGN.md (``id``, ``name``,
+        ``category``, ``year``, ``status``, ``quote``, ``precision``, ...).
+    path : path
+        The HTML file to write.
+    outline : GeoDataFrame, optional
+        The town outline (polygons, WGS-84), drawn as a dashed line.
+    title : str, optional
+        The map title; a Chinese (or English) default otherwise.
+    lang : {"zh", "en"}
+        Language of the interface; report text is always shown as written.
+    basemap : {"osm", "cartodb", "gaode", "tianditu", "none"}
+        Tiles under the data. "gaode" shows all data shifted to GCJ-02 as Gaode's tiles
+        are; "tianditu" needs ``$TIANDITU_KEY``.
+    self_contained : bool
+        Inline every script, stylesheet and image (from the asset cache; see
+        :func:`luodian_map.assets.fetch_assets`), so the page needs no network apart from
+        the tiles (none at all with ``basemap="none"``).
+    edit : bool
+        Add drawing tools to give features their true location and export them as an
+        overrides GeoJSON file.
+    year : int, optional
+        Make a publication map of this year only, with the year in the title and an A3
+        landscape print layout.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    LuodianMapError
+        Unknown basemap or language, or no Tianditu key.
+    AssetsError
+        ``self_contained`` and the asset cache is missing.
+    """
+    if self_contained:
+        from .assets import load_manifest
+
+        _basemap(_check_options(lang, basemap), lang)  # option errors come first
+        load_manifest()  # then a missing cache, before any real work
+    page = build_html(
+        features, outline=outline, title=title, lang=lang, basemap=basemap, edit=edit, year=year
+    )
+    if self_contained:
+        from .assets import inline_assets
+
+        page = inline_assets(page)
+    return write_atomic(path, page)
+
+
+def _check_options(lang: str, basemap: str) -> str:
+    if lang not in LANGS:
+        raise LuodianMapError(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
+    if basemap not in BASEMAPS:
+        raise LuodianMapError(f"unknown basemap {basemap!r}; use one of {', '.join(BASEMAPS)}")
+    return basemap
+
+
+def build_html(
+    features: gpd.GeoDataFrame,
+    *,
+    outline: gpd.GeoDataFrame | None = None,
+    title: str | None = None,
+    lang: str = "zh",
+    basemap: str = "osm",
+    edit: bool = False,
+    year: int | None = None,
+) -> str:
+    """The page of :func:`render_map` as a string, with CDN links (not inlined yet)."""
+    import folium
+    from folium import plugins
+
+    base = _basemap(_check_options(lang, basemap), lang)
+    strings = UI_STRINGS[lang]
+    if year is not None:
+        year = int(year)
+        features = features[features["year"].astype("Int64") == year]
+    data = _feature_collection(features, base.datum, lang)
+    outline_data = _outline_collection(outline, base.datum)
+    config = _config(
+        data,
+        lang=lang,
+        datum=base.datum,
+        year=year,
+        has_outline=outline_data is not None,
+        edit=edit,
+    )
+    heading = title or strings["title"]
+    if year is not None:
+        heading = strings["title_year"].format(title=heading, year=year)
+    subtitle = (
+        strings["subtitle_publication"].format(n=len(data["features"]))
+        if year is not None
+        else None
+    )
+    bounds = _bounds([data, outline_data])
+
+    with _deterministic_ids():
+        el = _elements()
+        center = (
+            [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
+            if bounds
+            else [0.0, 0.0]
+        )
+        fmap = folium.Map(
+            location=center,
+            zoom_start=13 if bounds else 2,
+            tiles=None,
+            control_scale=False,
+            max_zoom=19,
+        )
+        # Only Leaflet of folium's defaults: no jQuery, Bootstrap, Font Awesome, awesome markers.
+        fmap.default_js = [(n, u) for n, u in folium.Map.default_js if n == "leaflet"]
+        fmap.default_css = [(n, u) for n, u in folium.Map.default_css if n == "leaflet_css"]
+        figure = fmap.get_root()
+        figure.title = html.escape(heading)
+
+        for tile in base.layers:
+            folium.TileLayer(
+                tiles=tile["url"],
+                attr=tile["options"]["attribution"],
+                subdomains=tile["options"]["subdomains"],
+                max_zoom=tile["options"]["maxZoom"],
+                max_native_zoom=tile["options"]["maxNativeZoom"],
+                control=False,
+            ).add_to(fmap)
+
+        app = el.FeatureLayers(data, config)
+        fmap.add_child(app)
+        fmap.add_child(el.TownOutline(app, outline_data))
+        fmap.add_child(el.Title(heading, subtitle))
+        fmap.add_child(el.SearchControl(app, "SearchControl", position="topleft"))
+        plugins.Fullscreen(
+            position="topleft",
+            title=strings_for(lang, "fullscreen"),
+            title_cancel=strings_for(lang, "fullscreen_exit"),
+        ).add_to(fmap)
+        plugins.MeasureControl(
+            position="topleft",
+            primary_length_unit="meters",
+            secondary_length_unit="kilometers",
+            primary_area_unit="sqmeters",
+            secondary_area_unit="hectares",
+            localization="cn" if lang == "zh" else "en",
+        ).add_to(fmap)
+        fmap.add_child(el.FilterControl(app, "FilterControl", position="topright"))
+        fmap.add_child(
+            el.ScaleBar(app, "ScaleBar", position="bottomleft", imperial=False, maxWidth=160)
+        )
+        fmap.add_child(el.Legend(app, "Legend", position="bottomleft"))
+        fmap.add_child(
+            el.OverviewMap(
+                app,
+                base.overview,
+                position="bottomright",
+                toggle_display=True,
+                width=160,
+                height=160,
+                zoom_level_offset=-4,
+            )
+        )
+        if edit:
+            drawn = folium.FeatureGroup(name="drawn", control=False).add_to(fmap)
+            draw = plugins.Draw(
+                feature_group=drawn,
+                position="topleft",
+                show_geometry_on_click=False,
+                draw_options={
+                    "polyline": {"shapeOptions": {"color": "#d7191c", "weight": 4}},
+                    "polygon": {
+                        "allowIntersection": False,
+                        "shapeOptions": {"color": "#d7191c", "weight": 3},
+                    },
+                    "rectangle": {"shapeOptions": {"color": "#d7191c", "weight": 3}},
+                    "circlemarker": {"color": "#d7191c", "weight": 3, "radius": 8},
+                    "marker": False,
+                    "circle": False,
+                },
+                edit_options={"poly": {"allowIntersection": False}},
+            ).add_to(fmap)
+            fmap.add_child(
+                el.EditTools(
+                    app,
+                    drawn,
+                    draw,
+                    _DRAW_LOCAL_ZH if lang == "zh" else None,
+                    filename="overrides.geojson",
+                )
+            )
+        if bounds:
+            # room for the title (top) and the filter panel (right)
+            fmap.fit_bounds(bounds, padding_top_left=(50, 60), padding_bottom_right=(260, 30))
+        fmap.add_child(el.Start(app, "Start", bounds=bounds))
+        page = figure.render()
+
+    page = page.replace("<html>", f'<html lang="{strings["html_lang"]}">', 1)
+    if year is not None:
+        page = page.replace("<body>", '<body class="lm-publication">', 1)
+    return page
+
+
+def strings_for(lang: str, key: str) -> str:
+    """One UI string in ``lang`` (``"zh"`` or ``"en"``)."""
+    return UI_STRINGS[lang][key]

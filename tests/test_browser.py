@@ -1,0 +1,576 @@
+"""The rendered maps in a real headless Chromium (Debian's /usr/bin/chromium via Playwright).
+
+Pages are opened from file://. Pages with CDN links get the library files from the local
+asset cache (a route serves them), tile requests get a blank 1×1 PNG, and every other
+request is aborted and recorded, so no test depends on the network. Screenshots go to
+tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import statistics
+import urllib.parse
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import sync_playwright
+
+from conftest import XSS_NAME, make_features, make_outline
+from luodian_map.assets import load_manifest
+from luodian_map.render import render_map
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("LUODIAN_MAP_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+BLANK_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/x8AAwMCAO+ip1sAAAAASUVORK5CYII="
+)
+TILE_HOSTS = (
+    "tile.openstreetmap.org",
+    "basemaps.cartocdn.com",
+    "is.autonavi.com",
+    "tianditu.gov.cn",
+)
+VIEWPORT = {"width": 1400, "height": 900}
+
+
+# ---------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def browser():
+    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
+        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def maps(tmp_path_factory, web_assets):
+    """The fixture maps, rendered once per session."""
+    root = tmp_path_factory.mktemp("maps")
+    features, outline = make_features(), make_outline()
+    variants = {
+        "default": {},
+        "en": {"lang": "en"},
+        "year": {"year": 2025, "title": "罗店镇政府工作报告空间要素"},
+        "edit": {"edit": True},
+        "gaode_edit": {"edit": True, "basemap": "gaode"},
+        "osm": {"basemap": "osm"},
+        "gaode": {"basemap": "gaode"},
+        "offline": {"self_contained": True},
+        "offline_edit": {"self_contained": True, "edit": True},
+    }
+    out = {}
+    for name, options in variants.items():
+        options = {"basemap": "none", "outline": outline, **options}
+        out[name] = render_map(features, root / f"{name}.html", **options)
+    return out
+
+
+@pytest.fixture(scope="session")
+def cdn_files(web_assets):
+    """CDN URL prefix → folder in the asset cache, to serve a page's library files."""
+    manifest = load_manifest(web_assets)
+    prefixes = {}
+    for url, entry in manifest["urls"].items():
+        prefixes[url.rsplit("/", 1)[0] + "/"] = (web_assets / entry["file"]).parent
+    return prefixes
+
+
+class PageLog:
+    def __init__(self):
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.blocked: list[str] = []
+        self.tiles: list[str] = []
+        self.requests: list[str] = []
+
+
+def _mime(path: Path) -> str:
+    return {
+        ".js": "application/javascript",
+        ".css": "text/css",
+        ".png": "image/png",
+        ".svg": "image/svg+xml",
+    }.get(path.suffix, "application/octet-stream")
+
+
+@pytest.fixture
+def open_map(browser, cdn_files):
+    """Open a map file; returns (page, log). Fails the test on a dialog or a page error."""
+    contexts = []
+
+    def _open(
+        path: Path,
+        hash_: str = "",
+        *,
+        offline: bool = False,
+        viewport=VIEWPORT,
+        wait: bool = True,
+        accept_downloads: bool = False,
+    ):
+        context = browser.new_context(viewport=viewport, accept_downloads=accept_downloads)
+        contexts.append(context)
+        page = context.new_page()
+        log = PageLog()
+        page.on("console", lambda m: log.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: log.errors.append(f"pageerror: {e}"))
+
+        def on_dialog(dialog):
+            log.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        page.on("request", lambda r: log.requests.append(r.url))
+
+        def route(route):
+            url = route.request.url
+            if url.startswith(("file:", "data:", "blob:")):
+                return route.continue_()
+            if not offline:
+                host = urllib.parse.urlsplit(url).netloc
+                if any(host.endswith(h) for h in TILE_HOSTS):
+                    log.tiles.append(url)
+                    return route.fulfill(status=200, content_type="image/png", body=BLANK_PNG)
+                for prefix, folder in cdn_files.items():
+                    if url.startswith(prefix):
+                        rel = url[len(prefix) :].split("?")[0]
+                        candidates = [folder / rel]
+                        if rel.endswith(".min.js") or rel.endswith(".min.css"):
+                            candidates += [
+                                folder / rel.replace(".min.", "."),
+                                folder / "dist" / rel,
+                            ]
+                        candidates += [
+                            folder / rel.replace(".js", ".min.js"),
+                            folder / rel.replace(".css", ".min.css"),
+                        ]
+                        for file in candidates:
+                            if file.is_file():
+                                return route.fulfill(
+                                    status=200, body=file.read_bytes(), content_type=_mime(file)
+                                )
+            log.blocked.append(url)
+            return route.abort()
+
+        page.route("**/*", route)
+        page.goto(path.as_uri() + (f"#{hash_}" if hash_ else ""))
+        if wait:
+            wait_ready(page)
+        return page, log
+
+    yield _open
+    for context in contexts:
+        context.close()
+
+
+def wait_ready(page, timeout=15000):
+    page.wait_for_function("document.body && document.body.dataset.ready === '1'", timeout=timeout)
+
+
+def visible(page) -> list[str]:
+    return page.evaluate("window.luodianMap.visibleIds()")
+
+
+def expected(years=None, cats=None, statuses=None) -> list[str]:
+    frame = make_features()
+    mask = frame["id"].notna()
+    if years is not None:
+        mask &= frame["year"].isin(years)
+    if cats is not None:
+        mask &= frame["category"].isin(cats)
+    if statuses is not None:
+        mask &= frame["status"].isin(statuses)
+    return sorted(frame.loc[mask, "id"])
+
+
+def hash_of(page) -> str:
+    return page.evaluate("location.hash")
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.wait_for_timeout(400)  # let popups finish fading in
+    page.screenshot(path=str(ARTIFACTS / name))
+
+
+def assert_clean(log: PageLog) -> None:
+    assert log.errors == []
+    assert log.dialogs == []
+    assert log.blocked == []
+
+
+def check(page, group: str, value) -> None:
+    page.click(f"input[data-group='{group}'][data-value='{value}']")
+
+
+# ---------------------------------------------------------------------------- tests
+def test_renders_every_feature(open_map, maps):
+    page, log = open_map(maps["default"])
+    ids = sorted(make_features()["id"])
+    assert visible(page) == ids
+    # every feature is really on the map: its layer is in its category's GeoJSON layer
+    drawn = page.evaluate("""() => {
+        const m = window.luodianMap.map; let n = 0;
+        m.eachLayer(l => { if (l.feature && l.feature.properties && l.feature.properties.id
+                               && m.hasLayer(l)) n++; });
+        return n; }""")
+    assert drawn == len(ids)
+    assert page.inner_text(".lm-summary") == f"显示 {len(ids)} / {len(ids)} 项"
+    counts = make_features()["category"].value_counts().to_dict()
+    for cat, n in counts.items():
+        label = page.locator(f"input[data-group='cat'][data-value='{cat}']").locator("..")
+        assert label.locator(".lm-count").inner_text() == str(n)
+    screenshot(page, "map_zh.png")
+    assert_clean(log)
+
+
+def test_filters_combine_and_write_the_hash(open_map, maps):
+    page, log = open_map(maps["default"])
+    assert hash_of(page) == ""
+
+    check(page, "year", 2023)  # untick 2023
+    assert visible(page) == expected(years=[2024, 2025])
+    assert hash_of(page) == "#year=2024,2025"
+
+    check(page, "cat", "road")  # untick roads
+    cats = [
+        c
+        for c in dict.fromkeys(
+            page.evaluate(
+                "Array.from(document.querySelectorAll(\"input[data-group='cat']\"))"
+                ".map(i => i.dataset.value)"
+            )
+        )
+        if c != "road"
+    ]
+    assert visible(page) == expected(years=[2024, 2025], cats=cats)
+    assert hash_of(page) == "#year=2024,2025&cat=" + ",".join(cats)
+
+    check(page, "status", "planned")  # untick planned
+    want = expected(years=[2024, 2025], cats=cats, statuses=["completed", "in_progress"])
+    assert visible(page) == want
+    assert hash_of(page) == (
+        "#year=2024,2025&cat=" + ",".join(cats) + "&status=completed,in_progress"
+    )
+    assert page.inner_text(".lm-summary") == f"显示 {len(want)} / 30 项"
+
+    # category counts follow the other two groups (year and status), not the category one
+    frame = make_features()
+    sub = frame[
+        frame["year"].isin([2024, 2025]) & frame["status"].isin(["completed", "in_progress"])
+    ]
+    for cat in [*cats, "road"]:
+        label = page.locator(f"input[data-group='cat'][data-value='{cat}']").locator("..")
+        assert label.locator(".lm-count").inner_text() == str(int((sub["category"] == cat).sum()))
+
+    screenshot(page, "map_filtered.png")
+    page.click(".lm-reset")
+    assert visible(page) == expected()
+    assert hash_of(page) == ""
+    assert_clean(log)
+
+
+def test_hash_round_trip(open_map, maps):
+    page, log = open_map(maps["default"], "year=2025&cat=road,park&status=planned")
+    want = expected(years=[2025], cats=["road", "park"], statuses=["planned"])
+    assert want and visible(page) == want
+    assert page.is_checked("input[data-group='cat'][data-value='road']")
+    assert not page.is_checked("input[data-group='cat'][data-value='village']")
+    assert not page.is_checked("input[data-group='year'][data-value='2024']")
+
+    check(page, "status", "completed")  # tick completed as well
+    assert visible(page) == expected(
+        years=[2025], cats=["road", "park"], statuses=["completed", "planned"]
+    )
+    assert hash_of(page) == "#year=2025&cat=road,park&status=completed,planned"
+
+    # a hash typed into the address bar (hashchange) is applied
+    page.evaluate("location.hash = 'year=2024'")
+    page.wait_for_function("window.luodianMap.getFilter().status === null")
+    assert visible(page) == expected(years=[2024])
+    assert page.is_checked("input[data-group='status'][data-value='planned']")
+
+    # the test hook writes the hash too, and a reload restores the same state
+    page.evaluate("window.luodianMap.setFilter({cat: ['village', 'facility']})")
+    assert hash_of(page) == "#year=2024&cat=village,facility"
+    page.reload()
+    wait_ready(page)
+    assert visible(page) == expected(years=[2024], cats=["village", "facility"])
+    assert_clean(log)
+
+
+@pytest.mark.parametrize("name", ["offline", "offline_edit"])
+def test_self_contained_page_works_offline(open_map, maps, name):
+    page, log = open_map(maps[name], offline=True)
+    assert visible(page) == sorted(make_features()["id"])
+    # every control came up from inlined code
+    for selector in (
+        ".leaflet-control-minimap",
+        ".leaflet-control-measure",
+        ".leaflet-control-zoom-fullscreen",
+        ".lm-filter",
+        ".lm-legend",
+    ):
+        assert page.locator(selector).count() == 1, selector
+    # open the tools whose images only load on use
+    box = page.locator(".leaflet-control-measure-toggle").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.click(".js-start")
+    page.mouse.click(700, 500)
+    page.mouse.click(800, 520)
+    if name == "offline_edit":
+        page.keyboard.press("Escape")
+        page.click(".leaflet-draw-draw-polygon")
+        page.mouse.move(20, 600)
+        assert page.evaluate("window.luodianMap.openPopup('park-0006')")
+        page.wait_for_selector(".lm-edit-replace")
+    page_url = maps[name].as_uri()
+    leaving = [u for u in log.requests if not u.startswith("data:") and u.split("#")[0] != page_url]
+    assert leaving == []
+    screenshot(page, f"map_{name}.png")
+    assert_clean(log)
+
+
+def test_report_html_stays_text(open_map, maps):
+    page, log = open_map(maps["default"])
+    feature_id = "road-0003"
+    # click the line itself on the canvas
+    x, y = page.evaluate(f"""() => {{
+        const m = window.luodianMap.map, a = window.luodianMap.anchor('{feature_id}');
+        m.setView([a[1], a[0]], 16, {{animate: false}});
+        const p = m.latLngToContainerPoint([a[1], a[0]]);
+        const r = m.getContainer().getBoundingClientRect();
+        return [p.x + r.left, p.y + r.top]; }}""")
+    for _ in range(3):  # hover; a loaded machine can drop a pointer event
+        page.mouse.move(x - 20, y - 20)
+        page.mouse.move(x, y, steps=5)
+        try:
+            page.wait_for_function(
+                "name => [...document.querySelectorAll('.leaflet-tooltip')]"
+                ".some(t => t.textContent === name)",
+                arg=XSS_NAME,
+                timeout=3000,
+            )
+            break
+        except PlaywrightTimeout:
+            continue
+    else:
+        pytest.fail("hovering the line showed no tooltip")
+    tooltip = page.locator(".leaflet-tooltip", has_text="新川路")
+    assert tooltip.text_content() == XSS_NAME
+    assert tooltip.locator("script, img").count() == 0
+    for _ in range(3):  # a click can get lost while a loaded machine is still painting
+        page.mouse.click(x, y)
+        try:
+            popup = page.wait_for_selector(".leaflet-popup-content", timeout=3000)
+            break
+        except PlaywrightTimeout:
+            continue
+    else:
+        pytest.fail("clicking the line opened no popup")
+    text = popup.text_content()
+    assert "<script>alert(1)</script>新川路" in text
+    assert "<img src=x onerror=alert(2)>" in text
+    assert "<b>24 米</b>" in text
+    assert page.inner_text(".lm-quote mark") == XSS_NAME
+    assert page.evaluate("document.querySelectorAll('.leaflet-popup-content *').length") > 5
+    assert (
+        page.evaluate(
+            "document.querySelectorAll('.leaflet-popup-content script, "
+            ".leaflet-popup-content img, .leaflet-tooltip script').length"
+        )
+        == 0
+    )
+    screenshot(page, "popup_xss.png")
+
+    # the search list shows the name as text too, and jumps to the feature
+    page.keyboard.press("Escape")
+    page.fill(".lm-search-input", "新川路")
+    hit = page.wait_for_selector(f".lm-search-hit[data-feature-id='{feature_id}']")
+    assert hit.query_selector(".lm-search-name").text_content() == XSS_NAME
+    hit.click()
+    page.wait_for_selector(f".lm-popup-body[data-feature-id='{feature_id}']")
+    page.wait_for_timeout(300)
+    assert log.dialogs == []
+    assert_clean(log)
+
+
+def test_popup_content_for_every_feature(open_map, maps):
+    page, log = open_map(maps["default"])
+    frame = make_features()
+    for row in frame.itertuples():
+        assert page.evaluate(f"window.luodianMap.openPopup({json.dumps(row.id)})")
+        body = page.wait_for_selector(f".lm-popup-body[data-feature-id='{row.id}']")
+        text = body.text_content()
+        assert row.name in text and str(row.year) in text
+        assert row.geocoder in text
+    assert_clean(log)
+
+
+def test_english_page(open_map, maps):
+    page, log = open_map(maps["en"])
+    assert page.inner_text(".lm-summary") == "Showing 30 of 30"
+    assert page.evaluate("window.luodianMap.openPopup('park-0006')")
+    body = page.wait_for_selector(".lm-popup-body").text_content()
+    assert "Parks and green space" in body and "Completed" in body and "How it was located" in body
+    assert "美兰湖公园" in body  # report text stays as written
+    screenshot(page, "map_en.png")
+    assert_clean(log)
+
+
+def test_publication_map_prints_on_a3(open_map, maps):
+    # A3 landscape at 96 dpi, minus 10 mm margins
+    page, log = open_map(maps["year"], viewport={"width": 1512, "height": 1047})
+    assert visible(page) == expected(years=[2025])
+    assert "（2025年）" in page.inner_text(".lm-title")
+    assert page.locator(".lm-group-year").count() == 0
+    page.emulate_media(media="print")
+    page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    page.wait_for_timeout(400)
+    for selector in (".lm-title", ".lm-filter", ".lm-legend"):
+        assert page.locator(selector).is_visible(), selector
+    for selector in (".leaflet-control-zoom", ".lm-search", ".leaflet-control-minimap"):
+        assert not page.locator(selector).is_visible(), selector
+    screenshot(page, "map_2025_print.png")
+    pdf = page.pdf(prefer_css_page_size=True, print_background=True)
+    assert pdf.startswith(b"%PDF")
+    (ARTIFACTS / "map_2025_print.pdf").write_bytes(pdf)
+    assert_clean(log)
+
+
+def _draw_polygon(page, points) -> int:
+    """Draw with the mouse; returns how many clicks Leaflet.draw lost (then added by API).
+
+    On a loaded machine Leaflet.draw now and then drops a click (it ignores clicks for a
+    moment after each one); the test is about what happens to the drawing, so a lost click
+    is replayed through the draw handler rather than failing the test."""
+    box = page.evaluate("""() => { const r = window.luodianMap.map.getContainer()
+        .getBoundingClientRect(); return [r.left, r.top]; }""")
+    lost = 0
+    for i, (x, y) in enumerate(points):
+        page.wait_for_function("window.luodianMap.drawing() && !window.luodianMap.drawing().busy")
+        page.mouse.move(box[0] + x, box[1] + y, steps=4)  # as a hand moves
+        page.mouse.down()
+        page.mouse.up()
+        try:
+            page.wait_for_function(f"window.luodianMap.drawing().vertices >= {i + 1}", timeout=3000)
+        except PlaywrightTimeout:
+            lost += 1
+            page.evaluate(
+                """p => { const api = window.luodianMap;
+                   api.drawHandler().addVertex(api.map.containerPointToLatLng(p)); }""",
+                [x, y],
+            )
+    # close the ring on the first vertex
+    page.wait_for_function("!window.luodianMap.drawing().busy")
+    page.mouse.move(box[0] + points[0][0], box[1] + points[0][1], steps=4)
+    page.mouse.down()
+    page.mouse.up()
+    try:
+        page.wait_for_function("window.luodianMap.drawing() === null", timeout=3000)
+    except PlaywrightTimeout:
+        lost += 1
+        page.evaluate("window.luodianMap.drawHandler().completeShape()")
+    return lost
+
+
+def test_edit_replace_and_export(open_map, maps):
+    page, log = open_map(maps["edit"], accept_downloads=True)
+    assert page.evaluate("window.luodianMap.openPopup('park-0007')")
+    page.click(".lm-popup-body[data-feature-id='park-0007'] .lm-edit-replace")
+    assert "罗店中心绿地" in page.inner_text(".lm-banner")
+    points = [(600, 300), (760, 320), (700, 460)]
+    _draw_polygon(page, points)
+    data = page.evaluate("window.luodianMap.exportOverrides()")
+    assert len(data["features"]) == 1
+    feature = data["features"][0]
+    assert feature["properties"] == {"id": "park-0007", "name": "罗店中心绿地", "crs": "wgs84"}
+    assert feature["geometry"]["type"] == "Polygon"
+    ring = feature["geometry"]["coordinates"][0]
+    clicked = page.evaluate(
+        "pts => pts.map(p => { const ll = window.luodianMap.map"
+        ".containerPointToLatLng(p); return [ll.lng, ll.lat]; })",
+        [list(p) for p in points],
+    )
+    for (lon, lat), (clon, clat) in zip(ring[:3], clicked, strict=True):
+        assert abs(lon - clon) < 1e-5 and abs(lat - clat) < 1e-5
+    screenshot(page, "map_edit.png")
+
+    with page.expect_download() as info:
+        page.click(".lm-export-button")
+    download = info.value
+    assert download.suggested_filename == "overrides.geojson"
+    exported = json.loads(Path(download.path()).read_text(encoding="utf-8"))
+    assert exported == data
+
+    # drawing without choosing a feature first is refused with a message
+    page.evaluate("""() => { const m = window.luodianMap.map;
+        m.fire('draw:created', {layer: L.circleMarker(m.getCenter()), layerType: 'circlemarker'});
+    }""")
+    assert page.evaluate("window.luodianMap.exportOverrides().features.length") == 1
+    assert_clean(log)
+
+
+def test_edit_on_gaode_exports_wgs84(open_map, maps):
+    page, log = open_map(maps["gaode_edit"])
+    frame = make_features().set_index("id")
+    feature_id = "village-0009"  # a sourced point
+    assert page.evaluate(f"window.luodianMap.startMove('{feature_id}')")
+    data = page.evaluate("window.luodianMap.exportOverrides()")
+    (lon, lat) = data["features"][0]["geometry"]["coordinates"]
+    point = frame.loc[feature_id, "geometry"]
+    # moved nowhere: the export is the original WGS-84 point, not its GCJ-02 display
+    assert abs(lon - point.x) <= 2e-6 and abs(lat - point.y) <= 2e-6
+    shown = page.evaluate(f"window.luodianMap.anchor('{feature_id}')")
+    assert abs(shown[0] - point.x) > 1e-3
+    # the page's GCJ-02 formula is the one of luodian_map.crs
+    from luodian_map.crs import wgs84_to_gcj02
+
+    js = page.evaluate(f"window.luodianMap.wgs84ToGcj02({point.x}, {point.y})")
+    py = wgs84_to_gcj02(point.x, point.y)
+    assert abs(js[0] - float(py[0])) < 1e-9 and abs(js[1] - float(py[1])) < 1e-9
+    assert_clean(log)
+
+
+@pytest.mark.parametrize(
+    "name,host", [("osm", "tile.openstreetmap.org"), ("gaode", "is.autonavi.com")]
+)
+def test_tile_basemaps(open_map, maps, name, host):
+    page, log = open_map(maps[name])
+    page.wait_for_timeout(300)
+    assert any(host in url for url in log.tiles)
+    assert visible(page) == sorted(make_features()["id"])
+    screenshot(page, f"map_{name}.png")
+    assert_clean(log)
+
+
+def test_time_to_features_drawn(open_map, maps):
+    """Navigation start to all features drawn, median of 5 loads (written to artifacts)."""
+    times = []
+    for _ in range(5):
+        page, _log = open_map(maps["offline"], offline=True)
+        times.append(page.evaluate("window.luodianMap.readyTime()"))
+        page.close()
+    median = statistics.median(times)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "timing.json").write_text(json.dumps({"ready_ms": times, "median_ms": median}))
+    assert median < 5000

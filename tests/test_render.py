@@ -1,0 +1,356 @@
+"""render_map without a browser: determinism, escaping, datum shift, basemaps, assets."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+from conftest import XSS_NAME, make_features, make_outline
+from luodian_map import assets
+from luodian_map.crs import wgs84_to_gcj02
+from luodian_map.errors import AssetsError, LuodianMapError
+from luodian_map.render import UI_STRINGS, render_map
+
+
+# ---------------------------------------------------------------------------- helpers
+def page_data(page: str) -> tuple[dict, dict]:
+    """The feature collection and config a page hands to LuodianMap.create()."""
+    lines = page.splitlines()
+    start = next(i for i, line in enumerate(lines) if "LuodianMap.create(" in line)
+    data = json.loads(lines[start + 2].strip().rstrip(","))
+    config = json.loads(lines[start + 3].strip().rstrip(","))
+    return data, config
+
+
+def outline_data(page: str) -> dict:
+    lines = page.splitlines()
+    start = next(i for i, line in enumerate(lines) if "LuodianMap.outline(" in line)
+    return json.loads(lines[start + 2].strip())
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes, and the text of <style> elements."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.styles: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag):
+        self._in_style = False
+
+    def handle_data(self, data):
+        if self._in_style:
+            self.styles.append(data)
+
+
+def parse(page: str) -> Tags:
+    parser = Tags()
+    parser.feed(page)
+    return parser
+
+
+def render(tmp_path, name="map.html", **kwargs) -> str:
+    kwargs.setdefault("basemap", "none")
+    kwargs.setdefault("outline", make_outline())
+    path = render_map(make_features(), tmp_path / name, **kwargs)
+    return path.read_text(encoding="utf-8")
+
+
+def all_coords(geometry: dict) -> np.ndarray:
+    flat: list[list[float]] = []
+
+    def walk(c):
+        if isinstance(c[0], (int, float)):
+            flat.append(c)
+        else:
+            for part in c:
+                walk(part)
+
+    walk(geometry["coordinates"])
+    return np.array(flat, dtype=float)
+
+
+# ---------------------------------------------------------------------------- tests
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"lang": "en", "edit": True},
+        {"year": 2025, "basemap": "osm"},
+        {"basemap": "gaode", "edit": True},
+    ],
+    ids=["default", "en-edit", "year-osm", "gaode-edit"],
+)
+def test_output_is_deterministic(tmp_path, options):
+    first = render(tmp_path, "a.html", **options)
+    second = render(tmp_path, "b.html", **options)
+    assert hashlib.sha256(first.encode()).hexdigest() == hashlib.sha256(second.encode()).hexdigest()
+    # folium's random 32-hex element ids are gone
+    assert not re.search(r"_[0-9a-f]{32}\b", first)
+
+
+def test_row_order_does_not_matter(tmp_path):
+    features = make_features()
+    a = render_map(features, tmp_path / "a.html", basemap="none").read_bytes()
+    b = render_map(features.iloc[::-1], tmp_path / "b.html", basemap="none").read_bytes()
+    assert a == b
+
+
+def test_features_sorted_with_six_decimals(tmp_path):
+    page = render(tmp_path)
+    data, _ = page_data(page)
+    ids = [f["properties"]["id"] for f in data["features"]]
+    assert ids == sorted(ids) and len(ids) == len(make_features())
+    for f in data["features"]:
+        coords = all_coords(f["geometry"])
+        assert np.allclose(coords, np.round(coords, 6), atol=0, rtol=0)
+    numbers = re.findall(r"\d+\.(\d+)", json.dumps([f["geometry"] for f in data["features"]]))
+    assert max(len(n) for n in numbers) <= 6
+
+
+def test_properties_and_quantities_json_string(tmp_path):
+    data, config = page_data(render(tmp_path))
+    props = {f["properties"]["id"]: f["properties"] for f in data["features"]}
+    # road-0002 carries its quantities as a JSON string: it arrives as a list
+    assert props["road-0002"]["quantities"] == [{"text": "1.5公里", "unit": "公里", "value": 1.5}]
+    assert props["road-0005"]["precision"] == "town"
+    assert props["road-0005"]["stated_count"] == 4
+    assert props["road-0005"]["aggregate"] is True
+    assert props["facility-0020"]["kind"] == "medical"
+    assert props["park-0007"]["kind"] is None
+    assert config["years"] == [2023, 2024, 2025]
+    assert config["strings"]["group_cat"] == "类别"
+
+
+def test_report_text_is_escaped(tmp_path):
+    page = render(tmp_path, title="<script>alert(3)</script>规划图", edit=True)
+    # The dangerous strings never appear raw: not in markup, not in a script.
+    for raw in ("<script>alert(1)", "alert(1)</script>", "<img src=x", "<script>alert(3)"):
+        assert raw not in page
+    # Report text is JSON inside <script>, with <, > and & as \u escapes ...
+    assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e新川路" in page
+    assert "\\u003cimg src=x onerror=alert(2)\\u003e" in page
+    # ... and the title is HTML-escaped text.
+    assert "<title>&lt;script&gt;alert(3)&lt;/script&gt;规划图</title>" in page
+    assert "<h1>&lt;script&gt;alert(3)&lt;/script&gt;规划图</h1>" in page
+    tags = parse(page).tags
+    assert not [t for t, _ in tags if t in ("img", "iframe", "object", "embed")]
+    handlers = [(t, k) for t, attrs in tags for k in attrs if k.lower().startswith("on")]
+    assert handlers == []
+    # Every <script> element is one of ours or a library link: none came from the data.
+    data, _ = page_data(page)
+    names = [f["properties"]["name"] for f in data["features"]]
+    assert XSS_NAME in names
+
+
+def test_popups_are_built_with_text_nodes():
+    """The page code never turns data into HTML (no innerHTML, no string popups)."""
+    from importlib import resources
+
+    code = resources.files("luodian_map").joinpath("templates", "luodian_map.js").read_text()
+    assert "innerHTML" not in code and "insertAdjacentHTML" not in code
+    assert "document.write" not in code
+    assert re.findall(r"bindPopup\((\w+)", code) == ["function"]
+
+
+def test_gaode_shifts_features_and_outline_to_gcj02(tmp_path):
+    osm = render(tmp_path, "osm.html", basemap="osm")
+    gaode = render(tmp_path, "gaode.html", basemap="gaode")
+    osm_data, osm_config = page_data(osm)
+    gaode_data, gaode_config = page_data(gaode)
+    assert osm_config["datum"] == "wgs84" and gaode_config["datum"] == "gcj02"
+    for a, b in zip(osm_data["features"], gaode_data["features"], strict=True):
+        assert a["properties"] == b["properties"]
+        wgs, gcj = all_coords(a["geometry"]), all_coords(b["geometry"])
+        lon, lat = wgs84_to_gcj02(wgs[:, 0], wgs[:, 1])
+        # gaode coordinates are the GCJ-02 transform of the WGS-84 ones (6-decimal rounding)
+        assert np.allclose(gcj[:, 0], lon, atol=1.5e-6)
+        assert np.allclose(gcj[:, 1], lat, atol=1.5e-6)
+        d_east = (gcj[:, 0] - wgs[:, 0]) * 111320 * np.cos(np.radians(wgs[:, 1]))
+        d_north = (gcj[:, 1] - wgs[:, 1]) * 110540
+        shift = np.hypot(d_east, d_north)
+        assert np.all((shift > 200) & (shift < 1000)), shift  # several hundred metres
+    a, b = outline_data(osm), outline_data(gaode)
+    wgs, gcj = all_coords(a["features"][0]["geometry"]), all_coords(b["features"][0]["geometry"])
+    lon, lat = wgs84_to_gcj02(wgs[:, 0], wgs[:, 1])
+    assert np.allclose(gcj[:, 0], lon, atol=1.5e-6) and np.allclose(gcj[:, 1], lat, atol=1.5e-6)
+    assert "autonavi.com" in gaode and "tile.openstreetmap.org" in osm
+
+
+def test_basemaps(tmp_path, monkeypatch):
+    assert "basemaps.cartocdn.com/light_all" in render(tmp_path, basemap="cartodb")
+    none = render(tmp_path, basemap="none")
+    assert (
+        "L.tileLayer("
+        not in none.split("LuodianMap.create(")[1].split("LuodianMap.overviewLayer")[0]
+    )
+    monkeypatch.setenv("TIANDITU_KEY", "abc123")
+    page = render(tmp_path, basemap="tianditu")
+    assert "tianditu.gov.cn/DataServer?T=vec_w" in page and "tk=abc123" in page
+    with pytest.raises(LuodianMapError, match="unknown basemap"):
+        render(tmp_path, basemap="google")
+    with pytest.raises(LuodianMapError, match="unknown language"):
+        render(tmp_path, lang="fr")
+
+
+def test_tianditu_without_key_raises(tmp_path, monkeypatch):
+    monkeypatch.delenv("TIANDITU_KEY", raising=False)
+    with pytest.raises(LuodianMapError) as info:
+        render(tmp_path, basemap="tianditu")
+    assert "TIANDITU_KEY" in str(info.value) and "\n" not in str(info.value)
+    assert not (tmp_path / "map.html").exists()
+
+
+def test_publication_map_of_one_year(tmp_path):
+    page = render(tmp_path, year=2024, title="罗店镇规划图")
+    data, config = page_data(page)
+    assert {f["properties"]["year"] for f in data["features"]} == {2024}
+    assert len(data["features"]) == int((make_features()["year"] == 2024).sum())
+    assert config["publication"] is True
+    assert "<title>罗店镇规划图（2024年）</title>" in page
+    assert "@page { size: A3 landscape" in page and "@media print" in page
+
+
+def test_english_labels(tmp_path):
+    page = render(tmp_path, lang="en")
+    _, config = page_data(page)
+    assert config["strings"] == {
+        k: v for k, v in UI_STRINGS["en"].items() if not k.startswith("html_")
+    }
+    assert {c["label"] for c in config["categories"]} >= {"Roads", "Parks and green space"}
+    assert '<html lang="en">' in page
+    assert '<html lang="zh-CN">' in render(tmp_path)
+
+
+def test_self_contained_without_assets_raises(tmp_path, monkeypatch):
+    monkeypatch.setenv("LUODIAN_MAP_ASSETS", str(tmp_path / "empty"))
+    with pytest.raises(AssetsError) as info:
+        render(tmp_path, self_contained=True)
+    assert str(info.value) == (
+        "web assets for --self-contained are missing: run `luodian-map assets`"
+    )
+    assert not (tmp_path / "map.html").exists()
+
+
+@pytest.mark.parametrize("edit", [False, True])
+def test_self_contained_page_loads_nothing(tmp_path, web_assets, edit):
+    page = render(tmp_path, self_contained=True, edit=edit)
+    parsed = parse(page)
+    for tag, attrs in parsed.tags:
+        for key in ("src", "href", "data", "poster", "srcset"):
+            value = attrs.get(key) or ""
+            if tag == "a":
+                continue  # a link the user may follow is not a load
+            assert not re.match(r"\s*(https?:)?//", value), (tag, key, value)
+    assert not [t for t, a in parsed.tags if t == "link"]
+    for css in parsed.styles:
+        for url in re.findall(r"url\(\s*['\"]?([^'\")]+)", css):
+            assert url.startswith(("data:", "#")), url
+    assert "L.Control.MiniMap" in page and "L.Control.Measure" in page
+    assert ("L.Control.Draw" in page) is edit
+    # folium's other defaults are dropped, not inlined
+    for unwanted in ("jQuery", "bootstrap", "fontawesome", "awesome-markers"):
+        assert unwanted.lower() not in page.lower()
+
+
+def test_default_page_only_links_leaflet_and_plugins(tmp_path):
+    page = render(tmp_path)
+    links = [a.get("src") or a.get("href") for t, a in parse(page).tags if t in ("script", "link")]
+    links = [u for u in links if u]
+    assert set(links) <= set(assets.page_asset_urls())
+    assert "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js" in links
+    assert not any("jquery" in u or "bootstrap" in u for u in links)
+
+
+# ---------------------------------------------------------------------------- assets
+def test_every_page_asset_maps_to_an_npm_file():
+    resolved = {assets.resolve_url(u) for u in assets.page_asset_urls()}
+    packages = {(r.package, r.version) for r in resolved}
+    assert ("leaflet", "1.9.3") in packages
+    assert ("leaflet-draw", "1.0.2") in packages
+    assert ("leaflet-measure", "2.1.7") in packages
+    assert assets.resolve_url("https://code.jquery.com/jquery-3.7.1.min.js").package == "jquery"
+    with pytest.raises(AssetsError):
+        assets.resolve_url("https://example.com/x.js")
+
+
+def _fake_cache(root, files: dict[str, bytes], urls: dict[str, str]) -> None:
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    manifest = {
+        "format": assets.MANIFEST_FORMAT,
+        "packages": {},
+        "urls": {
+            url: {
+                "file": rel,
+                "sha256": hashlib.sha256(files[rel]).hexdigest(),
+                "package": "x",
+                "version": "1",
+            }
+            for url, rel in urls.items()
+        },
+    }
+    (root / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_inline_assets_with_a_fake_cache(tmp_path):
+    files = {
+        "npm/x@1/dist/x.js": b"var s = '</script>';",
+        "npm/x@1/dist/x.css": b".a{background:url(images/a.png)} .b{behavior:url(#default#VML)}",
+        "npm/x@1/dist/images/a.png": b"\x89PNG",
+    }
+    urls = {"https://cdn/x.js": "npm/x@1/dist/x.js", "https://cdn/x.css": "npm/x@1/dist/x.css"}
+    _fake_cache(tmp_path, files, urls)
+    page = (
+        '<script src="https://cdn/x.js"></script>\n'
+        '<link rel="stylesheet" href="https://cdn/x.css"/>'
+    )
+    out = assets.inline_assets(page, tmp_path)
+    assert "<script>var s = '<\\/script>';</script>" in out
+    assert 'url("data:image/png;base64,iVBORw==")' in out and "url(#default#VML)" in out
+    # a damaged file is refused, not inlined
+    (tmp_path / "npm/x@1/dist/x.js").write_bytes(b"evil()")
+    with pytest.raises(AssetsError, match="damaged"):
+        assets.inline_assets(page, tmp_path)
+    with pytest.raises(AssetsError, match="missing"):
+        assets.inline_assets('<script src="https://cdn/other.js"></script>', tmp_path)
+
+
+def test_asset_cache_location(monkeypatch, tmp_path):
+    monkeypatch.setenv("LUODIAN_MAP_ASSETS", str(tmp_path))
+    assert assets.assets_dir() == tmp_path
+    monkeypatch.delenv("LUODIAN_MAP_ASSETS")
+    assert assets.assets_dir().parts[-3:] == (".cache", "luodian-map", "assets")
+
+
+def test_fetched_cache_is_complete_and_verified(web_assets):
+    manifest = assets.load_manifest(web_assets)
+    assert set(manifest["urls"]) == set(assets.page_asset_urls())
+    for entry in manifest["urls"].values():
+        data = (web_assets / entry["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    for dist in manifest["packages"].values():
+        assert dist["integrity"].startswith("sha512-")
+
+
+def test_empty_and_unplaced_features(tmp_path):
+    features = make_features()
+    features.loc[features["id"] == "park-0006", "geometry"] = None
+    data, _ = page_data(render_map(features, tmp_path / "a.html", basemap="none").read_text())
+    ids = [f["properties"]["id"] for f in data["features"]]
+    assert "park-0006" not in ids and len(ids) == len(features) - 1
+    empty = features.iloc[0:0]
+    page = render_map(empty, tmp_path / "b.html", basemap="none", year=2025).read_text()
+    assert page_data(page)[0]["features"] == []
