@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +110,44 @@ def test_broken_overrides_keep_the_earlier_layers(tmp_path: Path) -> None:
 def test_help_answers(tmp_path: Path) -> None:
     result = run("--help")
     assert result.returncode == 0 and "build" in result.stdout
+
+
+def test_build_writes_maps_per_year_and_the_coverage_check(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "geodata" / "luodian", tmp_path / "geodata" / "luodian")
+    result = run("build", str(REPORT), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    maps = {p.name for p in (tmp_path / "maps").iterdir()}
+    assert {"luodian.html", "luodian_2024.html", "luodian_2025.html"} <= maps
+    assert {"coverage.md", "coverage.json", "coverage.html"} <= maps
+    first = {name: (tmp_path / "maps" / name).read_bytes() for name in maps}
+    assert run("build", str(REPORT), cwd=tmp_path).returncode == 0
+    assert {name: (tmp_path / "maps" / name).read_bytes() for name in maps} == first
+
+
+def test_check_strict_fails_on_a_missed_threshold_and_passes_a_lenient_one(
+    tmp_path: Path,
+) -> None:
+    shutil.copytree(ROOT / "geodata" / "luodian", tmp_path / "geodata" / "luodian")
+    assert run("build", str(REPORT), "--no-maps", cwd=tmp_path).returncode == 0
+    strict = run("check", "--strict", cwd=tmp_path)
+    assert strict.returncode == 1
+    assert "min_located_share" in strict.stderr
+    lenient = tmp_path / "lenient.toml"
+    lenient.write_text("min_located_share = 0.1\n", encoding="utf-8")
+    assert run("check", "--strict", "--config", str(lenient), cwd=tmp_path).returncode == 0
+    broken = tmp_path / "broken.toml"
+    broken.write_text("min_located_share = 'high'\n", encoding="utf-8")
+    result = run("check", "--config", str(broken), cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_self_contained_without_the_asset_cache_says_which_command_fills_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(ROOT / "geodata" / "luodian", tmp_path / "geodata" / "luodian")
+    assert run("build", str(REPORT), "--no-maps", cwd=tmp_path).returncode == 0
+    monkeypatch.setenv("LUODIAN_MAP_ASSETS", str(tmp_path / "no-assets"))
+    result = run("render", "--self-contained", "-o", "maps/x.html", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "luodian-map assets" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "maps" / "x.html").exists()
