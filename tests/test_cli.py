@@ -151,3 +151,31 @@ def test_self_contained_without_the_asset_cache_says_which_command_fills_it(
     assert result.returncode == 2
     assert "luodian-map assets" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "maps" / "x.html").exists()
+
+
+def test_a_provider_that_never_answers_fails_in_one_line_keeping_cache_and_layers(
+    tmp_path: Path,
+) -> None:
+    from fakegeo import FakeGeo, slow
+
+    shutil.copytree(ROOT / "geodata" / "luodian", tmp_path / "geodata" / "luodian")
+    assert run("build", str(REPORT), "--no-maps", cwd=tmp_path).returncode == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "layers").iterdir()}
+    with FakeGeo() as fake:
+        fake.script("", slow(5.0))
+        result = run(
+            "build", str(REPORT), "--no-maps", "--provider", "nominatim",
+            "--provider-url", f"http://{fake.domain}", "--provider-timeout", "0.2",
+            cwd=tmp_path,
+        )  # fmt: skip
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("luodian-map: error: nominatim: no answer after 3 tries")
+    assert "Traceback" not in result.stderr
+    assert {p.name: p.read_bytes() for p in (tmp_path / "layers").iterdir()} == before
+    cache = tmp_path / ".cache" / "geocode.sqlite"
+    assert cache.exists()  # opened, and still a readable database
+    import sqlite3
+
+    with sqlite3.connect(cache) as db:
+        db.execute("select count(*) from sqlite_master").fetchone()

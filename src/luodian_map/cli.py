@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from . import __version__, settings
 from .errors import LuodianMapError
@@ -119,6 +120,9 @@ class _OnlineFactory:
         self.provider = args.provider
         self.cache = GeocodeCache(args.cache)
         self._geocoders: dict[bytes, object] = {}
+        url = urlsplit(args.provider_url) if args.provider_url else None
+        self._where = {"scheme": url.scheme, "domain": url.netloc} if url else {}
+        self._timeout = args.provider_timeout
 
     def __call__(self, district):
         from .providers import OnlineGeocoder
@@ -126,7 +130,11 @@ class _OnlineFactory:
         key = district.wkb
         if key not in self._geocoders:
             self._geocoders[key] = OnlineGeocoder(
-                self.provider, district=district, cache=self.cache
+                self.provider,
+                district=district,
+                cache=self.cache,
+                timeout=self._timeout,
+                **self._where,
             )
         return self._geocoders[key]
 
@@ -290,6 +298,16 @@ def _add_geocoding_options(parser: argparse.ArgumentParser) -> None:
         choices=("nominatim", "baidu", "arcgis", "amap", "tianditu"),
         help="also ask this online geocoder (off by default; keys from the "
         "environment: BAIDU_MAP_AK, AMAP_KEY, TIANDITU_KEY)",
+    )
+    parser.add_argument(
+        "--provider-url",
+        help="the provider's address, e.g. a self-hosted Nominatim at http://10.0.0.5:8080",
+    )
+    parser.add_argument(
+        "--provider-timeout",
+        type=float,
+        default=5.0,
+        help="seconds to wait for one answer; 3 tries with back-off (default: %(default)s)",
     )
     parser.add_argument(
         "--cache",
