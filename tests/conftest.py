@@ -5,6 +5,11 @@ features shaped like the geocoder's output, around 罗店镇 (121.30–121.40 E,
 three years, several categories and statuses, points / lines / polygons / multi-parts, all
 four precisions, town-level aggregates at the town centroid, and one feature whose name and
 quote carry HTML that must stay text.
+
+Linked reports (issue 6): 美兰湖公园 is one entity with a feature in 2023 and in 2024 (its
+2024 plan mention quotes HTML that must stay text), 美兰湖公园二期 a phase of it; some
+features carry a follow-up verdict; 罗泾镇社区食堂 has no geometry (a town without a
+gazetteer or a known district).
 """
 
 from __future__ import annotations
@@ -16,6 +21,28 @@ import pytest
 XSS_NAME = "<script>alert(1)</script>新川路"
 XSS_QUOTE = "完成<script>alert(1)</script>新川路改造，<img src=x onerror=alert(2)>并拓宽至 24 米。"
 TOWN_CENTROID = (121.35, 31.415)
+XSS_MENTION = "计划<script>alert(5)</script>完成美兰湖公园改造<img src=x onerror=alert(6)>。"
+MEILAN = "park-e-meilan"  # the entity of park-0006 (2023) and park-0031 (2024)
+MEILAN_MENTIONS = [
+    {"report": "luodian-2023", "year": 2023, "part": "review", "status": "completed",
+     "quote": "完成美兰湖公园一期绿化提升，新增绿地12公顷。"},
+    {"report": "luodian-2023", "year": 2024, "part": "plan", "status": "planned",
+     "quote": XSS_MENTION},
+    {"report": "luodian-2024", "year": 2024, "part": "review", "status": "completed",
+     "quote": "美兰湖公园改造全面完成，沿湖步道贯通，新增座椅与照明设施，"
+              "周边居民休闲空间明显改善，全年接待游客逾百万人次。"},
+]  # fmt: skip
+UNPLACED_ID = "facility-0033"
+UNPLACED_NAME = "罗泾镇社区食堂"
+# follow-up verdicts of the fixture (feature id -> verdict); every other feature has none
+FOLLOW_UPS = {
+    "road-0005": "delivered",
+    "park-0031": "delivered",
+    "village-0010": "in_progress",
+    "industry-0019": "not_mentioned",
+    "facility-0022": "pending",
+    "park-0032": "pending",
+}
 
 
 def _quantity(value, unit, text):
@@ -97,6 +124,14 @@ def make_features():
             "kind": kind,
             "aggregate": aggregate,
             "stated_count": stated_count,
+            "town": "罗店镇",
+            "entity": None,
+            "parent": None,
+            "mentions": [{"report": f"luodian-{year - 1 if part == 'plan' else year}",
+                          "year": year, "part": part or ("plan" if status == "planned"
+                                                         else "review"),
+                          "status": status, "quote": quote or f"推进{name}建设，年内基本完成。"}],
+            "follow_up": None,
             "geometry": geom,
         })  # fmt: skip
 
@@ -319,7 +354,45 @@ def make_features():
     )
     add(30, "北部产业片区", "area", 2025, "in_progress", box(121.37, 31.42, 0.02, 0.01), "sourced")
 
+    # --- linked reports: one entity over two years, a phase of it, and follow-ups
+    add(
+        31,
+        "美兰湖公园",
+        "park",
+        2024,
+        "completed",
+        box(121.33, 31.42),
+        "sourced",
+        quote=MEILAN_MENTIONS[2]["quote"],
+    )
+    add(
+        32,
+        "美兰湖公园二期",
+        "park",
+        2025,
+        "planned",
+        box(121.338, 31.426, 0.004, 0.003),
+        "approximate",
+        quote="启动美兰湖公园二期建设。",
+    )
+    # --- a place of a town without gazetteer or known district: no geometry at all
+    add(33, UNPLACED_NAME, "facility", 2024, "completed", None, "town", geocoder="none")
+    by_id = {r["id"]: r for r in rows}
+    by_id[UNPLACED_ID].update(town="罗泾镇", uncertainty_m=None)
+    for fid in ("park-0006", "park-0031"):
+        by_id[fid].update(entity=MEILAN, mentions=[dict(m) for m in MEILAN_MENTIONS])
+    by_id["park-0032"].update(entity="park-e-meilan-2", parent=MEILAN)
+    for fid, verdict in FOLLOW_UPS.items():
+        by_id[fid]["follow_up"] = verdict
     return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+
+
+def town_points(frame=None):
+    """Ids of the town-level point features (drawn as town groups, not as dots)."""
+    frame = make_features() if frame is None else frame
+    mask = (frame["precision"] == "town") & frame.geometry.notna()
+    mask &= frame.geometry.geom_type == "Point"
+    return sorted(frame.loc[mask, "id"])
 
 
 def make_outline():

@@ -19,7 +19,17 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
-from conftest import XSS_NAME, make_features, make_outline
+from conftest import (
+    FOLLOW_UPS,
+    TOWN_CENTROID,
+    UNPLACED_ID,
+    UNPLACED_NAME,
+    XSS_MENTION,
+    XSS_NAME,
+    make_features,
+    make_outline,
+    town_points,
+)
 from luodian_map.assets import load_manifest
 from luodian_map.render import render_map
 
@@ -190,7 +200,9 @@ def visible(page) -> list[str]:
     return page.evaluate("window.luodianMap.visibleIds()")
 
 
-def expected(years=None, cats=None, statuses=None) -> list[str]:
+def expected(years=None, cats=None, statuses=None, follows=None, *, on_map=True) -> list[str]:
+    """The ids the filter selects; with ``on_map`` only those with a geometry (the ones
+    ``visibleIds()`` reports: drawn, or counted in a town-level group marker)."""
     frame = make_features()
     mask = frame["id"].notna()
     if years is not None:
@@ -199,7 +211,17 @@ def expected(years=None, cats=None, statuses=None) -> list[str]:
         mask &= frame["category"].isin(cats)
     if statuses is not None:
         mask &= frame["status"].isin(statuses)
+    if follows is not None:
+        mask &= frame["follow_up"].fillna("none").isin(follows)
+    if on_map:
+        mask &= frame.geometry.notna()
     return sorted(frame.loc[mask, "id"])
+
+
+def group_at_centroid(page) -> dict:
+    """The town-level group marker at the town centroid (see townGroups())."""
+    key = "town:{1:.6f},{0:.6f}".format(*TOWN_CENTROID)
+    return next(g for g in page.evaluate("window.luodianMap.townGroups()") if g["key"] == key)
 
 
 def hash_of(page) -> str:
@@ -225,16 +247,26 @@ def check(page, group: str, value) -> None:
 # ---------------------------------------------------------------------------- tests
 def test_renders_every_feature(open_map, maps):
     page, log = open_map(maps["default"])
-    ids = sorted(make_features()["id"])
-    assert visible(page) == ids
-    # every feature is really on the map: its layer is in its category's GeoJSON layer
+    ids = expected()
+    total = len(make_features())
+    assert visible(page) == ids and len(ids) == total - 1  # all but the one without geometry
+    # every feature is really on the map: its layer is in its category's GeoJSON layer, or
+    # (town-level points) it is counted by a town-level group marker
     drawn = page.evaluate("""() => {
         const m = window.luodianMap.map; let n = 0;
         m.eachLayer(l => { if (l.feature && l.feature.properties && l.feature.properties.id
                                && m.hasLayer(l)) n++; });
         return n; }""")
-    assert drawn == len(ids)
-    assert page.inner_text(".lm-summary") == f"显示 {len(ids)} / {len(ids)} 项"
+    assert drawn == len(ids) - len(town_points())
+    groups = page.evaluate("window.luodianMap.townGroups()")
+    assert sorted(i for g in groups for i in g["ids"]) == town_points()
+    assert all(g["onMap"] and g["count"] == len(g["ids"]) for g in groups)
+    labels = sorted(page.locator(".lm-town-group-inner").all_inner_texts())
+    assert labels == sorted(f"罗店镇 镇级汇总 {g['count']}项" for g in groups)
+    # follow-up badges: one per drawn feature with a verdict
+    badged = [i for i in FOLLOW_UPS if i not in town_points()]
+    assert page.locator(".lm-follow-icon").count() == len(badged)
+    assert page.inner_text(".lm-summary") == f"显示 {total} / {total} 项"
     counts = make_features()["category"].value_counts().to_dict()
     for cat, n in counts.items():
         label = page.locator(f"input[data-group='cat'][data-value='{cat}']").locator("..")
@@ -271,7 +303,10 @@ def test_filters_combine_and_write_the_hash(open_map, maps):
     assert hash_of(page) == (
         "#year=2024,2025&cat=" + ",".join(cats) + "&status=completed,in_progress"
     )
-    assert page.inner_text(".lm-summary") == f"显示 {len(want)} / 30 项"
+    shown = expected(
+        years=[2024, 2025], cats=cats, statuses=["completed", "in_progress"], on_map=False
+    )
+    assert page.inner_text(".lm-summary") == f"显示 {len(shown)} / {len(make_features())} 项"
 
     # category counts follow the other two groups (year and status), not the category one
     frame = make_features()
@@ -321,7 +356,7 @@ def test_hash_round_trip(open_map, maps):
 @pytest.mark.parametrize("name", ["offline", "offline_edit"])
 def test_self_contained_page_works_offline(open_map, maps, name):
     page, log = open_map(maps[name], offline=True)
-    assert visible(page) == sorted(make_features()["id"])
+    assert visible(page) == expected()
     # every control came up from inlined code
     for selector in (
         ".leaflet-control-minimap",
@@ -428,7 +463,9 @@ def test_popup_content_for_every_feature(open_map, maps):
 
 def test_english_page(open_map, maps):
     page, log = open_map(maps["en"])
-    assert page.inner_text(".lm-summary") == "Showing 30 of 30"
+    n = len(make_features())
+    assert page.inner_text(".lm-summary") == f"Showing {n} of {n}"
+    assert page.inner_text(".lm-unplaced-toggle") == "of which 1 not on the map ▸"
     assert page.evaluate("window.luodianMap.openPopup('park-0006')")
     body = page.wait_for_selector(".lm-popup-body").text_content()
     assert "Parks and green space" in body and "Completed" in body and "How it was located" in body
@@ -558,7 +595,7 @@ def test_tile_basemaps(open_map, maps, name, host):
     page, log = open_map(maps[name])
     page.wait_for_timeout(300)
     assert any(host in url for url in log.tiles)
-    assert visible(page) == sorted(make_features()["id"])
+    assert visible(page) == expected()
     screenshot(page, f"map_{name}.png")
     assert_clean(log)
 
@@ -574,3 +611,241 @@ def test_time_to_features_drawn(open_map, maps):
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "timing.json").write_text(json.dumps({"ready_ms": times, "median_ms": median}))
     assert median < 5000
+
+
+# ---------------------------------------------------------------------------- linked reports
+def test_timeline_in_popup_stays_text(open_map, maps):
+    page, log = open_map(maps["default"])
+    assert page.evaluate("window.luodianMap.openPopup('park-0031')")
+    body = page.wait_for_selector(".lm-popup-body[data-feature-id='park-0031']")
+    items = body.query_selector_all(".lm-timeline .lm-tl-item")
+    assert len(items) == 3
+    heads = [i.query_selector(".lm-tl-head").text_content() for i in items]
+    assert heads[0].startswith("2023年回顾已完成luodian-2023")
+    assert heads[1].startswith("2024年计划计划luodian-2023")
+    assert heads[2] == "2024年回顾已完成luodian-2024本条"
+    assert "lm-current" in items[2].get_attribute("class")
+    # the quote of a mention is text: the <script> and <img> are literally there
+    text = body.text_content()
+    assert XSS_MENTION in text and "<script>alert(5)</script>" in text
+    assert (
+        page.evaluate(
+            "document.querySelectorAll('.leaflet-popup-content script, "
+            ".leaflet-popup-content img').length"
+        )
+        == 0
+    )
+    # follow-up verdict of a plan year
+    assert "承诺兑现：承诺已兑现" in body.query_selector(".lm-follow").text_content()
+    # the feature's own sentence is the marked entry, in full (not repeated above it)
+    assert "lm-clamped" not in items[2].query_selector(".lm-tl-quote").get_attribute("class")
+    assert body.query_selector(".lm-quote") is None
+    # another long quote is clamped, the full text on demand
+    long_quote = items[1].query_selector(".lm-tl-quote")
+    assert "lm-clamped" in long_quote.get_attribute("class")
+    items[1].query_selector(".lm-more").click()
+    assert "lm-clamped" not in long_quote.get_attribute("class")
+    assert items[1].query_selector(".lm-more").text_content() == "收起"
+    screenshot(page, "popup_timeline.png")
+    # the year of another mention opens that year's feature of the entity
+    items[0].query_selector(".lm-link").click()
+    page.wait_for_selector(".lm-popup-body[data-feature-id='park-0006']")
+    page.wait_for_timeout(400)  # the map pans to it (a popup opened meanwhile would not)
+
+    # a phase shows its parent, with a link that goes to it
+    assert page.evaluate("window.luodianMap.openPopup('park-0032')")
+    phase = page.wait_for_selector(".lm-popup-body[data-feature-id='park-0032']")
+    relation = phase.query_selector(".lm-relations")
+    assert relation.text_content() == "属于美兰湖公园"
+    assert "待回顾" in phase.query_selector(".lm-follow").text_content()
+    relation.query_selector(".lm-link").click()
+    # the parent's feature of the latest year shown (it has none in 2025)
+    parent = page.wait_for_selector(".lm-popup-body[data-feature-id='park-0031']")
+    assert "分期美兰湖公园二期" in parent.query_selector(".lm-relations").text_content()
+    assert_clean(log)
+
+
+def test_follow_up_filter_and_hash(open_map, maps):
+    page, log = open_map(maps["default"])
+    options = page.evaluate(
+        "Array.from(document.querySelectorAll(\"input[data-group='follow']\"))"
+        ".map(i => i.dataset.value)"
+    )
+    assert options == ["delivered", "in_progress", "not_mentioned", "pending", "none"]
+    assert page.inner_text(".lm-group-follow legend") == "承诺兑现"
+
+    check(page, "follow", "none")  # untick: only the promises remain
+    promises = ["delivered", "in_progress", "not_mentioned", "pending"]
+    assert visible(page) == expected(follows=promises)
+    assert hash_of(page) == "#follow=" + ",".join(promises)
+    check(page, "follow", "pending")
+    check(page, "year", 2023)
+    want = expected(years=[2024, 2025], follows=["delivered", "in_progress", "not_mentioned"])
+    assert want and visible(page) == want
+    assert hash_of(page) == "#year=2024,2025&follow=delivered,in_progress,not_mentioned"
+    # the counts add up: categories = shown in the panel = on the map + not on the map
+    selected = expected(
+        years=[2024, 2025], follows=["delivered", "in_progress", "not_mentioned"], on_map=False
+    )
+    assert sum(page.evaluate("window.luodianMap.counts('cat')").values()) == len(selected)
+    assert len(want) + len(page.evaluate("window.luodianMap.unplacedIds()")) == len(selected)
+    assert page.inner_text(".lm-summary").startswith(f"显示 {len(selected)} /")
+    # badges follow the filter
+    badged = [i for i in want if i in FOLLOW_UPS and i not in town_points()]
+    assert page.locator(".lm-follow-icon").count() == len(badged)
+    # the counts of a group follow the other groups
+    label = page.locator("input[data-group='follow'][data-value='delivered']").locator("..")
+    assert label.locator(".lm-count").inner_text() == str(
+        len(expected(years=[2024, 2025], follows=["delivered"], on_map=False))
+    )
+
+    # a link opens exactly that; the test hook sets the key too
+    page.evaluate("location.hash = 'follow=delivered,pending&status=completed,planned'")
+    page.wait_for_function("window.luodianMap.getFilter().year === null")
+    assert visible(page) == expected(
+        statuses=["completed", "planned"], follows=["delivered", "pending"]
+    )
+    assert not page.is_checked("input[data-group='follow'][data-value='none']")
+    page.evaluate("window.luodianMap.setFilter({follow: ['not_mentioned']})")
+    assert hash_of(page) == "#status=completed,planned&follow=not_mentioned"
+    page.reload()
+    wait_ready(page)
+    assert visible(page) == expected(statuses=["completed", "planned"], follows=["not_mentioned"])
+    page.click(".lm-reset")
+    assert hash_of(page) == "" and visible(page) == expected()
+    assert_clean(log)
+
+
+def test_town_level_items_form_one_counted_marker(open_map, maps):
+    page, log = open_map(maps["default"])
+    frame = make_features()
+    at_centroid = sorted(
+        i
+        for i in town_points()
+        if frame.set_index("id").loc[i, "geometry"].coords[0] == TOWN_CENTROID
+    )
+    group = group_at_centroid(page)
+    assert group["ids"] == at_centroid and group["count"] == len(at_centroid)
+    key = group["key"]
+    marker = page.locator(f".lm-town-group-inner[data-group-key='{key}']")
+    assert marker.get_attribute("data-count") == str(len(at_centroid))
+    # no uncertainty circle is drawn for them, nor for approximate points until hovered
+    circles = """() => { let n = 0;
+        window.luodianMap.map.eachLayer(l => { if (l instanceof L.Circle) n++; });
+        return n; }"""
+    assert page.evaluate(circles) == 0
+
+    for years in ([2024], [2023], [2025]):
+        page.evaluate(f"window.luodianMap.setFilter({{year: {years}}})")
+        want = [i for i in expected(years=years) if i in at_centroid]
+        group = group_at_centroid(page)
+        assert group["count"] == len(want) and group["ids"] == want
+        assert group["onMap"] is bool(want)
+        town_visible = [i for i in visible(page) if i in town_points()]
+        assert (
+            sorted(i for g in page.evaluate("window.luodianMap.townGroups()") for i in g["ids"])
+            == town_visible
+        )
+        if want:
+            assert marker.get_attribute("data-count") == str(len(want))
+            assert marker.inner_text() == f"罗店镇 镇级汇总 {len(want)}项"
+        else:
+            assert marker.count() == 0  # the marker leaves the map
+
+    # its popup lists the visible ones; each opens that item's popup, with a way back
+    page.evaluate("window.luodianMap.setFilter({year: null, cat: ['road', 'inefficient_land']})")
+    want = [i for i in expected(cats=["road", "inefficient_land"]) if i in at_centroid]
+    marker.click()
+    listed = page.wait_for_selector(".lm-group-body")
+    ids = [b.get_attribute("data-feature-id") for b in listed.query_selector_all(".lm-group-item")]
+    assert sorted(ids) == want
+    assert "镇级汇总" in listed.query_selector(".lm-popup-name").text_content()
+    screenshot(page, "town_group.png")
+    page.click(".lm-group-item[data-feature-id='road-0005']")
+    item = page.wait_for_selector(".lm-popup-body[data-feature-id='road-0005']")
+    assert "承诺已兑现" in item.text_content()
+    item.query_selector(".lm-back").click()
+    page.wait_for_selector(".lm-group-body")
+    # search finds a grouped item and opens its popup
+    page.keyboard.press("Escape")
+    page.fill(".lm-search-input", "低效产业用地处置")
+    page.click(".lm-search-hit[data-feature-id='inefficient_land-0012']")
+    page.wait_for_selector(".lm-popup-body[data-feature-id='inefficient_land-0012']")
+    assert_clean(log)
+
+
+def test_feature_without_geometry_is_counted_and_listed(open_map, maps):
+    page, log = open_map(maps["default"])
+    assert UNPLACED_ID not in visible(page)
+    assert page.evaluate("window.luodianMap.unplacedIds()") == [UNPLACED_ID]
+    assert page.evaluate("window.luodianMap.allIds()") == sorted(make_features()["id"])
+    toggle = page.locator(".lm-unplaced-toggle")
+    assert toggle.inner_text() == "其中未上图 1 项 ▸"
+    toggle.click()
+    item = page.locator(f".lm-unplaced-item[data-feature-id='{UNPLACED_ID}']")
+    assert UNPLACED_NAME in item.inner_text()
+    assert "没有该镇的地名库，也不知所在区" in item.inner_text()
+    item.click()
+    popup = page.wait_for_selector(f".lm-popup-body[data-feature-id='{UNPLACED_ID}']")
+    assert "未上图" in popup.text_content()
+    screenshot(page, "unplaced.png")
+    # it follows the filter like every other feature
+    page.evaluate("window.luodianMap.setFilter({year: [2025]})")
+    assert page.evaluate("window.luodianMap.unplacedIds()") == []
+    assert toggle.inner_text().startswith("其中未上图 0 项")
+    page.evaluate("window.luodianMap.setFilter({year: [2024]})")
+    assert page.evaluate("window.luodianMap.unplacedIds()") == [UNPLACED_ID]
+    # search finds it and opens the list and its popup
+    page.fill(".lm-search-input", UNPLACED_NAME)
+    hit = page.wait_for_selector(f".lm-search-hit[data-feature-id='{UNPLACED_ID}']")
+    assert "（未上图）" in hit.text_content()
+    hit.click()
+    page.wait_for_selector(f".lm-popup-body[data-feature-id='{UNPLACED_ID}']")
+    assert_clean(log)
+
+
+def test_search_jumps_to_the_visible_year(open_map, maps):
+    page, log = open_map(maps["default"])
+    page.fill(".lm-search-input", "美兰湖公园")
+    hits = page.locator(".lm-search-hit")
+    # one hit per entity (美兰湖公园 has a feature in 2023 and 2024), the latest year first
+    targets = [h.get_attribute("data-feature-id") for h in hits.all()]
+    assert targets == ["park-0031", "park-0032"]
+    assert "2023年；2024年" in hits.first.inner_text()
+    page.evaluate("window.luodianMap.setFilter({year: [2023]})")
+    assert hits.first.get_attribute("data-feature-id") == "park-0006"
+    hits.first.click()
+    page.wait_for_selector(".lm-popup-body[data-feature-id='park-0006']")
+    page.keyboard.press("Escape")
+    page.fill(".lm-search-input", "美兰湖公园")
+    page.evaluate("window.luodianMap.setFilter({year: [2024, 2025]})")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".lm-popup-body[data-feature-id='park-0031']")
+    assert_clean(log)
+
+
+def test_uncertainty_circles_on_demand(open_map, maps):
+    """Approximate points show their uncertainty circle only when opened (or hovered), or
+    all of them when the legend asks; town-level items never draw one of their own."""
+    page, log = open_map(maps["default"])
+    circles = """() => { const out = []; window.luodianMap.map.eachLayer(l => {
+        if (l instanceof L.Circle) out.push(Math.round(l.getRadius())); }); return out; }"""
+    assert page.evaluate(circles) == []
+    assert page.evaluate("window.luodianMap.openPopup('village-0011')")
+    page.wait_for_selector(".lm-popup-body[data-feature-id='village-0011']")
+    assert page.evaluate(circles) == [800]
+    page.evaluate("window.luodianMap.map.closePopup()")
+    assert page.evaluate(circles) == []
+    page.check(".lm-circles-input")
+    frame = make_features()
+    approx = frame[(frame["precision"] == "approximate") & frame.geometry.notna()]
+    points = approx[approx.geometry.geom_type.isin(["Point", "MultiPoint"])]
+    want = sorted(
+        int(u)
+        for g, u in zip(points.geometry, points["uncertainty_m"], strict=True)
+        for _ in range(len(getattr(g, "geoms", [g])))
+    )
+    assert sorted(page.evaluate(circles)) == want
+    page.evaluate("window.luodianMap.setFilter({year: [2025]})")
+    assert len(page.evaluate(circles)) == int((points["year"] == 2025).sum())
+    assert_clean(log)

@@ -10,7 +10,16 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from conftest import XSS_NAME, make_features, make_outline
+from conftest import (
+    FOLLOW_UPS,
+    MEILAN,
+    MEILAN_MENTIONS,
+    UNPLACED_ID,
+    XSS_MENTION,
+    XSS_NAME,
+    make_features,
+    make_outline,
+)
 from luodian_map import assets
 from luodian_map.crs import wgs84_to_gcj02
 from luodian_map.errors import AssetsError, LuodianMapError
@@ -25,6 +34,17 @@ def page_data(page: str) -> tuple[dict, dict]:
     data = json.loads(lines[start + 2].strip().rstrip(","))
     config = json.loads(lines[start + 3].strip().rstrip(","))
     return data, config
+
+
+def properties(data: dict) -> dict[str, dict]:
+    """Feature id → properties, with the mentions the page shares per entity filled in."""
+    out = {}
+    for f in data["features"]:
+        props = dict(f["properties"])
+        if props["mentions"] is None:
+            props["mentions"] = data["mentions"][props["entity"]]
+        out[props["id"]] = props
+    return out
 
 
 def outline_data(page: str) -> dict:
@@ -113,6 +133,9 @@ def test_features_sorted_with_six_decimals(tmp_path):
     ids = [f["properties"]["id"] for f in data["features"]]
     assert ids == sorted(ids) and len(ids) == len(make_features())
     for f in data["features"]:
+        if f["properties"]["id"] == UNPLACED_ID:
+            assert f["geometry"] is None
+            continue
         coords = all_coords(f["geometry"])
         assert np.allclose(coords, np.round(coords, 6), atol=0, rtol=0)
     numbers = re.findall(r"\d+\.(\d+)", json.dumps([f["geometry"] for f in data["features"]]))
@@ -172,6 +195,9 @@ def test_gaode_shifts_features_and_outline_to_gcj02(tmp_path):
     assert osm_config["datum"] == "wgs84" and gaode_config["datum"] == "gcj02"
     for a, b in zip(osm_data["features"], gaode_data["features"], strict=True):
         assert a["properties"] == b["properties"]
+        if a["geometry"] is None:
+            assert b["geometry"] is None
+            continue
         wgs, gcj = all_coords(a["geometry"]), all_coords(b["geometry"])
         lon, lat = wgs84_to_gcj02(wgs[:, 0], wgs[:, 1])
         # gaode coordinates are the GCJ-02 transform of the WGS-84 ones (6-decimal rounding)
@@ -349,8 +375,57 @@ def test_empty_and_unplaced_features(tmp_path):
     features = make_features()
     features.loc[features["id"] == "park-0006", "geometry"] = None
     data, _ = page_data(render_map(features, tmp_path / "a.html", basemap="none").read_text())
-    ids = [f["properties"]["id"] for f in data["features"]]
-    assert "park-0006" not in ids and len(ids) == len(features) - 1
+    # features without geometry stay in the data (counted and listed, not drawn)
+    geometry = {f["properties"]["id"]: f["geometry"] for f in data["features"]}
+    assert len(geometry) == len(features)
+    assert geometry["park-0006"] is None and geometry[UNPLACED_ID] is None
+    assert geometry["park-0007"]["type"] == "Polygon"
     empty = features.iloc[0:0]
     page = render_map(empty, tmp_path / "b.html", basemap="none", year=2025).read_text()
     assert page_data(page)[0]["features"] == []
+
+
+def test_linked_properties_reach_the_page(tmp_path):
+    page = render(tmp_path)
+    data, config = page_data(page)
+    props = properties(data)
+    assert props["park-0006"]["entity"] == props["park-0031"]["entity"] == MEILAN
+    assert props["park-0031"]["mentions"] == props["park-0006"]["mentions"] == MEILAN_MENTIONS
+    # an entity's mentions are in the page once, not once per year
+    assert data["mentions"][MEILAN] == MEILAN_MENTIONS
+    assert page.count("alert(5)") == 1
+    assert {i: p["follow_up"] for i, p in props.items() if p["follow_up"]} == FOLLOW_UPS
+    # a phase names its parent: the parent's name when it is on the map
+    assert props["park-0032"]["parent"] == MEILAN
+    assert props["park-0032"]["parent_name"] == "美兰湖公园"
+    assert props["park-0006"]["parent_name"] is None
+    assert props[UNPLACED_ID]["town"] == "罗泾镇"
+    assert [f["id"] for f in config["followUps"]] == [
+        "delivered",
+        "in_progress",
+        "not_mentioned",
+        "pending",
+        "none",
+    ]
+    # the quote of a mention is report text: escaped like every other
+    assert "\\u003cscript\\u003ealert(5)\\u003c/script\\u003e" in page
+    assert "<script>alert(5)" not in page and "onerror=alert(6)>" not in page
+    assert XSS_MENTION in json.dumps(props["park-0031"]["mentions"], ensure_ascii=False)
+
+
+def test_mentions_as_json_text_and_absent_parent(tmp_path):
+    """Layers read back from a GeoPackage carry mentions as JSON text; a phase whose parent
+    is not on the map is still named from its own name."""
+    features = make_features()
+    features["mentions"] = [json.dumps(m, ensure_ascii=False) for m in features["mentions"]]
+    features = features[features["id"] != "park-0031"]
+    features = features[features["id"] != "park-0006"]
+    features.loc[features["id"] == "road-0002", "follow_up"] = "bogus"
+    data, _ = page_data(render_map(features, tmp_path / "a.html", basemap="none").read_text())
+    props = properties(data)
+    assert props["park-0032"]["mentions"] == [
+        {"report": "luodian-2025", "year": 2025, "part": "plan", "status": "planned",
+         "quote": "启动美兰湖公园二期建设。"}
+    ]  # fmt: skip
+    assert props["park-0032"]["parent_name"] == "美兰湖公园"  # "二期" taken off its own name
+    assert props["road-0002"]["follow_up"] is None

@@ -45,8 +45,16 @@ COORD_DECIMALS = 6
 PROPERTIES = (
     "id", "name", "category", "category_label", "year", "status", "report", "part",
     "section", "quote", "quantities", "geocoder", "precision", "uncertainty_m", "kind",
-    "aggregate", "stated_count",
+    "aggregate", "stated_count", "town", "entity", "parent", "mentions", "follow_up",
 )  # fmt: skip
+FOLLOW_UPS: dict[str, tuple[str, str]] = {
+    "delivered": ("承诺已兑现", "delivered"),
+    "in_progress": ("推进中", "in progress"),
+    "not_mentioned": ("未提及", "not mentioned"),
+    "pending": ("待回顾", "pending"),
+    "none": ("非当年承诺", "no promise"),
+}  # "none": no follow-up (the entity was not promised for that year)
+MENTION_KEYS = ("report", "year", "part", "status", "quote")
 
 UI_STRINGS: dict[str, dict[str, str]] = {
     "zh": {
@@ -64,8 +72,44 @@ UI_STRINGS: dict[str, dict[str, str]] = {
         "reset": "全部显示",
         "legend_precision": "定位精度",
         "legend_exact": "实线、实心点",
-        "legend_approximate": "虚线、空心点；圆为不确定范围",
-        "legend_town": "空心点，置于镇中心附近（报告未给具体位置）；圆为不确定范围",
+        "legend_approximate": "虚线、空心点；悬停或点开时以圆显示不确定范围",
+        "legend_circles": "始终显示不确定范围",
+        "legend_town": "没有具体位置（报告未给出，或地名库里没有）：合为镇中心的一个计数标记，"
+        "点开看清单；镇界即其可能范围",
+        "legend_follow": "承诺兑现（某年计划的事项，后续报告回顾时怎么说）",
+        "group_follow": "承诺兑现",
+        "follow_up": "承诺兑现",
+        "label_sep": "：",
+        "follow_explain_delivered": "{year}年计划的事项，后续报告的回顾称已完成",
+        "follow_explain_in_progress": "{year}年计划的事项，后续报告的回顾称仍在推进",
+        "follow_explain_not_mentioned": "{year}年计划的事项，后续报告回顾{year}年时未提及",
+        "follow_explain_pending": "{year}年计划的事项，还没有回顾{year}年的报告",
+        "timeline": "时间线（共 {n} 次提及）",
+        "this_mention": "本条",
+        "expand": "展开全文",
+        "shrink": "收起",
+        "part_short_review": "回顾",
+        "part_short_plan": "计划",
+        "report": "报告",
+        "parent": "属于",
+        "parent_absent": "（未单独上图）",
+        "hidden": "（已被筛选隐藏）",
+        "phases": "其他分期",
+        "children": "分期",
+        "town_group": "镇级汇总 {n}项",
+        "town_group_named": "{town} 镇级汇总 {n}项",
+        "district_group": "{town} 仅知所在区 {n}项",
+        "town_group_title": "镇级汇总：没有具体位置的 {n} 项",
+        "district_group_title": "没有该镇的地名库，只知所在区：标在区中心附近，共 {n} 项",
+        "town_group_note": "都在镇域内某处，并非镇中心；点击一项查看详情",
+        "back_to_group": "← 返回清单",
+        "unplaced": "其中未上图 {n} 项",
+        "unplaced_title": "未上图的事项（没有可用的位置，也不在上面的地图里）",
+        "unplaced_none": "没有",
+        "reason_no_town": "没有该镇的地名库，也不知所在区，无法定位",
+        "reason_unknown": "没有几何位置",
+        "not_on_map": "（未上图）",
+        "badge_unplaced": "未上图",
         "outline": "镇域范围（近似）",
         "quantities": "数量",
         "stated_count": "报告所述个数",
@@ -79,7 +123,8 @@ UI_STRINGS: dict[str, dict[str, str]] = {
         "precision": "精度",
         "uncertainty": "不确定范围",
         "meters": "约 {m} 米",
-        "town_note": "报告未给出具体位置，标在镇中心附近，需要实测位置",
+        "town_note": "没有具体位置（报告未给出，或地名库里没有），标在镇中心附近，需要实测位置",
+        "district_note": "没有该镇的地名库，只知所在区，标在区中心附近，需要实测位置",
         "approximate_note": "手工或近似定位，需要实测位置",
         "list_sep": "；",
         "search_placeholder": "搜索名称…",
@@ -115,8 +160,47 @@ UI_STRINGS: dict[str, dict[str, str]] = {
         "reset": "Show all",
         "legend_precision": "Location precision",
         "legend_exact": "solid line, filled dot",
-        "legend_approximate": "dashed line, hollow dot; circle = uncertainty",
-        "legend_town": "hollow dot near the town centre (no place given); circle = uncertainty",
+        "legend_approximate": "dashed line, hollow dot; hover or click shows the uncertainty "
+        "circle",
+        "legend_circles": "always show uncertainty circles",
+        "legend_town": "no specific place (none given, or not in the gazetteer): one counting "
+        "marker at the town centre, click for the list; the town boundary is where they may lie",
+        "legend_follow": "Follow-up (what later reviews say of a year's plan)",
+        "group_follow": "Follow-up",
+        "follow_up": "Follow-up",
+        "label_sep": ": ",
+        "follow_explain_delivered": "Planned for {year}; a later review says it was completed",
+        "follow_explain_in_progress": "Planned for {year}; a later review says it is under way",
+        "follow_explain_not_mentioned": "Planned for {year}; the review of {year} does not "
+        "mention it",
+        "follow_explain_pending": "Planned for {year}; no report reviews {year} yet",
+        "timeline": "Timeline ({n} mentions)",
+        "this_mention": "this item",
+        "expand": "show all",
+        "shrink": "show less",
+        "part_short_review": "review",
+        "part_short_plan": "plan",
+        "report": "Report",
+        "parent": "Part of",
+        "parent_absent": "(not on the map itself)",
+        "hidden": "(hidden by the filter)",
+        "phases": "Other phases",
+        "children": "Phases",
+        "town_group": "Town level · {n}",
+        "town_group_named": "{town} town level · {n}",
+        "district_group": "{town}: district only · {n}",
+        "town_group_title": "Town level: {n} items without a specific place",
+        "district_group_title": "No gazetteer for the town, only its district is known: "
+        "{n} items near the district centre",
+        "town_group_note": "Somewhere in the town, not at its centre; click an item for details",
+        "back_to_group": "← back to the list",
+        "unplaced": "of which {n} not on the map",
+        "unplaced_title": "Items not on the map (no usable location)",
+        "unplaced_none": "none",
+        "reason_no_town": "no gazetteer for the town and its district is unknown",
+        "reason_unknown": "no geometry",
+        "not_on_map": "(not on the map)",
+        "badge_unplaced": "not on the map",
         "outline": "Town boundary (approximate)",
         "quantities": "Quantities",
         "stated_count": "Count stated",
@@ -130,7 +214,10 @@ UI_STRINGS: dict[str, dict[str, str]] = {
         "precision": "Precision",
         "uncertainty": "Uncertainty",
         "meters": "about {m} m",
-        "town_note": "The report gives no place; shown near the town centre. Needs a survey.",
+        "town_note": "No specific place (none given, or not in the gazetteer); shown near the "
+        "town centre. Needs a survey.",
+        "district_note": "No gazetteer for the town, only its district is known; shown near "
+        "the district centre. Needs a survey.",
         "approximate_note": "Placed by hand or approximately. Needs a surveyed location.",
         "list_sep": "; ",
         "search_placeholder": "Search by name…",
@@ -502,7 +589,51 @@ def _properties(row: Mapping[str, Any], lang: str) -> dict:
     category = CATEGORIES.get(str(props["category"]))
     if not props["category_label"] and category is not None:
         props["category_label"] = category.label_zh
+    props["mentions"] = _mentions(row.get("mentions"))
+    if props["follow_up"] not in FOLLOW_UPS or props["follow_up"] == "none":
+        props["follow_up"] = None
     return props
+
+
+def _mentions(value: Any) -> list[dict]:
+    """The entity's mentions, oldest first, as {report, year, part, status, quote}."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else []
+        except ValueError:
+            return []
+    value = _plain(value)
+    if not isinstance(value, list):
+        return []
+    out = []
+    for mention in value:
+        if not isinstance(mention, dict):
+            continue
+        entry = {key: mention.get(key) for key in MENTION_KEYS}
+        if isinstance(entry["year"], float) and entry["year"].is_integer():
+            entry["year"] = int(entry["year"])
+        out.append(entry)
+    return out
+
+
+def _parent_names(features: list[dict]) -> None:
+    """``parent_name`` of each phase: its parent's name if the parent is on the map, else
+    the phase's own name without the phase ("美兰西湖公园二期" → "美兰西湖公园")."""
+    from .link import PHASE
+
+    names = {}
+    for f in features:
+        p = f["properties"]
+        if p["entity"] is not None:
+            names.setdefault(p["entity"], p["name"])
+    for f in features:
+        p = f["properties"]
+        parent = p["parent"]
+        p["parent_name"] = None
+        if parent is None:
+            continue
+        base = PHASE.sub("", p["name"]).strip()
+        p["parent_name"] = names.get(parent) or (base if base and base != p["name"] else None)
 
 
 def _round_coords(coords: Any) -> Any:
@@ -543,13 +674,29 @@ def _display_geometries(frame: gpd.GeoDataFrame, datum: str):
 def _feature_collection(features: gpd.GeoDataFrame, datum: str, lang: str) -> dict:
     frame = features.sort_values("id", kind="stable") if len(features) else features
     geoms = _display_geometries(frame, datum) if len(frame) else []
-    out = []
-    for (_, row), geom in zip(frame.iterrows(), geoms, strict=True):
-        geometry = _geometry(geom)
-        if geometry is None:
-            continue  # nothing to draw; checks.py reports unplaced items
-        out.append({"type": "Feature", "properties": _properties(row, lang), "geometry": geometry})
-    return {"type": "FeatureCollection", "features": out}
+    out = [
+        # a feature without geometry stays in the data: not drawn, but counted and listed
+        {"type": "Feature", "properties": _properties(row, lang), "geometry": _geometry(geom)}
+        for (_, row), geom in zip(frame.iterrows(), geoms, strict=True)
+    ]
+    _parent_names(out)
+    return {"type": "FeatureCollection", "features": out, "mentions": _share_mentions(out)}
+
+
+def _share_mentions(features: list[dict]) -> dict[str, list]:
+    """Every feature of an entity (one per year) carries the same mentions: the page gets
+    them once per entity (``mentions`` of the collection, by entity id) and each feature's
+    ``mentions`` is null, to be filled in by the page; a feature whose list differs keeps
+    its own."""
+    shared: dict[str, list] = {}
+    for f in features:
+        p = f["properties"]
+        if p["entity"] is None or not p["mentions"]:
+            continue
+        entity = str(p["entity"])
+        if shared.setdefault(entity, p["mentions"]) == p["mentions"]:
+            p["mentions"] = None
+    return shared
 
 
 def _outline_collection(outline: gpd.GeoDataFrame | None, datum: str) -> dict | None:
@@ -585,7 +732,8 @@ def _bounds(collections: list[dict | None]) -> list[list[float]] | None:
 
     for fc in collections:
         for f in (fc or {}).get("features", []):
-            geometry(f["geometry"])
+            if f["geometry"] is not None:
+                geometry(f["geometry"])
     if not lons:
         return None
     return [[min(lats), min(lons)], [max(lats), max(lons)]]
@@ -617,6 +765,7 @@ def _config(
         ],
         "statuses": [{"id": k, "label": v[index]} for k, v in STATUSES.items()],
         "precisions": [{"id": k, "label": v[index]} for k, v in PRECISIONS.items()],
+        "followUps": [{"id": k, "label": v[index]} for k, v in FOLLOW_UPS.items()],
     }
 
 

@@ -6,13 +6,19 @@
   "use strict";
 
   var LM = (window.LuodianMap = window.LuodianMap || {});
-  var GROUPS = ["year", "cat", "status"];
+  var GROUPS = ["year", "cat", "status", "follow"];
   var RANK = {
     Polygon: 0, MultiPolygon: 0, GeometryCollection: 0,
     LineString: 1, MultiLineString: 1, Point: 2, MultiPoint: 2
   };
   var UNCERTAIN = { approximate: true, town: true };
   var DASH = { approximate: "7 5", town: "2 5" };
+  var FOLLOW_COLORS = {
+    delivered: "#1a9641", in_progress: "#e69500", not_mentioned: "#d7191c", pending: "#8c8c8c"
+  };
+  var POPUP_OPTIONS = {
+    maxWidth: 380, minWidth: 260, autoPanPadding: [40, 40], className: "lm-popup"
+  };
 
   // ---------------------------------------------------------------- DOM helpers
   function el(tag, className, text) {
@@ -67,6 +73,46 @@
       if (precision === "town") dot.setAttribute("stroke-dasharray", "2 1.5");
       box.appendChild(dot);
     }
+    return box;
+  }
+
+  function extend(target, source) {
+    Object.keys(source).forEach(function (k) { target[k] = source[k]; });
+    return target;
+  }
+
+  /* The follow-up badge: a coloured disc with ✓ (delivered), → (in progress), ✗ (not
+   * mentioned) or … (pending), drawn in SVG so it needs no font. */
+  function followBadge(kind, size) {
+    size = size || 14;
+    var box = svg("svg", { width: size, height: size, viewBox: "0 0 16 16",
+      "class": "lm-follow-badge lm-follow-" + kind, "aria-hidden": "true" });
+    box.appendChild(svg("circle", { cx: 8, cy: 8, r: 7.2, fill: FOLLOW_COLORS[kind] || "#8c8c8c",
+      stroke: "#ffffff", "stroke-width": 1.3 }));
+    var glyph = { fill: "none", stroke: "#ffffff", "stroke-width": 2, "stroke-linecap": "round",
+      "stroke-linejoin": "round" };
+    var paths = {
+      delivered: "M4.5 8.3 L7 10.8 L11.7 5.6",
+      in_progress: "M4.4 8 H11.2 M8.5 5.3 L11.2 8 L8.5 10.7",
+      not_mentioned: "M5.3 5.3 L10.7 10.7 M10.7 5.3 L5.3 10.7"
+    };
+    if (paths[kind]) {
+      box.appendChild(svg("path", extend({ d: paths[kind] }, glyph)));
+    } else {
+      [4.8, 8, 11.2].forEach(function (x) {
+        box.appendChild(svg("circle", { cx: x, cy: 8, r: 1.25, fill: "#ffffff" }));
+      });
+    }
+    return box;
+  }
+
+  /* The legend symbol of a town-level group: the pill the map shows, in small. */
+  function groupSwatch() {
+    var box = svg("svg", { width: 26, height: 16, viewBox: "0 0 26 16", "class": "lm-swatch" });
+    box.appendChild(svg("rect", { x: 1.5, y: 2.5, width: 23, height: 11, rx: 5.5, fill: "#ffffff",
+      stroke: "#555555", "stroke-width": 1.3, "stroke-dasharray": "2.5 1.5" }));
+    box.appendChild(svg("path", { d: "M8 6 H18 M8 8 H16 M8 10 H17", stroke: "#555555",
+      "stroke-width": 1.1 }));
     return box;
   }
 
@@ -125,29 +171,56 @@
       s: config.strings,
       entries: [],
       byId: {},
+      byEntity: {},   // entity id -> its entries (one per year)
+      children: {},   // entity id -> {phase entity id: true}
       groups: {},
       categories: {},
-      state: { year: null, cat: null, status: null },
-      options: { year: [], cat: [], status: [] },
+      townGroups: [],
+      townGroupByKey: {},
+      towns: [],
+      state: { year: null, cat: null, status: null, follow: null },
+      options: { year: [], cat: [], status: [], follow: [] },
       listeners: [],
-      townSlots: {},
+      popupEntry: null,
+      popupGroup: null,
+      showAllCircles: false,
       readyTime: null,
       // One canvas for all data (fast with thousands of features). The map's default
       // renderer stays SVG: leaflet-measure and Leaflet.draw need SVG paths.
       renderer: L.canvas({ tolerance: 5 })
     };
     config.categories.forEach(function (c) { app.categories[c.id] = c; });
+    // Popups scroll beyond this height: most of the map's height, at most 600 px.
+    app.popupOptions = extend(extend({}, POPUP_OPTIONS),
+      { maxHeight: Math.max(240, Math.min(600, map.getSize().y - 150)) });
 
-    var present = { year: {}, cat: {}, status: {} };
+    var present = { year: {}, cat: {}, status: {}, follow: {}, town: {} };
+    var anyFollow = false;
+    var shared = data.mentions || {};  // an entity's mentions, sent once for all its years
     data.features.forEach(function (f) {
-      present.year[f.properties.year] = true;
-      present.cat[f.properties.category] = true;
-      present.status[f.properties.status] = true;
+      var p = f.properties;
+      if (!p.mentions && p.entity && shared[p.entity]) p.mentions = shared[p.entity];
+      present.year[p.year] = true;
+      present.cat[p.category] = true;
+      present.status[p.status] = true;
+      present.follow[p.follow_up || "none"] = true;
+      if (p.follow_up) anyFollow = true;
+      if (p.town) present.town[p.town] = true;
     });
+    app.towns = Object.keys(present.town).sort();
     app.options.year = config.years.slice();
     app.options.cat = config.categories.filter(function (c) { return present.cat[c.id]; })
       .map(function (c) { return c.id; });
     app.options.status = config.statuses.map(function (s) { return s.id; });
+    // The follow-up group exists only when some feature is a promise with a verdict.
+    app.options.follow = anyFollow ? config.followUps.filter(function (o) {
+      return present.follow[o.id];
+    }).map(function (o) { return o.id; }) : [];
+
+    // Uncertainty circles: of the hovered or opened feature, and (legend) of all of them.
+    app.allCircles = L.layerGroup().addTo(map);
+    app.circles = L.layerGroup().addTo(map);
+    app.badges = L.layerGroup().addTo(map);
 
     // One GeoJSON layer per category, all on the map from the start; features are added
     // polygons first, then lines, then points, so the smaller shapes stay clickable on top.
@@ -156,7 +229,9 @@
         renderer: app.renderer,
         style: function (f) { return pathStyle(app, f); },
         pointToLayer: function (f, latlng) { return pointLayer(app, f, latlng); },
-        onEachFeature: function (f, layer) { register(app, f, layer, app.groups[cat]); }
+        onEachFeature: function (f, layer) {
+          register(app, f, layer, app.groups[cat], "layer");
+        }
       }).addTo(map);
     });
     var sorted = data.features.slice().sort(function (a, b) {
@@ -166,8 +241,41 @@
     });
     sorted.forEach(function (f) {
       var g = app.groups[f.properties.category];
-      if (g) g.addData(f);
+      if (!g) return;
+      // No geometry: not drawn, but counted, listed and searchable. A town-level point
+      // (the report gives no place) joins its town's group marker instead of a dot.
+      if (!f.geometry) register(app, f, null, null, "unplaced");
+      else if (isTownPoint(f)) register(app, f, null, null, "grouped");
+      else g.addData(f);
     });
+    app.entries.forEach(function (e) {
+      if (e.props.parent) {
+        var kids = app.children[e.props.parent] = app.children[e.props.parent] || {};
+        kids[e.entity] = true;
+      }
+    });
+    // Badges of one entity's years side by side (its features of each year coincide).
+    Object.keys(app.byEntity).sort().forEach(function (id) {
+      var slot = 0;
+      app.byEntity[id].slice().sort(function (a, b) { return a.props.year - b.props.year; })
+        .forEach(function (e) {
+          if (e.kind === "layer" && e.props.follow_up) e.badge = followMarker(app, e, slot++);
+        });
+    });
+    buildTownGroups(app);
+
+    map.on("popupopen", function (ev) {
+      app.popupEntry = ev.popup._lmEntry || null;
+      app.popupGroup = ev.popup._lmGroup || null;
+      if (app.popupGroup) showGroupCircle(app, app.popupGroup);
+      else if (app.popupEntry) showCircles(app, app.popupEntry);
+    });
+    map.on("popupclose", function (ev) {
+      if (ev.popup._lmEntry && ev.popup._lmEntry === app.popupEntry) app.popupEntry = null;
+      if (ev.popup._lmGroup && ev.popup._lmGroup === app.popupGroup) app.popupGroup = null;
+      app.circles.clearLayers();
+    });
+
     app.api = publicApi(app);
     window.luodianMap = app.api;
     return app;
@@ -175,6 +283,10 @@
 
   function rankOf(f) {
     return f.geometry ? (RANK[f.geometry.type] === undefined ? 0 : RANK[f.geometry.type]) : 0;
+  }
+
+  function isTownPoint(f) {
+    return f.properties.precision === "town" && f.geometry && f.geometry.type === "Point";
   }
 
   function colorOf(app, f) {
@@ -198,62 +310,50 @@
     };
   }
 
-  /* Surveyed / sourced: a filled dot. Approximate / town level: a hollow dot and a circle
-   * of radius uncertainty_m around where the point is believed to be. */
+  /* Surveyed / sourced: a filled dot. Approximate: a hollow dot; its uncertainty circle
+   * shows on hover and while its popup is open (dozens of circles of several kilometres
+   * would swamp the map), or for all of them when the legend asks. */
   function pointLayer(app, f, latlng) {
     var p = f.properties, color = colorOf(app, f);
     if (!UNCERTAIN[p.precision]) {
       return L.circleMarker(latlng, {
-        renderer: app.renderer, radius: 7, color: "#ffffff", weight: 1.5, opacity: 1, fillColor: color, fillOpacity: 0.95
+        renderer: app.renderer, radius: 7, color: "#ffffff", weight: 1.5, opacity: 1,
+        fillColor: color, fillOpacity: 0.95
       });
     }
-    var shown = latlng;
-    if (p.precision === "town") {
-      // Town-level aggregates all sit on the town centre; spread their markers on a small
-      // spiral so each stays clickable (the uncertainty circle keeps the true centre).
-      var key = latlng.lat.toFixed(6) + "," + latlng.lng.toFixed(6);
-      var k = app.townSlots[key] = (app.townSlots[key] || 0) + 1;
-      if (k > 1) {
-        var angle = (k - 1) * 2.39996, r = 160 * Math.sqrt(k - 1);
-        var dLat = (r * Math.cos(angle)) / 111320;
-        var dLng = (r * Math.sin(angle)) / (111320 * Math.cos(latlng.lat * Math.PI / 180));
-        shown = L.latLng(latlng.lat + dLat, latlng.lng + dLng);
-      }
-    }
-    // The uncertainty circle is an outline only: dozens of them overlap on real data, and
-    // town-level ones (all the same circle round the town centre) are drawn in grey.
-    var town = p.precision === "town";
-    var circle = L.circle(latlng, {
-      renderer: app.renderer,
-      radius: Math.max(Number(p.uncertainty_m) || 0, 1), color: town ? "#666666" : color,
-      weight: 1, opacity: town ? 0.5 : 0.75, dashArray: town ? "2 6" : "4 4", fill: false,
-      interactive: false
-    });
-    var marker = L.circleMarker(shown, {
+    return L.circleMarker(latlng, {
       renderer: app.renderer,
       radius: 7, color: color, weight: 3, opacity: 1, fillColor: "#ffffff", fillOpacity: 0.9,
       dashArray: p.precision === "town" ? "3 2" : null
     });
-    var group = L.featureGroup([circle, marker]);
-    group._lmAnchor = shown;
-    return group;
   }
 
-  function register(app, f, layer, group) {
+  function register(app, f, layer, group, kind) {
+    var p = f.properties;
     var entry = {
-      id: String(f.properties.id), props: f.properties, feature: f, layer: layer, group: group,
-      rank: rankOf(f), visible: true
+      id: String(p.id), props: p, feature: f, layer: layer, group: group, kind: kind,
+      rank: rankOf(f), visible: true, entity: p.entity ? String(p.entity) : String(p.id),
+      badge: null, townGroup: null
     };
     app.entries.push(entry);
     app.byId[entry.id] = entry;
-    layer.bindPopup(function () { return popupContent(app, entry); },
-      { maxWidth: 380, minWidth: 240, autoPanPadding: [40, 40], className: "lm-popup" });
+    (app.byEntity[entry.entity] = app.byEntity[entry.entity] || []).push(entry);
+    if (!layer) return entry;
+    layer.bindPopup(function () { return popupContent(app, entry); }, app.popupOptions);
+    layer.getPopup()._lmEntry = entry;
     // Tooltips go on the interactive leaves: Leaflet 1.9.3 fails on nested groups.
     leaves(layer).forEach(function (leaf) {
       if (leaf.options && leaf.options.interactive === false) return;
       leaf.bindTooltip(function () { return el("span", "lm-tooltip-name", entry.props.name); },
         { sticky: true, direction: "top", opacity: 0.95 });
+      if (p.precision === "approximate") {
+        leaf.on("mouseover", function () { showCircles(app, entry); });
+        leaf.on("mouseout", function () {
+          if (app.popupEntry !== entry) app.circles.clearLayers();
+        });
+      }
     });
+    return entry;
   }
 
   function leaves(layer) {
@@ -264,11 +364,263 @@
   }
 
   function anchorOf(entry) {
+    if (entry.kind === "grouped") return entry.townGroup.latlng;
     var layer = entry.layer;
-    if (layer._lmAnchor) return layer._lmAnchor;
+    if (!layer) return null;
     if (layer.getLatLng) return layer.getLatLng();
     if (layer.getBounds) return layer.getBounds().getCenter();
     return null;
+  }
+
+  function onMap(app, e) {
+    if (!e.visible) return false;
+    if (e.kind === "layer") return app.map.hasLayer(e.layer);
+    if (e.kind === "grouped") return !!e.townGroup.marker && app.map.hasLayer(e.townGroup.marker);
+    return false;
+  }
+
+  function isVisible(e) { return e.visible; }
+
+  // ---------------------------------------------------------------- uncertainty circles
+  function pointsOf(g, out) {
+    if (!g) return out;
+    if (g.type === "Point") out.push(L.latLng(g.coordinates[1], g.coordinates[0]));
+    else if (g.type === "MultiPoint") {
+      g.coordinates.forEach(function (c) { out.push(L.latLng(c[1], c[0])); });
+    } else if (g.type === "GeometryCollection") {
+      g.geometries.forEach(function (part) { pointsOf(part, out); });
+    }
+    return out;
+  }
+
+  function circle(app, latlng, radius, color, faint) {
+    return L.circle(latlng, {
+      renderer: app.renderer, radius: radius, color: color, weight: faint ? 1 : 1.5,
+      opacity: faint ? 0.45 : 0.9, dashArray: "4 4", fill: !faint, fillColor: color,
+      fillOpacity: 0.07, interactive: false
+    });
+  }
+
+  function uncertaintyCircles(app, entry, faint) {
+    var r = Number(entry.props.uncertainty_m);
+    if (!(r > 0) || entry.kind !== "layer" || !UNCERTAIN[entry.props.precision]) return [];
+    var color = colorOf(app, entry.feature);
+    return pointsOf(entry.feature.geometry, []).map(function (ll) {
+      return circle(app, ll, r, color, faint);
+    });
+  }
+
+  function showCircles(app, entry) {
+    app.circles.clearLayers();
+    if (entry.kind === "grouped") { showGroupCircle(app, entry.townGroup); return; }
+    uncertaintyCircles(app, entry, false).forEach(function (c) { app.circles.addLayer(c); });
+  }
+
+  function showGroupCircle(app, g) {
+    app.circles.clearLayers();
+    if (g.radius > 0) app.circles.addLayer(circle(app, g.latlng, g.radius, "#555555", false));
+  }
+
+  function drawAllCircles(app) {
+    app.allCircles.clearLayers();
+    if (!app.showAllCircles) return;
+    app.entries.forEach(function (e) {
+      if (!e.visible || e.props.precision !== "approximate") return;
+      uncertaintyCircles(app, e, true).forEach(function (c) { app.allCircles.addLayer(c); });
+    });
+  }
+
+  // ---------------------------------------------------------------- follow-up badges
+  /* Where a feature's follow-up badge sits: beside a point, on the middle vertex of a
+   * line, at the centre of a polygon. */
+  function badgeAnchor(entry) {
+    var g = entry.feature.geometry;
+    if (!g) return null;
+    if (entry.rank === 2) return pointsOf(g, [])[0] || anchorOf(entry);
+    if (entry.rank === 1) {
+      var parts = g.type === "LineString" ? [g.coordinates] : g.coordinates;
+      var longest = parts.reduce(function (a, b) { return b.length > a.length ? b : a; }, []);
+      var mid = longest[Math.floor((longest.length - 1) / 2)];
+      if (longest.length === 2) {
+        mid = [(longest[0][0] + longest[1][0]) / 2, (longest[0][1] + longest[1][1]) / 2];
+      }
+      if (mid) return L.latLng(mid[1], mid[0]);
+    }
+    return anchorOf(entry);
+  }
+
+  function followMarker(app, entry, slot) {
+    var kind = entry.props.follow_up, ll = badgeAnchor(entry);
+    if (!ll) return null;
+    var icon = L.divIcon({
+      className: "lm-follow-icon", html: followBadge(kind, 15), iconSize: [15, 15],
+      // beside a dot (up and to the right), centred on lines and polygons; the next year's
+      // badge of the same entity to the right of the previous one
+      iconAnchor: entry.rank === 2 ? [-2 - 14 * slot, 17] : [7.5 - 14 * slot, 7.5]
+    });
+    var marker = L.marker(ll, { icon: icon, keyboard: false, zIndexOffset: 200 });
+    marker.bindTooltip(function () {
+      return el("span", "lm-tooltip-name", entry.props.name + " · " +
+        labelOf(app.config.followUps, kind));
+    }, { direction: "top", opacity: 0.95 });
+    marker.on("click", function () { openEntry(app, entry); });
+    app.badges.addLayer(marker);
+    return marker;
+  }
+
+  // ---------------------------------------------------------------- town-level groups
+  /* Town-level items (the report gives no place) all sit on the town centre: one marker
+   * per place with a count that follows the filters; its popup lists them. */
+  function buildTownGroups(app) {
+    app.entries.forEach(function (e) {
+      if (e.kind !== "grouped") return;
+      var c = e.feature.geometry.coordinates;
+      var level = e.props.geocoder === "district" ? "district" : "town";
+      var key = level + ":" + Number(c[1]).toFixed(6) + "," + Number(c[0]).toFixed(6);
+      var g = app.townGroupByKey[key];
+      if (!g) {
+        g = app.townGroupByKey[key] = {
+          key: key, level: level, latlng: L.latLng(c[1], c[0]), members: [], towns: {},
+          radius: 0, marker: null, label: null, count: -1
+        };
+        app.townGroups.push(g);
+      }
+      g.members.push(e);
+      e.townGroup = g;
+      if (e.props.town) g.towns[e.props.town] = true;
+      g.radius = Math.max(g.radius, Number(e.props.uncertainty_m) || 0);
+    });
+    app.townGroups.sort(function (a, b) { return a.key < b.key ? -1 : a.key > b.key ? 1 : 0; });
+    app.townGroups.forEach(function (g) {
+      var box = el("div", "lm-town-group-inner lm-town-group-" + g.level);
+      box.setAttribute("data-group-key", g.key);
+      box.setAttribute("role", "button");
+      box.appendChild(groupSwatch());
+      g.label = el("span", "lm-town-group-label");
+      box.appendChild(g.label);
+      g.box = box;
+      g.marker = L.marker(g.latlng, {
+        icon: L.divIcon({ className: "lm-town-group", html: box, iconSize: null }),
+        zIndexOffset: 1000, riseOnHover: true, keyboard: true
+      });
+      g.marker.on("click", function () { openGroup(app, g); });
+      g.marker.on("mouseover", function () { showGroupCircle(app, g); });
+      g.marker.on("mouseout", function () {
+        if (app.popupGroup !== g && !(app.popupEntry && app.popupEntry.townGroup === g)) {
+          app.circles.clearLayers();
+        }
+      });
+    });
+  }
+
+  function groupTown(g) { return Object.keys(g.towns).sort().join("、"); }
+
+  function refreshTownGroups(app) {
+    var s = app.s;
+    app.townGroups.forEach(function (g) {
+      var n = g.members.filter(isVisible).length;
+      if (n !== g.count) {
+        g.count = n;
+        var town = groupTown(g);
+        g.label.textContent = g.level === "district"
+          ? fmt(s.district_group, { town: town, n: n })
+          : fmt(app.towns.length > 1 && town ? s.town_group_named : s.town_group,
+            { town: town, n: n });
+        g.box.setAttribute("data-count", String(n));
+        if (app.popupGroup === g && n) app.groupPopup.setContent(groupContent(app, g));
+      }
+      var shown = app.map.hasLayer(g.marker);
+      if (n && !shown) g.marker.addTo(app.map);
+      if (!n && shown) {
+        if (app.popupGroup === g) app.map.closePopup();
+        g.marker.remove();
+      }
+    });
+  }
+
+  function compareEntries(app) {
+    var order = {};
+    app.config.categories.forEach(function (c, i) { order[c.id] = i; });
+    return function (a, b) {
+      var ca = order[a.props.category], cb = order[b.props.category];
+      if (ca !== cb) return ca - cb;
+      if (a.props.year !== b.props.year) return a.props.year - b.props.year;
+      return a.props.name < b.props.name ? -1 : a.props.name > b.props.name ? 1 : 0;
+    };
+  }
+
+  function groupContent(app, g) {
+    var s = app.s, town = groupTown(g);
+    var shown = g.members.filter(isVisible).sort(compareEntries(app));
+    var box = el("div", "lm-group-body");
+    box.setAttribute("data-group-key", g.key);
+    box.appendChild(el("h3", "lm-popup-name", (town ? town + " · " : "") + fmt(
+      g.level === "district" ? s.district_group_title : s.town_group_title, { n: shown.length })));
+    box.appendChild(el("div", "lm-note", s.town_group_note));
+    var list = el("ul", "lm-group-list");
+    shown.forEach(function (e) {
+      var item = el("li");
+      var button = el("button", "lm-group-item");
+      button.type = "button";
+      button.setAttribute("data-feature-id", e.id);
+      var dot = el("span", "lm-dot");
+      dot.style.backgroundColor = colorOf(app, e.feature);
+      button.appendChild(dot);
+      button.appendChild(el("span", "lm-group-item-name", e.props.name));
+      button.appendChild(el("span", "lm-group-item-meta", fmt(s.year_value, { year: e.props.year }) +
+        " · " + labelOf(app.config.statuses, e.props.status)));
+      if (e.props.follow_up) button.appendChild(followBadge(e.props.follow_up, 13));
+      button.addEventListener("click", function () { openEntry(app, e); });
+      item.appendChild(button);
+      list.appendChild(item);
+    });
+    box.appendChild(list);
+    return box;
+  }
+
+  function openGroup(app, g) {
+    if (!g || !g.count) return false;
+    var popup = L.popup(extend(extend({}, app.popupOptions), { className: "lm-popup lm-popup-group" }))
+      .setLatLng(g.latlng).setContent(groupContent(app, g));
+    popup._lmGroup = g;
+    app.groupPopup = popup;
+    popup.openOn(app.map);
+    return true;
+  }
+
+  /* The popup of any entry: a bound popup for drawn features, one at the group marker
+   * for town-level items, one in the middle of the map for items that are not on it. */
+  function openEntry(app, entry) {
+    if (!entry || !entry.visible) return false;
+    if (entry.kind === "layer") {
+      entry.layer.openPopup(anchorOf(entry));
+      return true;
+    }
+    var floating = entry.kind === "unplaced";
+    var popup = L.popup(extend(extend({}, app.popupOptions),
+      { className: "lm-popup" + (floating ? " lm-popup-floating" : "") }))
+      .setLatLng(floating ? app.map.getCenter() : entry.townGroup.latlng)
+      .setContent(popupContent(app, entry));
+    popup._lmEntry = entry;
+    popup.openOn(app.map);
+    return true;
+  }
+
+  /* The feature of an entity to show: a visible one (of ``year`` if given, else the
+   * latest), else the latest hidden one; null if the entity is not in the data. */
+  function pickFeature(app, entity, year) {
+    var all = app.byEntity[entity];
+    if (!all || !all.length) return null;
+    function best(list) {
+      if (!list.length) return null;
+      if (year !== null && year !== undefined) {
+        var same = list.filter(function (e) { return e.props.year === year; })[0];
+        if (same) return same;
+      }
+      return list.reduce(function (a, b) { return b.props.year > a.props.year ? b : a; });
+    }
+    return best(all.filter(function (e) { return e.visible && e.kind !== "unplaced"; })) ||
+      best(all.filter(isVisible)) || best(all);
   }
 
   // ---------------------------------------------------------------- popups
@@ -293,8 +645,8 @@
   }
 
   /* The quote as text nodes, with each occurrence of the name wrapped in <mark>. */
-  function highlighted(quote, name) {
-    var box = el("blockquote", "lm-quote");
+  function highlighted(quote, name, className) {
+    var box = el("blockquote", className || "lm-quote");
     quote = quote ? String(quote) : "";
     name = name ? String(name) : "";
     if (!name) { box.textContent = quote; return box; }
@@ -316,10 +668,145 @@
     dl.appendChild(dd);
   }
 
+  function reasonOf(app, entry) {
+    return entry.props.geocoder === "none" ? app.s.reason_no_town : app.s.reason_unknown;
+  }
+
+  /* A link that shows another feature (jumps to it and opens its popup), or its name
+   * and "(hidden by the filter)" when the filter hides it. */
+  function linkTo(app, target, text) {
+    if (!target.visible) {
+      var span = el("span", "lm-link-off", text);
+      span.appendChild(el("span", "lm-muted", app.s.hidden));
+      return span;
+    }
+    var a = el("button", "lm-link", text);
+    a.type = "button";
+    a.setAttribute("data-feature-id", target.id);
+    a.addEventListener("click", function () { jumpTo(app, target); });
+    return a;
+  }
+
+  function entityName(app, entity) {
+    var list = app.byEntity[entity];
+    return list && list.length ? list[list.length - 1].props.name : entity;
+  }
+
+  function links(app, entities, year) {
+    var span = el("span", "lm-links");
+    entities.forEach(function (id, i) {
+      if (i) span.appendChild(document.createTextNode(app.s.list_sep));
+      var target = pickFeature(app, id, year);
+      span.appendChild(target ? linkTo(app, target, entityName(app, id)) : el("span", null, id));
+    });
+    return span;
+  }
+
+  /* Phases: the parent ("part of …", a link if it is on the map), the other phases of
+   * the same parent, and the phases of this one. */
+  function relations(app, entry) {
+    var s = app.s, p = entry.props, dl = el("dl", "lm-facts lm-relations");
+    if (p.parent) {
+      var parent = pickFeature(app, String(p.parent), p.year), value;
+      if (parent) {
+        value = linkTo(app, parent, p.parent_name || parent.props.name);
+      } else {
+        value = el("span", null, p.parent_name || String(p.parent));
+        value.appendChild(el("span", "lm-muted", s.parent_absent));
+      }
+      row(dl, s.parent, value);
+      var siblings = Object.keys(app.children[p.parent] || {}).filter(function (id) {
+        return id !== entry.entity;
+      }).sort(function (a, b) {
+        var na = entityName(app, a), nb = entityName(app, b);
+        return na < nb ? -1 : na > nb ? 1 : 0;
+      });
+      if (siblings.length) row(dl, s.phases, links(app, siblings, p.year));
+    }
+    var kids = Object.keys(app.children[entry.entity] || {}).sort();
+    if (kids.length) row(dl, s.children, links(app, kids, p.year));
+    return dl.childNodes.length ? dl : null;
+  }
+
+  function followBlock(app, entry) {
+    var s = app.s, p = entry.props, kind = p.follow_up;
+    var box = el("div", "lm-follow lm-follow-box-" + kind);
+    box.appendChild(followBadge(kind, 16));
+    var text = el("span", "lm-follow-text");
+    text.appendChild(el("strong", "lm-follow-label",
+      s.follow_up + s.label_sep + labelOf(app.config.followUps, kind)));
+    text.appendChild(el("span", "lm-follow-explain",
+      fmt(s["follow_explain_" + kind] || "", { year: p.year })));
+    box.appendChild(text);
+    return box;
+  }
+
+  function currentMention(p) {
+    var mentions = Array.isArray(p.mentions) ? p.mentions : [];
+    for (var i = 0; i < mentions.length; i++) {
+      var m = mentions[i];
+      if (m.year === p.year && m.part === p.part && m.report === p.report) return i;
+    }
+    return -1;
+  }
+
+  /* Every mention of the entity, oldest first: year, part, status, report and its quote
+   * (two lines, the rest on demand; in full for the mention this feature speaks for,
+   * which is marked). The year of another mention opens that year's feature. */
+  function timeline(app, entry) {
+    var s = app.s, p = entry.props, cfg = app.config;
+    var mentions = Array.isArray(p.mentions) ? p.mentions : [];
+    if (mentions.length < 2) return null;
+    var box = el("div", "lm-timeline-box");
+    box.appendChild(el("div", "lm-label", fmt(s.timeline, { n: mentions.length })));
+    var list = el("ol", "lm-timeline");
+    var current = currentMention(p);
+    mentions.forEach(function (m, i) {
+      var item = el("li", "lm-tl-item lm-tl-" + (m.part || "other") +
+        (i === current ? " lm-current" : ""));
+      var head = el("div", "lm-tl-head");
+      var yearText = fmt(s.year_value, { year: m.year });
+      var other = (app.byEntity[entry.entity] || []).filter(function (e) {
+        return e.props.year === m.year && e !== entry;
+      })[0];
+      head.appendChild(other && other.visible ? linkTo(app, other, yearText)
+        : el("span", "lm-tl-year", yearText));
+      head.appendChild(el("span", "lm-tl-part", s["part_short_" + m.part] || m.part || ""));
+      head.appendChild(el("span", "lm-badge lm-status-" + m.status,
+        labelOf(cfg.statuses, m.status)));
+      head.appendChild(el("span", "lm-tl-report", m.report));
+      if (i === current) head.appendChild(el("span", "lm-tl-this", s.this_mention));
+      item.appendChild(head);
+      if (m.quote) {
+        var quote = highlighted(m.quote, p.name, "lm-tl-quote");
+        item.appendChild(quote);
+        if (i !== current && String(m.quote).length > 48) {
+          quote.classList.add("lm-clamped");
+          var more = el("button", "lm-more", s.expand);
+          more.type = "button";
+          more.addEventListener("click", function () {
+            var clamped = quote.classList.toggle("lm-clamped");
+            more.textContent = clamped ? s.expand : s.shrink;
+          });
+          item.appendChild(more);
+        }
+      }
+      list.appendChild(item);
+    });
+    box.appendChild(list);
+    return box;
+  }
+
   function popupContent(app, entry) {
     var s = app.s, p = entry.props, cfg = app.config;
     var box = el("div", "lm-popup-body");
     box.setAttribute("data-feature-id", entry.id);
+    if (entry.kind === "grouped") {
+      var back = el("button", "lm-back", s.back_to_group);
+      back.type = "button";
+      back.addEventListener("click", function () { openGroup(app, entry.townGroup); });
+      box.appendChild(back);
+    }
     box.appendChild(el("h3", "lm-popup-name", p.name));
 
     var badges = el("div", "lm-badges");
@@ -330,10 +817,16 @@
     badges.appendChild(cat);
     badges.appendChild(el("span", "lm-badge", fmt(s.year_value, { year: p.year })));
     badges.appendChild(el("span", "lm-badge lm-status-" + p.status, labelOf(cfg.statuses, p.status)));
-    if (UNCERTAIN[p.precision]) {
+    if (entry.kind === "unplaced") {
+      badges.appendChild(el("span", "lm-badge lm-badge-off", s.badge_unplaced));
+    } else if (UNCERTAIN[p.precision]) {
       badges.appendChild(el("span", "lm-badge lm-badge-warn", labelOf(cfg.precisions, p.precision)));
     }
     box.appendChild(badges);
+
+    var rel = relations(app, entry);
+    if (rel) box.appendChild(rel);
+    if (p.follow_up) box.appendChild(followBlock(app, entry));
 
     var dl = el("dl", "lm-facts");
     var qs = quantities(p.quantities);
@@ -343,19 +836,28 @@
     }
     row(dl, s.section, p.section);
     row(dl, s.part, p.part ? (s["part_" + p.part] || p.part) : null);
+    row(dl, s.report, p.report);
     box.appendChild(dl);
 
-    if (p.quote) {
+    // The report's sentence: on its own, or as the marked entry of the timeline.
+    var tl = timeline(app, entry);
+    var current = currentMention(p);
+    var inTimeline = tl && current !== -1 && p.mentions[current].quote === p.quote;
+    if (p.quote && !inTimeline) {
       box.appendChild(el("div", "lm-label", s.quote));
       box.appendChild(highlighted(p.quote, p.name));
     }
+    if (tl) box.appendChild(tl);
 
     var loc = el("dl", "lm-facts lm-located");
     row(loc, s.geocoder, p.geocoder);
     row(loc, s.precision, labelOf(cfg.precisions, p.precision));
-    var u = Number(p.uncertainty_m);
+    var u = p.uncertainty_m === null || p.uncertainty_m === undefined ? NaN : Number(p.uncertainty_m);
     row(loc, s.uncertainty, isFinite(u) ? fmt(s.meters, { m: Math.round(u) }) : null);
-    if (p.precision === "town") row(loc, "", s.town_note);
+    if (entry.kind === "unplaced") row(loc, "", reasonOf(app, entry));
+    else if (p.precision === "town") {
+      row(loc, "", p.geocoder === "district" ? s.district_note : s.town_note);
+    }
     else if (p.precision === "approximate") row(loc, "", s.approximate_note);
     box.appendChild(el("div", "lm-label", s.located));
     box.appendChild(loc);
@@ -369,6 +871,7 @@
   function valueOf(entry, group) {
     if (group === "year") return entry.props.year;
     if (group === "cat") return entry.props.category;
+    if (group === "follow") return entry.props.follow_up || "none";
     return entry.props.status;
   }
 
@@ -405,7 +908,12 @@
       var want = matches(state, e, null);
       if (want === e.visible) return;
       e.visible = want;
-      if (want) added.push(e); else { e.layer.closePopup(); e.group.removeLayer(e.layer); }
+      if (!want && app.popupEntry === e) app.map.closePopup();
+      if (e.badge) {
+        if (want) app.badges.addLayer(e.badge); else app.badges.removeLayer(e.badge);
+      }
+      if (e.kind !== "layer") return;  // town groups and the not-on-the-map list follow below
+      if (want) added.push(e); else e.group.removeLayer(e.layer);
     });
     // Re-added shapes must go back under the points: polygons to the back, lines above
     // them (then every visible point is brought forward again).
@@ -415,9 +923,13 @@
     });
     if (anyLine) {
       app.entries.forEach(function (e) {
-        if (e.visible && e.rank === 2 && e.layer.bringToFront) e.layer.bringToFront();
+        if (e.visible && e.kind === "layer" && e.rank === 2 && e.layer.bringToFront) {
+          e.layer.bringToFront();
+        }
       });
     }
+    refreshTownGroups(app);
+    drawAllCircles(app);
     app.listeners.forEach(function (fn) { fn(app); });
   }
 
@@ -441,7 +953,7 @@
 
   // ---------------------------------------------------------------- URL hash
   function parseHash(app, hash) {
-    var state = { year: null, cat: null, status: null };
+    var state = { year: null, cat: null, status: null, follow: null };
     String(hash || "").replace(/^#/, "").split("&").forEach(function (pair) {
       if (!pair) return;
       var at = pair.indexOf("=");
@@ -490,6 +1002,7 @@
   function optionLabel(app, group, value) {
     if (group === "year") return fmt(app.s.year_value, { year: value });
     if (group === "cat") return app.categories[value].label;
+    if (group === "follow") return labelOf(app.config.followUps, value);
     return labelOf(app.config.statuses, value);
   }
 
@@ -517,12 +1030,15 @@
         box.appendChild(head);
         var summary = el("div", "lm-summary");
         box.appendChild(summary);
+        var unplaced = unplacedList(app);
+        if (unplaced) box.appendChild(unplaced.node);
 
         var inputs = [];
-        var countNodes = { year: {}, cat: {}, status: {} };
+        var countNodes = { year: {}, cat: {}, status: {}, follow: {} };
         var body = el("div", "lm-panel-body");
         GROUPS.forEach(function (group) {
           if (group === "year" && app.config.publication) return;
+          if (group === "follow" && !app.options.follow.length) return;
           var fs = el("fieldset", "lm-group lm-group-" + group);
           var legend = el("legend", null, s["group_" + group]);
           fs.appendChild(legend);
@@ -538,6 +1054,9 @@
             if (group === "cat") {
               var c = app.categories[value];
               label.appendChild(swatch(c.geometry, c.color, "surveyed"));
+            } else if (group === "follow") {
+              label.appendChild(value === "none" ? el("span", "lm-badge-space")
+                : followBadge(value, 14));
             }
             label.appendChild(el("span", "lm-option-label", optionLabel(app, group, value)));
             var count = el("span", "lm-count", "0");
@@ -550,19 +1069,20 @@
         var reset = el("button", "lm-reset", s.reset);
         reset.type = "button";
         reset.addEventListener("click", function () {
-          setState(app, { year: null, cat: null, status: null }, true);
+          setState(app, { year: null, cat: null, status: null, follow: null }, true);
         });
         body.appendChild(reset);
         box.appendChild(body);
 
         function fromInputs() {
-          var state = { year: [], cat: [], status: [] };
+          var state = { year: [], cat: [], status: [], follow: [] };
           inputs.forEach(function (input) {
             if (!input.checked) return;
             var g = input.getAttribute("data-group"), v = input.getAttribute("data-value");
             state[g].push(g === "year" ? Number(v) : v);
           });
           if (app.config.publication) state.year = null;
+          if (!app.options.follow.length) state.follow = null;
           setState(app, state, true);
         }
 
@@ -582,8 +1102,9 @@
               option.classList.toggle("lm-empty", !counts[v]);
             });
           });
-          var shown = app.entries.filter(function (e) { return e.visible; }).length;
+          var shown = app.entries.filter(isVisible).length;
           summary.textContent = fmt(s.showing, { n: shown, total: app.entries.length });
+          if (unplaced) unplaced.refresh();
         }
         app.listeners.push(refresh);
         refresh();
@@ -592,6 +1113,61 @@
     });
     return new Control();
   };
+
+  /* "Of which N not on the map": features without geometry that the filter selects, with
+   * a list (name, year, reason) that opens each one's popup. */
+  function unplacedList(app) {
+    var s = app.s;
+    var all = app.entries.filter(function (e) { return e.kind === "unplaced"; });
+    if (!all.length) return null;
+    var node = el("div", "lm-unplaced");
+    var toggle = el("button", "lm-unplaced-toggle");
+    toggle.type = "button";
+    toggle.setAttribute("aria-expanded", "false");
+    var list = el("ul", "lm-unplaced-list");
+    list.hidden = true;
+    node.appendChild(toggle);
+    node.appendChild(list);
+    toggle.addEventListener("click", function () { show(list.hidden); });
+
+    function show(open) {
+      list.hidden = !open;
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      refresh();
+    }
+
+    function refresh() {
+      var shown = all.filter(isVisible);
+      toggle.textContent = fmt(s.unplaced, { n: shown.length }) + (list.hidden ? " ▸" : " ▾");
+      toggle.setAttribute("data-count", String(shown.length));
+      toggle.disabled = !shown.length && list.hidden;
+      if (list.hidden) return;
+      list.textContent = "";
+      list.appendChild(el("li", "lm-unplaced-title", s.unplaced_title));
+      if (!shown.length) list.appendChild(el("li", "lm-muted", s.unplaced_none));
+      shown.slice().sort(compareEntries(app)).forEach(function (e) {
+        var item = el("li");
+        var button = el("button", "lm-unplaced-item");
+        button.type = "button";
+        button.setAttribute("data-feature-id", e.id);
+        button.appendChild(el("span", "lm-unplaced-name", e.props.name));
+        button.appendChild(el("span", "lm-unplaced-meta", optionLabel(app, "cat", e.props.category) +
+          " · " + fmt(s.year_value, { year: e.props.year })));
+        button.appendChild(el("span", "lm-unplaced-reason", reasonOf(app, e)));
+        button.addEventListener("click", function () { openEntry(app, e); });
+        item.appendChild(button);
+        list.appendChild(item);
+      });
+    }
+
+    app.showUnplaced = function (id) {
+      show(true);
+      Array.prototype.forEach.call(list.querySelectorAll(".lm-unplaced-item"), function (b) {
+        if (b.getAttribute("data-feature-id") === String(id)) b.scrollIntoView({ block: "nearest" });
+      });
+    };
+    return { node: node, refresh: refresh };
+  }
 
   // ---------------------------------------------------------------- legend
   LM.legendControl = function (app, options) {
@@ -612,10 +1188,13 @@
         rows.forEach(function (r) {
           var line = el("div", "lm-legend-row");
           var symbols = el("span", "lm-legend-symbols");
-          ["Point", "LineString", "Polygon"].forEach(function (kind) {
-            if (r.ids[0] === "town" && kind !== "Point") return;
-            symbols.appendChild(swatch(kind, "#555555", r.ids[0]));
-          });
+          if (r.ids[0] === "town") {
+            symbols.appendChild(groupSwatch());
+          } else {
+            ["Point", "LineString", "Polygon"].forEach(function (kind) {
+              symbols.appendChild(swatch(kind, "#555555", r.ids[0]));
+            });
+          }
           line.appendChild(symbols);
           var label = el("span", "lm-legend-text");
           label.appendChild(el("strong", null, r.ids.map(function (id) {
@@ -625,9 +1204,38 @@
           var count = el("span", "lm-count", "0");
           counts[r.ids.join(",")] = { node: count, ids: r.ids };
           label.appendChild(count);
+          if (r.ids[0] === "approximate") {
+            // every uncertainty circle at once, for whoever wants to see them all
+            var toggle = el("label", "lm-circles-toggle");
+            var input = el("input", "lm-circles-input");
+            input.type = "checkbox";
+            input.addEventListener("change", function () {
+              app.showAllCircles = input.checked;
+              drawAllCircles(app);
+            });
+            toggle.appendChild(input);
+            toggle.appendChild(document.createTextNode(s.legend_circles));
+            label.appendChild(toggle);
+          }
           line.appendChild(label);
           box.appendChild(line);
         });
+        var follow = app.options.follow.filter(function (v) { return v !== "none"; });
+        if (follow.length) {
+          var fline = el("div", "lm-legend-row lm-legend-follow");
+          var ftext = el("span", "lm-legend-text");
+          ftext.appendChild(el("strong", null, s.legend_follow));
+          var keys = el("span", "lm-follow-keys");
+          follow.forEach(function (v) {
+            var key = el("span", "lm-follow-key");
+            key.appendChild(followBadge(v, 14));
+            key.appendChild(el("span", null, labelOf(app.config.followUps, v)));
+            keys.appendChild(key);
+          });
+          ftext.appendChild(keys);
+          fline.appendChild(ftext);
+          box.appendChild(fline);
+        }
         if (app.config.hasOutline) {
           var line = el("div", "lm-legend-row");
           var sym = svg("svg", { width: 26, height: 16, viewBox: "0 0 26 16", "class": "lm-swatch" });
@@ -642,7 +1250,8 @@
         function refresh() {
           Object.keys(counts).forEach(function (k) {
             var n = app.entries.filter(function (e) {
-              return e.visible && counts[k].ids.indexOf(e.props.precision) !== -1;
+              return e.visible && e.kind !== "unplaced" &&
+                counts[k].ids.indexOf(e.props.precision) !== -1;
             }).length;
             counts[k].node.textContent = String(n);
           });
@@ -682,12 +1291,17 @@
   // ---------------------------------------------------------------- search
   function jumpTo(app, entry) {
     var map = app.map, layer = entry.layer;
-    if (entry.rank === 2 || !layer.getBounds) {
+    if (!entry.visible) return;
+    if (entry.kind === "unplaced") {
+      if (app.showUnplaced) app.showUnplaced(entry.id);
+    } else if (entry.kind === "grouped") {
+      map.setView(entry.townGroup.latlng, Math.max(map.getZoom(), 14));
+    } else if (entry.rank === 2 || !layer.getBounds) {
       map.setView(anchorOf(entry), Math.max(map.getZoom(), 15));
     } else {
       map.fitBounds(layer.getBounds(), { maxZoom: 16, padding: [40, 40] });
     }
-    if (entry.visible) layer.openPopup(anchorOf(entry));
+    openEntry(app, entry);
   }
 
   LM.searchControl = function (app, options) {
@@ -711,8 +1325,13 @@
           list.textContent = "";
           found = [];
           if (!q) return;
+          // One hit per entity, for the feature of a year the filter shows (the latest
+          // such year), so a hit jumps to what is on the map now.
+          var seen = {};
           app.entries.forEach(function (e) {
-            if (String(e.props.name).toLowerCase().indexOf(q) !== -1) found.push(e);
+            if (seen[e.entity] || String(e.props.name).toLowerCase().indexOf(q) === -1) return;
+            seen[e.entity] = true;
+            found.push(pickFeature(app, e.entity, null));
           });
           found.sort(function (a, b) { return (b.visible ? 1 : 0) - (a.visible ? 1 : 0); });
           if (!found.length) list.appendChild(el("li", "lm-search-none", s.search_none));
@@ -722,12 +1341,13 @@
             button.type = "button";
             button.setAttribute("data-feature-id", e.id);
             button.appendChild(el("span", "lm-search-name", e.props.name));
+            var years = app.byEntity[e.entity].map(function (x) { return x.props.year; })
+              .sort().map(function (y) { return fmt(s.year_value, { year: y }); });
             button.appendChild(el("span", "lm-search-meta",
-              optionLabel(app, "cat", e.props.category) + " · " +
-              fmt(s.year_value, { year: e.props.year }) + (e.visible ? "" : " " + s.search_hidden)));
-            button.addEventListener("click", function () {
-              if (e.visible) { jumpTo(app, e); }
-            });
+              optionLabel(app, "cat", e.props.category) + " · " + years.join(s.list_sep) +
+              (e.visible ? (e.kind === "unplaced" ? " " + s.not_on_map : "")
+                : " " + s.search_hidden)));
+            button.addEventListener("click", function () { jumpTo(app, e); });
             item.appendChild(button);
             list.appendChild(item);
           });
@@ -812,7 +1432,8 @@
       say(fmt(s.edit_draw_prompt, { name: entry.props.name }));
       var modes = drawControl._toolbars.draw._modes;
       var type = entry.feature.geometry ? entry.feature.geometry.type : "Point";
-      var mode = entry.rank === 2 ? "circlemarker" : entry.rank === 1 ? "polyline" : "polygon";
+      var mode = !entry.feature.geometry || entry.rank === 2 ? "circlemarker"
+        : entry.rank === 1 ? "polyline" : "polygon";
       if (type && modes[mode]) { stopHandlers(); modes[mode].handler.enable(); }
       return true;
     }
@@ -963,13 +1584,28 @@
 
   function publicApi(app) {
     return {
+      /* The features on the map now: drawn, or counted in a town-level group marker. */
       visibleIds: function () {
-        return app.entries.filter(function (e) { return e.visible && app.map.hasLayer(e.layer); })
+        return app.entries.filter(function (e) { return onMap(app, e); })
+          .map(function (e) { return e.id; }).sort();
+      },
+      /* The features the filter selects that have no geometry (listed, not drawn). */
+      unplacedIds: function () {
+        return app.entries.filter(function (e) { return e.kind === "unplaced" && e.visible; })
           .map(function (e) { return e.id; }).sort();
       },
       allIds: function () { return app.entries.map(function (e) { return e.id; }).sort(); },
+      townGroups: function () {
+        return app.townGroups.map(function (g) {
+          return { key: g.key, level: g.level, count: g.count, onMap: app.map.hasLayer(g.marker),
+            label: g.label.textContent,
+            ids: g.members.filter(isVisible).map(function (e) { return e.id; }).sort() };
+        });
+      },
+      openGroup: function (key) { return openGroup(app, app.townGroupByKey[key]); },
       setFilter: function (state) {
-        var next = { year: app.state.year, cat: app.state.cat, status: app.state.status };
+        var next = { year: app.state.year, cat: app.state.cat, status: app.state.status,
+          follow: app.state.follow };
         Object.keys(state || {}).forEach(function (k) {
           var key = k === "category" ? "cat" : k;
           if (GROUPS.indexOf(key) !== -1) next[key] = state[k];
@@ -978,15 +1614,11 @@
         return this.getFilter();
       },
       getFilter: function () {
-        return { year: app.state.year, cat: app.state.cat, status: app.state.status };
+        return { year: app.state.year, cat: app.state.cat, status: app.state.status,
+          follow: app.state.follow };
       },
       counts: function (group) { return LM.counts(app, group || "cat"); },
-      openPopup: function (id) {
-        var e = app.byId[id];
-        if (!e || !e.visible) return false;
-        e.layer.openPopup(anchorOf(e));
-        return true;
-      },
+      openPopup: function (id) { return openEntry(app, app.byId[id]); },
       anchor: function (id) {
         var e = app.byId[id];
         var ll = e ? anchorOf(e) : null;
