@@ -599,6 +599,13 @@ def test_write_coverage_is_deterministic(written):
     assert not re.search(r"_[0-9a-f]{32}\b", page)  # folium's random ids are gone
 
 
+def test_self_contained_coverage_map_loads_nothing_from_the_network(tmp_path, config, web_assets):
+    page = write_coverage(small_report(config), tmp_path, self_contained=True)
+    html = next(p for p in page if p.name == "coverage.html").read_text("utf-8")
+    assert not re.search(r"<(?:script|link)[^>]+(?:src|href)=\"https?:", html)
+    assert "Leaflet 1.9.3" in html  # the library itself, inlined
+
+
 def test_write_coverage_escapes_report_text(written):
     directory = written[0][0].parent
     page = (directory / "coverage.html").read_text("utf-8")

@@ -1165,10 +1165,13 @@ def coverage_markdown(report: CoverageReport, charts: dict[str, str]) -> str:
     return "\n".join(out)
 
 
-def write_coverage(report: CoverageReport, directory: str | Path) -> list[Path]:
+def write_coverage(
+    report: CoverageReport, directory: str | Path, *, self_contained: bool = False
+) -> list[Path]:
     """Write ``coverage.json``, ``coverage.md`` with its charts and ``coverage.html``.
 
-    Every file is deterministic, so an unchanged input changes no byte of the output.
+    Every file is deterministic, so an unchanged input changes no byte of the output;
+    ``self_contained`` inlines the map's scripts like the main maps'.
     """
     from . import coverage_map
 
@@ -1184,5 +1187,10 @@ def write_coverage(report: CoverageReport, directory: str | Path) -> list[Path]:
     text = json.dumps(report.to_dict(), ensure_ascii=False, indent=1) + "\n"
     written.append(write_atomic(directory / "coverage.json", text))
     written.append(write_atomic(directory / "coverage.md", coverage_markdown(report, names)))
-    written.append(write_atomic(directory / "coverage.html", coverage_map.coverage_html(report)))
+    html = coverage_map.coverage_html(report)
+    if self_contained:
+        from .assets import inline_assets
+
+        html = inline_assets(html)
+    written.append(write_atomic(directory / "coverage.html", html))
     return written

@@ -262,7 +262,7 @@ def _check(args: argparse.Namespace) -> list[str]:
     for town, path in sorted(towns.items(), key=lambda tp: str(tp[0])):
         directory = args.maps if len(towns) == 1 else args.maps / path.parent.name
         report = run_checks(features, load_gazetteer(path), config)
-        write_coverage(report, directory)
+        write_coverage(report, directory, self_contained=args.self_contained)
         failures += [f"{town}: {f}" for f in failed_thresholds(report, config)]
         print(f"coverage of {town} → {directory}/coverage.md", file=sys.stderr)
     return failures
@@ -423,6 +423,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         type=Path,
         help="TOML thresholds and distances (default: the packaged checks.toml)",
+    )
+    check.add_argument(
+        "--self-contained",
+        action="store_true",
+        help="inline the coverage map's scripts (run 'luodian-map assets' once first)",
     )
     check.add_argument(
         "--strict", action="store_true", help="exit 1 when a threshold of the config is missed"
