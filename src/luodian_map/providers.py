@@ -97,19 +97,17 @@ _AMAP_BUSY = {"10016", "10017"}
 _AMAP_QUERY = {"20000", "20001", "20002", "20011", "20012"}
 
 
-class Amap(Geocoder):
-    """AMap (高德) Web Service geocoding; coordinates come back in GCJ-02.
+class _KeyedGeocoder(Geocoder):
+    """A geopy geocoder of a Chinese web service: an API key, a host and one path."""
 
-    Documentation at https://lbs.amap.com/api/webservice/guide/api/georegeo
-    """
-
-    api_path = "/v3/geocode/geo"
+    api_path = ""
+    default_domain = ""
 
     def __init__(
         self,
         api_key: str,
         *,
-        domain: str = "restapi.amap.com",
+        domain: str | None = None,
         scheme: str | None = None,
         timeout: Any = DEFAULT_SENTINEL,
         proxies: Any = DEFAULT_SENTINEL,
@@ -126,8 +124,18 @@ class Amap(Geocoder):
             adapter_factory=adapter_factory,
         )
         self.api_key = api_key
-        self.domain = domain.strip("/")
+        self.domain = (domain or self.default_domain).strip("/")
         self.api = f"{self.scheme}://{self.domain}{self.api_path}"
+
+
+class Amap(_KeyedGeocoder):
+    """AMap (高德) Web Service geocoding; coordinates come back in GCJ-02.
+
+    Documentation at https://lbs.amap.com/api/webservice/guide/api/georegeo
+    """
+
+    api_path = "/v3/geocode/geo"
+    default_domain = "restapi.amap.com"
 
     def geocode(
         self,
@@ -183,37 +191,14 @@ def _raise_amap_error(page: dict[str, Any]) -> None:
     raise GeocoderServiceError(message)
 
 
-class Tianditu(Geocoder):
+class Tianditu(_KeyedGeocoder):
     """Tianditu (天地图) geocoder; coordinates come back in CGCS2000 (≈ WGS-84).
 
     Documentation at http://lbs.tianditu.gov.cn/server/geocodinginterface.html
     """
 
     api_path = "/geocoder"
-
-    def __init__(
-        self,
-        api_key: str,
-        *,
-        domain: str = "api.tianditu.gov.cn",
-        scheme: str | None = None,
-        timeout: Any = DEFAULT_SENTINEL,
-        proxies: Any = DEFAULT_SENTINEL,
-        user_agent: str | None = None,
-        ssl_context: Any = DEFAULT_SENTINEL,
-        adapter_factory: Any = None,
-    ) -> None:
-        super().__init__(
-            scheme=scheme,
-            timeout=timeout,
-            proxies=proxies,
-            user_agent=user_agent,
-            ssl_context=ssl_context,
-            adapter_factory=adapter_factory,
-        )
-        self.api_key = api_key
-        self.domain = domain.strip("/")
-        self.api = f"{self.scheme}://{self.domain}{self.api_path}"
+    default_domain = "api.tianditu.gov.cn"
 
     def geocode(
         self,
