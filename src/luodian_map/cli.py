@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable, Sequence
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -55,14 +56,24 @@ def _extract(args: argparse.Namespace) -> list:
 
 def _town_gazetteers(args: argparse.Namespace) -> dict[str | None, Path]:
     """Town name → gazetteer file: the one given, or each town's under ``--geodata``."""
-    from .gazetteer import town_gazetteers
+    return _find_gazetteers(args.gazetteer, args.geodata)
 
-    if args.gazetteer is not None:
-        from .gazetteer import Gazetteer, load_gazetteer
-        from .geocode import gazetteer_town
 
-        return {gazetteer_town(Gazetteer(load_gazetteer(args.gazetteer))): args.gazetteer}
-    return dict(town_gazetteers(args.geodata))
+@cache
+def _find_gazetteers(gazetteer: Path | None, geodata: Path) -> dict[str | None, Path]:
+    from .gazetteer import gazetteer_file_town, town_gazetteers
+
+    if gazetteer is not None:
+        return {gazetteer_file_town(gazetteer): gazetteer}
+    return dict(town_gazetteers(geodata))
+
+
+@cache
+def _load_gazetteer(path: Path):
+    """Each gazetteer is read once per run, whichever stages need it."""
+    from .gazetteer import load_gazetteer
+
+    return load_gazetteer(path)
 
 
 def cmd_extract(args: argparse.Namespace) -> None:
@@ -79,12 +90,12 @@ def cmd_extract(args: argparse.Namespace) -> None:
 
 def _geocode_and_write(items: list, args: argparse.Namespace):
     """Place the items and write the layers; returns the features."""
-    from .gazetteer import Gazetteer, load_gazetteer
+    from .gazetteer import Gazetteer
     from .geocode import geocode_items, load_overrides
     from .layers import write_layers
 
     gazetteers = {
-        town: Gazetteer(load_gazetteer(path)) for town, path in _town_gazetteers(args).items()
+        town: Gazetteer(_load_gazetteer(path)) for town, path in _town_gazetteers(args).items()
     }
     for town in sorted({i.town for i in items if i.town not in gazetteers}, key=str):
         print(
@@ -155,19 +166,17 @@ def cmd_build(args: argparse.Namespace) -> None:
     features = _geocode_and_write(items, args)
     if not args.no_maps:
         _render_default_maps(features, args)
-        _check(args)
+        _check(args, features)
 
 
 def _outline(args: argparse.Namespace, towns: Iterable[str | None]):
     """The outlines of the towns on the map, from their gazetteers."""
     import geopandas as gpd
 
-    from .gazetteer import load_gazetteer
-
     frames = []
     for town, path in sorted(_town_gazetteers(args).items(), key=lambda tp: str(tp[0])):
         if town in towns:
-            gdf = load_gazetteer(path)
+            gdf = _load_gazetteer(path)
             frames.append(gdf[gdf["kind"] == "town"])
     if not frames:
         return None
@@ -250,18 +259,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if failures and args.strict else 0
 
 
-def _check(args: argparse.Namespace) -> list[str]:
+def _check(args: argparse.Namespace, features=None) -> list[str]:
+    """Check each town of the features (by default the layers on disk)."""
     from .checks import failed_thresholds, load_check_config, run_checks, write_coverage
-    from .gazetteer import load_gazetteer
     from .layers import read_layers
 
-    features = read_layers(args.layers)
+    features = read_layers(args.layers) if features is None else features
     config = load_check_config(args.config)
     towns = {t: p for t, p in _town_gazetteers(args).items() if t in set(features["town"])}
     failures = []
     for town, path in sorted(towns.items(), key=lambda tp: str(tp[0])):
         directory = args.maps if len(towns) == 1 else args.maps / path.parent.name
-        report = run_checks(features, load_gazetteer(path), config)
+        report = run_checks(features, _load_gazetteer(path), config)
         write_coverage(report, directory, self_contained=args.self_contained)
         failures += [f"{town}: {f}" for f in failed_thresholds(report, config)]
         print(f"coverage of {town} → {directory}/coverage.md", file=sys.stderr)

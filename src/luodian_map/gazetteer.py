@@ -445,19 +445,24 @@ def town_gazetteers(geodata: str | Path) -> dict[str, Path]:
     """
     found: dict[str, Path] = {}
     for path in sorted(Path(geodata).glob("*/gazetteer.geojson")):
-        try:
-            features = json.loads(path.read_text("utf-8"))["features"]
-        except (ValueError, KeyError, TypeError) as error:
-            raise InputError(f"{path}: not a GeoJSON FeatureCollection ({error})") from None
-        towns = [
-            f["properties"]["name"]
-            for f in features
-            if (f.get("properties") or {}).get("kind") == "town"
-        ]
-        if len(towns) != 1:
-            raise InputError(f"{path}: a town gazetteer needs exactly one feature of kind town")
-        found.setdefault(towns[0], path)
+        found.setdefault(gazetteer_file_town(path), path)
     return found
+
+
+def gazetteer_file_town(path: str | Path) -> str:
+    """The town a gazetteer file describes: its one feature of kind "town"."""
+    try:
+        features = json.loads(Path(path).read_text("utf-8"))["features"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise InputError(f"{path}: not a GeoJSON FeatureCollection ({error})") from None
+    towns = [
+        f["properties"]["name"]
+        for f in features
+        if (f.get("properties") or {}).get("kind") == "town"
+    ]
+    if len(towns) != 1:
+        raise InputError(f"{path}: a town gazetteer needs exactly one feature of kind town")
+    return towns[0]
 
 
 class Match(NamedTuple):
