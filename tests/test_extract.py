@@ -27,19 +27,27 @@ def committee_villages() -> dict[str, str]:
     return {n.removesuffix("村委会") + "村": "village" for n in names if n.endswith("村委会")}
 
 
+DATA = Path(__file__).parent / "data"
+# (report, names known beforehand, precision and recall it must reach). The held-out
+# report was written and annotated blind and first scored 0.77 / 0.78; see gold/README.md.
 REPORTS = [
-    (ROOT / "geodata/reports/luodian_2024_work_report.txt", committee_villages),
-    (Path(__file__).parent / "data/reports/luojing_2023_work_report.txt", dict),
+    (ROOT / "geodata/reports/luodian_2024_work_report.txt", committee_villages, 0.90, 0.90),
+    (DATA / "reports/luojing_2023_work_report.txt", dict, 0.90, 0.90),
+    (DATA / "heldout/yanghang_2021_work_report.txt", dict, 0.85, 0.90),
 ]
 
 
-@pytest.mark.parametrize(("path", "known"), REPORTS, ids=lambda v: getattr(v, "stem", ""))
-def test_extraction_meets_the_bar_on_hand_annotated_reports(path: Path, known) -> None:
+@pytest.mark.parametrize(
+    ("path", "known", "precision", "recall"), REPORTS, ids=lambda v: getattr(v, "stem", "")
+)
+def test_extraction_meets_the_bar_on_hand_annotated_reports(
+    path: Path, known, precision: float, recall: float
+) -> None:
     items = extract_items(load_report(path), known_places=known())
     result = score(items, GOLD / f"{path.stem}.json")
     print(f"\n{path.stem}: {len(items)} items; {result}")
-    assert result.precision >= 0.90, result
-    assert result.recall >= 0.90, result
+    assert result.precision >= precision, result
+    assert result.recall >= recall, result
     assert result.year_accuracy >= 0.95, result
 
 

@@ -145,7 +145,9 @@ class _Enumeration:
     count: int | None
 
 
-SEGMENT_BREAK = re.compile(r"、|以及|及|与|的|等|和|[“”\"'‘’「」《》〈〉+\-—~～/\s]")
+SEGMENT_BREAK = re.compile(
+    r"、|以及|及|与|的|等|和|\[\d+\]|(?<![A-Za-z])\+|\+(?![A-Za-z])|[“”\"'‘’「」《》〈〉\-—~～/\s]"
+)
 COUNTED = re.compile(rf"(?P<number>\d+(?:\.\d+)?|{CHINESE_NUMBER})\s*(?:{CLASSIFIERS})")
 CJK = re.compile(r"[一-龥]")
 INNER_ACRONYM = re.compile(r"(?<=[一-龥])[A-Z]{2,}(?=[一-龥])")
@@ -252,8 +254,13 @@ class _ClauseReader:
         """
         cuts = [(e.end, e.head_end) for e in enumerations] + taken + self._remarks(clause)
         for match in SEGMENT_BREAK.finditer(clause):
-            if match.group() == "和" and not self.suffix_pattern.search(
-                clause[max(0, match.start() - 6) : match.start()] + "\0"
+            listed = any(e.start <= match.start() < e.end for e in enumerations)
+            if (
+                match.group() == "和"
+                and not listed
+                and not self.suffix_pattern.search(
+                    clause[max(0, match.start() - 6) : match.start()] + "\0"
+                )
             ):
                 continue
             cuts.append(match.span())
@@ -301,13 +308,18 @@ class _ClauseReader:
                 name_start = counts[-1].end()
             name = text[name_start:suffix_end]
             category, kind = self._categorise(name)
-            count = counts[-1] if counts else COUNTED.match(text, suffix_end)
+            after = COUNTED.match(text, suffix_end)  # "企业技术中心7家", not "盘古路两条断头路"
+            count = (
+                counts[-1]
+                if counts
+                else (after if after and not CJK.match(text, after.end()) else None)
+            )
             if not category or not self._valid(name, category, counted=count is not None):
                 continue
             mention = _Mention(name, category, start + name_start, start + suffix_end, kind)
             if count is None:
                 return mention
-            if category == "facility":  # "新建更新7处健身苑": facilities, not one place
+            if category in ("facility", "park"):  # "新建更新7处健身苑": not one place
                 mention.aggregate = True
                 mention.stated_count = int(chinese_number(count["number"]) or 0) or None
                 return mention
@@ -362,7 +374,7 @@ class _ClauseReader:
             return True
         if not 2 <= len(name) <= 20 or name == self.town or self.vocab.generic.search(name):
             return False
-        if counted and category == "facility":
+        if counted and category in ("facility", "park"):
             return True
         stems = {name, bare, bare.removesuffix("项目")} | {
             bare.removesuffix(s) for s in self.vocab.locative_suffixes if bare.endswith(s)
@@ -371,7 +383,8 @@ class _ClauseReader:
             return False
         if category == "village" and "村" in bare:
             stem = bare[: bare.index("村")]
-            return 2 <= len(stem) <= 4 and not re.search(r"[\d零一二两三四五六七八九十]", stem)
+            plain = re.sub(r"[\d零一二两三四五六七八九十]", "", stem)
+            return 2 <= len(stem) <= 4 and len(plain) >= 2
         if category == "village" or (bare.endswith("号") and not re.search(r"\d号$", bare)):
             return False
         suffix = max((s for s in self.vocab.suffixes if bare.endswith(s)), key=len, default="")
