@@ -16,6 +16,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,7 +68,7 @@ class TownFrame:
     district: BaseGeometry | None
     level: str = "town"  # "town", or "district" when only the district is known
 
-    @property
+    @cached_property
     def radius_m(self) -> float | None:
         """The radius of a circle as large as the outline: how far off a point in it can be."""
         if self.outline is None:

@@ -57,16 +57,17 @@ def to_feature_collection(features: gpd.GeoDataFrame) -> dict[str, Any]:
     """An RFC 7946 FeatureCollection in id order, geometry rounded, properties in order."""
     ordered = features.sort_values("id", kind="stable")
     geometries = round_coordinates(ordered.geometry)
+    rows = zip(*(ordered[key].tolist() for key in PROPERTIES), strict=True)
     return {
         "type": "FeatureCollection",
         "features": [
             {
                 "type": "Feature",
-                "id": row["id"],
-                "properties": {key: _jsonable(row[key]) for key in PROPERTIES},
+                "id": values[0],
+                "properties": {k: _jsonable(v) for k, v in zip(PROPERTIES, values, strict=True)},
                 "geometry": None if geometry is None else shapely.geometry.mapping(geometry),
             }
-            for (_, row), geometry in zip(ordered.iterrows(), geometries, strict=True)
+            for values, geometry in zip(rows, geometries, strict=True)
         ],
     }
 
@@ -158,11 +159,18 @@ def _write_gpkg_layer(collection: dict[str, Any], layer: str, path: str) -> None
     with fiona.open(
         path, "w", driver="GPKG", layer=layer, schema=schema, crs=CRS.from_epsg(4326)
     ) as sink:
-        for feature in collection["features"]:
-            props = dict(feature["properties"])
-            for key in ("quantities", "mentions"):
-                props[key] = json.dumps(props[key], ensure_ascii=False)
-            sink.write({"geometry": feature["geometry"], "properties": props})
+        sink.writerecords(
+            {"geometry": feature["geometry"], "properties": _gpkg_properties(feature)}
+            for feature in collection["features"]
+        )  # one transaction per layer, not one per feature
+
+
+def _gpkg_properties(feature: dict[str, Any]) -> dict[str, Any]:
+    """GeoPackage columns are flat: lists are stored as JSON text."""
+    props = dict(feature["properties"])
+    for key in ("quantities", "mentions"):
+        props[key] = json.dumps(props[key], ensure_ascii=False)
+    return props
 
 
 def write_layers(
