@@ -395,7 +395,12 @@ def test_report_html_stays_text(open_map, maps):
         const p = m.latLngToContainerPoint([a[1], a[0]]);
         const r = m.getContainer().getBoundingClientRect();
         return [p.x + r.left, p.y + r.top]; }}""")
-    for _ in range(3):  # hover; a loaded machine can drop a pointer event
+    for attempt in range(6):  # hover; a loaded machine can drop a pointer event
+        # let the canvas redraw at the new view before pointing at it
+        page.evaluate(
+            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+        )
+        page.wait_for_timeout(200 * attempt)
         page.mouse.move(x - 20, y - 20)
         page.mouse.move(x, y, steps=5)
         try:
@@ -403,7 +408,7 @@ def test_report_html_stays_text(open_map, maps):
                 "name => [...document.querySelectorAll('.leaflet-tooltip')]"
                 ".some(t => t.textContent === name)",
                 arg=XSS_NAME,
-                timeout=3000,
+                timeout=4000,
             )
             break
         except PlaywrightTimeout:
