@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
+from chromium import CHROMIUM, CHROMIUM_ARGS
 from conftest import (
     FOLLOW_UPS,
     TOWN_CENTROID,
@@ -35,16 +36,6 @@ from luodian_map.render import render_map
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("LUODIAN_MAP_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 BLANK_PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/x8AAwMCAO+ip1sAAAAASUVORK5CYII="
