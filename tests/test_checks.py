@@ -12,6 +12,7 @@ import json
 import math
 import re
 from pathlib import Path
+from xml.etree import ElementTree
 
 import geopandas as gpd
 import numpy as np
@@ -616,7 +617,7 @@ def test_write_coverage_escapes_report_text(written):
     assert "完成&lt;script&gt;alert(1)&lt;/script&gt;路 \\| 改造等3条。" in markdown
     for name in CHART_FILES.values():
         assert f"]({name})" in markdown
-        assert (directory / name).read_bytes().startswith(b"\x89PNG")
+        assert (directory / name).read_bytes().startswith(b"<?xml")
 
 
 def test_write_coverage_json_holds_the_report(written, config):
@@ -627,13 +628,36 @@ def test_write_coverage_json_holds_the_report(written, config):
     assert len(data["checks"]["villages"]) == 2
 
 
-def test_charts_fall_back_gracefully_without_a_cjk_font(monkeypatch, config):
+def _svg_text(svg: bytes) -> str:
+    """All text an SVG shows; parsing it also proves it is well-formed XML."""
+    return "".join(ElementTree.fromstring(svg).itertext())
+
+
+@pytest.mark.parametrize("font", ["installed", "none"])
+def test_charts_keep_their_labels_as_text(monkeypatch, config, font):
     from luodian_map import coverage_map
 
-    monkeypatch.setattr(coverage_map, "CJK_FONTS", ("No Such Font",))
-    charts = coverage_map.charts(small_report(config))
+    if font == "none":  # no CJK font to measure with: the run must still succeed
+        monkeypatch.setattr(coverage_map, "CJK_FONTS", ("No Such Font",))
+    report = small_report(config)
+    charts = coverage_map.charts(report)
     assert set(charts) == set(CHART_FILES)
-    assert all(png.startswith(b"\x89PNG") for png in charts.values())
+    assert CATEGORIES["road"].label_zh in _svg_text(charts["items"])
+    uncovered = int((report.frames["committees"]["tasks"] == 0).sum())
+    assert "甲村" in _svg_text(charts["villages"])
+    assert f"{uncovered} of 2 without a task" in _svg_text(charts["villages"])
+    assert "服务覆盖" in _svg_text(charts["reach"])
+
+
+def test_charts_escape_names_from_the_gazetteer(config):
+    from luodian_map import coverage_map
+
+    report = small_report(config)
+    committees = report.frames["committees"]
+    committees.loc[committees["kind"] == "village_committee", "name"] = f"{XSS}村"
+    svg = coverage_map.charts(report)["villages"]
+    assert b"<script>" not in svg
+    assert f"{XSS}村" in _svg_text(svg)
 
 
 @pytest.mark.parametrize(

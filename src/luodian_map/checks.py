@@ -64,9 +64,9 @@ _REQUIRED = ("id", "name", "category", "year", "report", "quote", "precision")
 
 CONFIG_NAME = "checks.toml"
 CHART_FILES = {
-    "items": "coverage_items.png",
-    "villages": "coverage_villages.png",
-    "reach": "coverage_reach.png",
+    "items": "coverage_items.svg",
+    "villages": "coverage_villages.svg",
+    "reach": "coverage_reach.svg",
 }
 
 

@@ -1,7 +1,7 @@
 """Pictures of the coverage checks: matplotlib charts for ``coverage.md`` and a Folium map.
 
-Both are byte-for-byte reproducible: charts are drawn with Agg on a ``Figure`` of their
-own (no pyplot state) and saved without a software/date stamp; the map's element ids,
+Both are byte-for-byte reproducible: charts are drawn on a ``Figure`` of their own (no
+pyplot state) and saved as SVG with a fixed id salt and no date stamp; the map's element ids,
 which folium draws at random, are renumbered before rendering. Report text reaches the
 map only HTML-escaped, so a quote holding ``<script>`` stays text.
 """
@@ -57,7 +57,6 @@ TASK_BINS = (
     (11, "#006837", "> 10"),
 )
 STAGE_COLORS = {"review": "#2b83ba", "plan": "#d95f0e"}
-DPI = 110
 
 
 # --------------------------------------------------------------------------- charts
@@ -68,22 +67,34 @@ def _cjk_font() -> str | None:
 
 @contextlib.contextmanager
 def _chart_style() -> Iterator[None]:
-    """A CJK font when one is installed; without one the labels lose glyphs, not the run."""
+    """Text stays text in the SVG, so the viewer's CJK fonts draw it; the installed CJK font
+    (if any) only measures it for the layout, and without one the run still succeeds."""
     font = _cjk_font()
     style = {
         "font.family": "sans-serif",
         "font.sans-serif": [*([font] if font else []), "DejaVu Sans"],
         "axes.unicode_minus": False,
+        "svg.fonttype": "none",
+        "svg.hashsalt": "luodian-map",
     }
     with matplotlib.rc_context(style), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Glyph .* missing from")
         yield
 
 
-def _png(figure: Figure) -> bytes:
+def _svg(figure: Figure) -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    figure.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()
+
+
+def _margins(figure: Figure, left: float, right: float, bottom: float, top: float) -> None:
+    """Fixed margins in inches: constrained layout would measure every label again and
+    cost more than drawing the chart."""
+    width, height = figure.get_size_inches()
+    figure.subplots_adjust(
+        left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height
+    )
 
 
 def _items_chart(located: list[dict[str, Any]]) -> bytes:
@@ -97,9 +108,9 @@ def _items_chart(located: list[dict[str, Any]]) -> bytes:
         counts[years.index(r["year"]), categories.index(r["category"])] += [
             r[p] for p in PRECISIONS
         ]
-    figure = Figure(
-        figsize=(3.2 * len(years) + 1.2, 0.35 * len(categories) + 1.6), layout="constrained"
-    )
+    figure = Figure(figsize=(3.2 * len(years) + 1.2, 0.35 * len(categories) + 1.6))
+    # 10-point CJK labels are about 0.14 in a character wide.
+    _margins(figure, left=0.3 + 0.14 * max(map(len, labels)), right=0.2, bottom=0.4, top=0.7)
     axes = figure.subplots(1, len(years), sharey=True, squeeze=False)[0]
     positions = np.arange(len(categories))
     for ax, year, table in zip(axes, years, counts, strict=True):
@@ -120,7 +131,7 @@ def _items_chart(located: list[dict[str, Any]]) -> bytes:
         ax.grid(axis="x", alpha=0.3)
     axes[0].legend(loc="lower right", fontsize=7, frameon=False)
     figure.suptitle("各类别条目数（按定位精度） Items per category and year")
-    return _png(figure)
+    return _svg(figure)
 
 
 def _villages_chart(report: CoverageReport) -> bytes:
@@ -128,7 +139,8 @@ def _villages_chart(report: CoverageReport) -> bytes:
     crs = report.config.metric_crs
     committees = report.frames["committees"].to_crs(crs)
     outline = report.frames["outline"].to_crs(crs)
-    figure = Figure(figsize=(7.5, 7.5), layout="constrained")
+    figure = Figure(figsize=(7.5, 7.5))
+    _margins(figure, left=0.1, right=0.1, bottom=0.1, top=0.7)
     ax = figure.subplots()
     outline.boundary.plot(ax=ax, color="#555555", linewidth=1, linestyle="--")
     covered = committees[committees["tasks"] > 0]
@@ -183,11 +195,12 @@ def _villages_chart(report: CoverageReport) -> bytes:
         "■ 村委会 village  ● 居委会 residents' committee  白色红边 = no task",
         fontsize=10,
     )
-    return _png(figure)
+    return _svg(figure)
 
 
 def _reach_chart(rows: list[dict[str, Any]], walk_m: float) -> bytes:
-    figure = Figure(figsize=(6.5, 3.6), layout="constrained")
+    figure = Figure(figsize=(6.5, 3.6))
+    _margins(figure, left=0.7, right=0.2, bottom=0.6, top=0.4)
     ax = figure.subplots()
     positions = np.arange(len(rows))
     before = [100 * (r["share_before"] or 0) for r in rows]
@@ -200,11 +213,11 @@ def _reach_chart(rows: list[dict[str, Any]], walk_m: float) -> bytes:
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, frameon=False)
     ax.set_title(f"服务覆盖 Service reach within {walk_m:g} m")
-    return _png(figure)
+    return _svg(figure)
 
 
 def charts(report: CoverageReport) -> dict[str, bytes]:
-    """PNG charts by key (``items``, ``villages``, ``reach``); a chart without data is left out."""
+    """SVG charts by key (``items``, ``villages``, ``reach``); a chart without data is left out."""
     out = {}
     with _chart_style():
         if report.checks["located"]:
