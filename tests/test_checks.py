@@ -24,6 +24,7 @@ from shapely.geometry import LineString, Point, box
 from luodian_map.categories import CATEGORIES
 from luodian_map.checks import (
     CHART_FILES,
+    ChartProcess,
     CheckConfig,
     failed_thresholds,
     load_check_config,
@@ -635,27 +636,37 @@ def _svg_text(svg: bytes) -> str:
 
 @pytest.mark.parametrize("font", ["installed", "none"])
 def test_charts_keep_their_labels_as_text(monkeypatch, config, font):
-    from luodian_map import coverage_map
+    from luodian_map import charts
 
     if font == "none":  # no CJK font to measure with: the run must still succeed
-        monkeypatch.setattr(coverage_map, "CJK_FONTS", ("No Such Font",))
+        monkeypatch.setattr(charts, "CJK_FONTS", ("No Such Font",))
     report = small_report(config)
-    charts = coverage_map.charts(report)
-    assert set(charts) == set(CHART_FILES)
-    assert CATEGORIES["road"].label_zh in _svg_text(charts["items"])
+    drawn = charts.draw_charts(report)
+    assert set(drawn) == set(CHART_FILES)
+    assert CATEGORIES["road"].label_zh in _svg_text(drawn["items"])
     uncovered = int((report.frames["committees"]["tasks"] == 0).sum())
-    assert "甲村" in _svg_text(charts["villages"])
-    assert f"{uncovered} of 2 without a task" in _svg_text(charts["villages"])
-    assert "服务覆盖" in _svg_text(charts["reach"])
+    assert "甲村" in _svg_text(drawn["villages"])
+    assert f"{uncovered} of 2 without a task" in _svg_text(drawn["villages"])
+    assert "服务覆盖" in _svg_text(drawn["reach"])
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+def test_chart_process_draws_what_this_process_draws(config, parallel):
+    from luodian_map.charts import draw_charts
+
+    report = small_report(config)
+    with ChartProcess(parallel=parallel) as process:
+        pending = process.submit(report)
+        assert pending() == draw_charts(report)
 
 
 def test_charts_escape_names_from_the_gazetteer(config):
-    from luodian_map import coverage_map
+    from luodian_map import charts
 
     report = small_report(config)
     committees = report.frames["committees"]
     committees.loc[committees["kind"] == "village_committee", "name"] = f"{XSS}村"
-    svg = coverage_map.charts(report)["villages"]
+    svg = charts.draw_charts(report)["villages"]
     assert b"<script>" not in svg
     assert f"{XSS}村" in _svg_text(svg)
 

@@ -17,9 +17,13 @@ from __future__ import annotations
 import html
 import json
 import math
+import multiprocessing
+import os
 import re
 import tomllib
 import typing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
@@ -61,6 +65,24 @@ _COMMITTEE_SUFFIX = re.compile(r"(居民委员会|居委会|居委)$")
 FOLLOW_UP = ("delivered", "in_progress", "not_mentioned", "pending")
 _MATCH_ORDER = {"name": 0, "quote": 1, "distance": 2}
 _REQUIRED = ("id", "name", "category", "year", "report", "quote", "precision")
+
+# Colours of the coverage pictures, shared by the charts and the map.
+PRECISION_COLORS = {
+    "surveyed": "#1a9641",
+    "sourced": "#a6d96a",
+    "approximate": "#fdae61",
+    "town": "#d7191c",
+}
+UNCOVERED_COLOR = "#d7191c"
+# Committee colour by number of tasks touching it: (lowest count, colour, legend).
+TASK_BINS = (
+    (1, "#d9f0a3", "1"),
+    (2, "#addd8e", "2"),
+    (3, "#78c679", "3–5"),
+    (6, "#31a354", "6–10"),
+    (11, "#006837", "> 10"),
+)
+STAGE_COLORS = {"review": "#2b83ba", "plan": "#d95f0e"}
 
 CONFIG_NAME = "checks.toml"
 CHART_FILES = {
@@ -1165,32 +1187,82 @@ def coverage_markdown(report: CoverageReport, charts: dict[str, str]) -> str:
     return "\n".join(out)
 
 
+class ChartProcess:
+    """Draws the charts in a second process, started on entry, so that importing matplotlib
+    and drawing overlap the caller's work (extraction, maps). ``parallel`` defaults to
+    whether this process may use more than one core; without it, charts are drawn here."""
+
+    def __init__(self, parallel: bool | None = None) -> None:
+        self._parallel = len(os.sched_getaffinity(0)) > 1 if parallel is None else parallel
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> ChartProcess:
+        if self._parallel:
+            context = multiprocessing.get_context("spawn")  # no fork of a threaded process
+            self._pool = ProcessPoolExecutor(1, mp_context=context)
+            self._pool.submit(_import_charts)  # start the process and its imports now
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def submit(self, report: CoverageReport) -> Callable[[], dict[str, bytes]]:
+        """Start drawing the charts of ``report``; call the result to get them."""
+        if self._pool is None:
+            from .charts import draw_charts
+
+            return lambda: draw_charts(report)
+        future = self._pool.submit(_draw_charts, report)
+        return future.result
+
+
+def _import_charts() -> None:
+    from . import charts  # noqa: F401  (imported for its side effect: a warm process)
+
+
+def _draw_charts(report: CoverageReport) -> dict[str, bytes]:
+    from .charts import draw_charts
+
+    return draw_charts(report)
+
+
 def write_coverage(
-    report: CoverageReport, directory: str | Path, *, self_contained: bool = False
+    report: CoverageReport,
+    directory: str | Path,
+    *,
+    self_contained: bool = False,
+    charts: Callable[[], dict[str, bytes]] | None = None,
 ) -> list[Path]:
     """Write ``coverage.json``, ``coverage.md`` with its charts and ``coverage.html``.
 
     Every file is deterministic, so an unchanged input changes no byte of the output;
-    ``self_contained`` inlines the map's scripts like the main maps'.
+    ``self_contained`` inlines the map's scripts like the main maps'. ``charts`` are the
+    pending charts of a :class:`ChartProcess`; without it they are drawn here.
     """
     from . import coverage_map
 
     directory = Path(directory)
-    written = []
-    charts = coverage_map.charts(report)
-    for key, name in CHART_FILES.items():
-        if key in charts:
-            written.append(write_atomic(directory / name, charts[key]))
-        else:  # a chart with nothing to show: no stale picture of an earlier run
-            (directory / name).unlink(missing_ok=True)
-    names = {key: CHART_FILES[key] for key in charts}
-    text = json.dumps(report.to_dict(), ensure_ascii=False, indent=1) + "\n"
-    written.append(write_atomic(directory / "coverage.json", text))
-    written.append(write_atomic(directory / "coverage.md", coverage_markdown(report, names)))
     html = coverage_map.coverage_html(report)
     if self_contained:
         from .assets import inline_assets
 
         html = inline_assets(html)
+    if charts is None:
+        from .charts import draw_charts
+
+        drawn = draw_charts(report)
+    else:
+        drawn = charts()
+    written = []
+    for key, name in CHART_FILES.items():
+        if key in drawn:
+            written.append(write_atomic(directory / name, drawn[key]))
+        else:  # a chart with nothing to show: no stale picture of an earlier run
+            (directory / name).unlink(missing_ok=True)
+    names = {key: CHART_FILES[key] for key in drawn}
+    text = json.dumps(report.to_dict(), ensure_ascii=False, indent=1) + "\n"
+    written.append(write_atomic(directory / "coverage.json", text))
+    written.append(write_atomic(directory / "coverage.md", coverage_markdown(report, names)))
     written.append(write_atomic(directory / "coverage.html", html))
     return written

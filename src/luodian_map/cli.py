@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from pathlib import Path
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from . import __version__, settings
@@ -162,11 +163,16 @@ def cmd_geocode(args: argparse.Namespace) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> None:
-    items = _extract(args)
-    features = _geocode_and_write(items, args)
-    if not args.no_maps:
+    if args.no_maps:
+        _geocode_and_write(_extract(args), args)
+        return
+    from .checks import ChartProcess
+
+    with ChartProcess() as charts:  # matplotlib loads in parallel with the stages before
+        features = _geocode_and_write(_extract(args), args)
+        checked = _run_checks(args, charts, features)
         _render_default_maps(features, args)
-        _check(args, features)
+        _write_coverage(args, checked)
 
 
 def _outline(args: argparse.Namespace, towns: Iterable[str | None]):
@@ -253,25 +259,45 @@ def _add_map_options(parser: argparse.ArgumentParser) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Coverage checks per town; with --strict, missed thresholds fail the run."""
-    failures = _check(args)
+    from .checks import ChartProcess
+    from .layers import read_layers
+
+    with ChartProcess() as charts:
+        failures = _write_coverage(args, _run_checks(args, charts, read_layers(args.layers)))
     for failure in failures:
         print(f"threshold missed: {failure}", file=sys.stderr)
     return 1 if failures and args.strict else 0
 
 
-def _check(args: argparse.Namespace, features=None) -> list[str]:
-    """Check each town of the features (by default the layers on disk)."""
-    from .checks import failed_thresholds, load_check_config, run_checks, write_coverage
-    from .layers import read_layers
+class _TownCoverage(NamedTuple):
+    town: str | None
+    directory: Path
+    report: Any  # checks.CoverageReport
+    config: Any  # checks.CheckConfig
+    charts: Callable[[], dict[str, bytes]]  # pending, from a ChartProcess
 
-    features = read_layers(args.layers) if features is None else features
+
+def _run_checks(args: argparse.Namespace, charts, features) -> list[_TownCoverage]:
+    """Check each town of the features and start drawing its charts."""
+    from .checks import load_check_config, run_checks
+
     config = load_check_config(args.config)
     towns = {t: p for t, p in _town_gazetteers(args).items() if t in set(features["town"])}
-    failures = []
+    checked = []
     for town, path in sorted(towns.items(), key=lambda tp: str(tp[0])):
         directory = args.maps if len(towns) == 1 else args.maps / path.parent.name
         report = run_checks(features, _load_gazetteer(path), config)
-        write_coverage(report, directory, self_contained=args.self_contained)
+        checked.append(_TownCoverage(town, directory, report, config, charts.submit(report)))
+    return checked
+
+
+def _write_coverage(args: argparse.Namespace, checked: list[_TownCoverage]) -> list[str]:
+    """Write each town's coverage; the thresholds it misses."""
+    from .checks import failed_thresholds, write_coverage
+
+    failures = []
+    for town, directory, report, config, charts in checked:
+        write_coverage(report, directory, self_contained=args.self_contained, charts=charts)
         failures += [f"{town}: {f}" for f in failed_thresholds(report, config)]
         print(f"coverage of {town} → {directory}/coverage.md", file=sys.stderr)
     return failures
