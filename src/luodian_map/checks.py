@@ -1205,7 +1205,7 @@ class ChartProcess:
 
     def __exit__(self, *exc_info: object) -> None:
         if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def submit(self, report: CoverageReport) -> Callable[[], dict[str, bytes]]:
         """Start drawing the charts of ``report``; call the result to get them."""
