@@ -23,8 +23,9 @@ before every run so each one is cold:
    - other: the rest (argument parsing, extraction cache, glue).
 
    Time inside a nested timed function counts for the inner stage only; a function missing
-   from the installed version is listed as not timed. If ``build`` renders no map, the
-   child calls ``render.render_map`` itself on the built features (the table says so).
+   from the installed version is listed as not timed. The coverage charts are drawn in a
+   second process (``checks.ChartProcess``) while the maps render: "check" holds only what
+   the build waits for, and the CPU time of the cold runs includes that process.
 
 Every figure is the median of ``--runs`` runs (default 5), since the machine is shared.
 ``--profile OUT`` also profiles one in-process build with pyinstrument (optional package:
@@ -98,7 +99,6 @@ class _StageClock:
         self.cpu = dict.fromkeys(STAGES, 0.0)
         # [stage, wall at start, cpu at start, wall of nested calls, cpu of nested calls]
         self._stack: list[list] = []
-        self.last_features = None
 
     def wrap(self, stage: str, fn):
         @functools.wraps(fn)
@@ -116,8 +116,6 @@ class _StageClock:
                 if self._stack:
                     self._stack[-1][3] += wall
                     self._stack[-1][4] += cpu
-            if fn.__name__ == "geocode_items":
-                self.last_features = result[0] if isinstance(result, tuple) else result
             return result
 
         return timed
@@ -156,18 +154,6 @@ def _patch(clock: _StageClock) -> list[str]:
     return missing
 
 
-def _town_outline(project: Path):
-    """The town polygon of the first gazetteer under geodata/, for the fallback render."""
-    from luodian_map.gazetteer import load_gazetteer
-
-    for path in sorted((project / "geodata").glob("**/gazetteer.geojson")):
-        gdf = load_gazetteer(path)
-        towns = gdf[gdf["kind"] == "town"]
-        if not towns.empty:
-            return towns[["name", "geometry"]].reset_index(drop=True)
-    return None
-
-
 def child(project: Path, build_args: list[str], profile: str | None) -> None:
     """Run one build in-process (cwd = project) and print the stage times as JSON."""
     import contextlib
@@ -197,17 +183,6 @@ def child(project: Path, build_args: list[str], profile: str | None) -> None:
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
         status = cli.main(["build", *build_args])
-    render_note = "cli"
-    maps = project / "maps"
-    rendered = maps.is_dir() and any(maps.iterdir())
-    if status == 0 and not rendered and "--no-maps" not in build_args:
-        # build renders no map yet: measure render_map on the features it built.
-        render_note = "direct"
-        from luodian_map import render
-
-        render.render_map(
-            clock.last_features, maps / "luodian.html", outline=_town_outline(project)
-        )
     work_s = time.perf_counter() - work_start
     work_cpu = time.process_time() - work_cpu_start
     if profiler is not None:
@@ -231,7 +206,6 @@ def child(project: Path, build_args: list[str], profile: str | None) -> None:
                 "total": import_s + work_s,
                 "total_cpu": import_cpu + work_cpu,
                 "peak_mib": peak_mib,
-                "render": render_note,
                 "missing": missing,
                 "stderr": stderr.getvalue()[-2000:],
             }
@@ -316,10 +290,7 @@ def _measure(args: argparse.Namespace, project: Path, warm_project: Path) -> int
     for stage in STAGES:
         mid = median([r["stages"][stage] for r in results])
         cpu = median([r["cpu"][stage] for r in results])
-        label = stage
-        if stage == "render" and results[0]["render"] == "direct":
-            label = "render (render_map called directly: build renders no map yet)"
-        stage_rows.append([label, _fmt(mid), f"{100 * mid / total:.0f} %", _fmt(cpu)])
+        stage_rows.append([stage, _fmt(mid), f"{100 * mid / total:.0f} %", _fmt(cpu)])
     stage_rows.append(["total (in-process)", _fmt(total), "100 %", _fmt(total_cpu)])
     peak = median([r["peak_mib"] for r in results])
     print(f"\nStages of one build in a fresh process (median of {len(results)}; "
