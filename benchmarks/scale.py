@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import re
 import shutil
 import sys
@@ -177,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
             f"target < {TARGET_1000_S:.0f} s and < {TARGET_1000_MIB:.0f} MiB: "
             f"{'met' if ok else 'NOT met'}"
         )
+    # the load at the start is in the machine line: other jobs may have come and gone since
+    print(f"\nload average at the end: {'/'.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
 

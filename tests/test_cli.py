@@ -179,3 +179,19 @@ def test_a_provider_that_never_answers_fails_in_one_line_keeping_cache_and_layer
 
     with sqlite3.connect(cache) as db:
         db.execute("select count(*) from sqlite_master").fetchone()
+
+
+def test_a_bad_report_among_many_fails_in_one_line_when_extracted_in_parallel(
+    tmp_path: Path,
+) -> None:
+    from luodian_map.extract import PARALLEL_FROM
+
+    for i in range(PARALLEL_FROM + 1):
+        (tmp_path / f"r{i:02d}.txt").write_bytes(REPORT.read_bytes())
+    (tmp_path / "r05.txt").write_bytes(bytes(range(256)) * 8)
+    result = run("extract", str(tmp_path), "-o", str(tmp_path / "items.json"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert lines[0].startswith("luodian-map: error: ") and "r05.txt: binary file" in lines[0]
+    assert not (tmp_path / "items.json").exists()

@@ -189,3 +189,68 @@ def test_arbitrary_text_never_crashes_extraction(body: str) -> None:
         return
     for item in extract_items(report):
         assert report.text[item.span[0] : item.span[1]]
+
+
+def _corpus(folder: Path) -> list[Path]:
+    """Twelve reports, enough for extraction in worker processes: the multi-report set and
+    two gold reports, each under two names (the name is the report id)."""
+    sources = [*sorted((DATA / "multi").glob("*.txt")), REPORTS[1][0], REPORTS[2][0]]
+    paths = []
+    for copy in ("a", "b"):
+        for index, source in enumerate(sources):
+            path = folder / f"{copy}{index}_{source.stem}.txt"
+            path.write_bytes(source.read_bytes())
+            paths.append(path)
+    return sorted(paths)
+
+
+def test_parallel_extraction_gives_the_serial_items_in_order(tmp_path: Path, monkeypatch) -> None:
+    from luodian_map import extract
+
+    paths = _corpus(tmp_path)
+    assert len(paths) >= extract.PARALLEL_FROM
+    gazetteers = {"罗店镇": ROOT / "geodata" / "luodian" / "gazetteer.geojson"}
+    serial = extract.extract_reports(paths, gazetteers, cache_dir=tmp_path / "s", workers=1)
+    pools = []
+    in_processes = extract._in_processes
+    monkeypatch.setattr(
+        extract, "_in_processes", lambda jobs, n: pools.append(n) or in_processes(jobs, n)
+    )
+    parallel = extract.extract_reports(paths, gazetteers, cache_dir=tmp_path / "p", workers=2)
+    assert pools == [2]  # the worker processes did run
+    assert [[i.to_dict() for i in items] for items, _ in parallel] == [
+        [i.to_dict() for i in items] for items, _ in serial
+    ]
+    assert [cached for _, cached in parallel] == [False] * len(paths)
+    assert sorted(p.name for p in (tmp_path / "p").iterdir()) == [f"{p.stem}.json" for p in paths]
+    again = extract.extract_reports(paths, gazetteers, cache_dir=tmp_path / "p", workers=2)
+    assert pools == [2] and all(cached for _, cached in again)  # the cache answers: no pool
+    assert [i.to_dict() for items, _ in again for i in items] == [
+        i.to_dict() for items, _ in serial for i in items
+    ]
+
+
+def test_a_bad_report_in_a_parallel_run_raises_its_input_error(tmp_path: Path) -> None:
+    from luodian_map import extract
+
+    paths = _corpus(tmp_path)
+    bad = tmp_path / "0_broken.txt"
+    bad.write_text("今天天气很好。我们去公园散步。\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"0_broken\.txt: no recognisable report parts"):
+        extract.extract_reports([*paths, bad], {}, cache_dir=tmp_path / "c", workers=2)
+
+
+def test_required_text_of_a_pattern_is_in_every_match() -> None:
+    import re
+
+    from luodian_map.extract import _required_text, load_vocabulary
+
+    assert _required_text(re.compile("(?:土地|建设用地)?减量化")) == "减量化"
+    assert _required_text(re.compile("低效(?:产业|工业)?用地")) == "低效"
+    assert _required_text(re.compile("(?P<n>[A-Z]\\d+)?易?积水点")) == "积水点"
+    assert _required_text(re.compile("公园|绿地")) == ""
+    assert _required_text(re.compile("abc", re.IGNORECASE)) == ""
+    assert _required_text(re.compile("x(?i:abc)yz")) == "yz"
+    text = load_report(REPORTS[0][0]).text
+    for pattern, _, _, required in load_vocabulary().aggregates:
+        assert all(required in m.group() for m in pattern.finditer(text))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -91,3 +92,52 @@ def test_csv_opens_in_excel_with_chinese_intact(built: Path) -> None:
     assert raw.startswith(b"\xef\xbb\xbf")
     text = raw.decode("utf-8-sig")
     assert "罗店" in text and text.count("\r\n") == len(read_layers(built)) + 1
+
+
+def test_geojson_layers_hold_one_feature_per_line() -> None:
+    for path in (ROOT / "layers").glob("*.geojson"):
+        lines = path.read_text("utf-8").splitlines()
+        features = json.loads(path.read_text("utf-8"))["features"]
+        assert lines[0] == '{"type":"FeatureCollection","features":[' and lines[-1] == "]}"
+        assert [json.loads(line.rstrip(",")) for line in lines[1:-1]] == features
+
+
+def test_geopackage_written_in_a_forked_process_is_the_same_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from luodian_map import layers
+
+    if not layers._can_fork():
+        pytest.skip("no fork on this platform: the GeoPackage is always written in-process")
+    features = read_layers(ROOT / "layers")
+    layers.write_layers(features, tmp_path / "serial")
+    monkeypatch.setattr(layers, "BACKGROUND_GPKG_FROM", 0)
+    layers.write_layers(features, tmp_path / "forked")
+    names = sorted(p.name for p in (tmp_path / "serial").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "forked").iterdir())
+    _match, mismatch, errors = filecmp.cmpfiles(
+        tmp_path / "serial", tmp_path / "forked", names, shallow=False
+    )
+    assert (mismatch, errors) == ([], [])
+
+
+def test_an_error_writing_the_geopackage_in_a_forked_process_reaches_the_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from luodian_map import layers
+    from luodian_map.errors import LuodianMapError
+
+    if not layers._can_fork():
+        pytest.skip("no fork on this platform")
+
+    def disk_full(tables, path) -> None:
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(layers, "BACKGROUND_GPKG_FROM", 0)
+    monkeypatch.setattr(layers, "_write_gpkg", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        layers.write_layers(read_layers(ROOT / "layers"), tmp_path / "out")
+    monkeypatch.setattr(layers, "_write_gpkg", lambda tables, path: os._exit(3))
+    with pytest.raises(LuodianMapError, match="exit code 3"):
+        layers.write_layers(read_layers(ROOT / "layers"), tmp_path / "out")
+    assert not (tmp_path / "out" / "luodian.gpkg").exists()

@@ -562,3 +562,127 @@ def test_report_like_text_keeps_offsets(lines: list[str]) -> None:
         assert "no recognisable report parts" in str(exc) or "no text" in str(exc)
     else:
         check_invariants(report)
+
+
+def _punctuate_per_character(s: str) -> str:
+    """The first, per-character implementation of ``report._punctuate``: the oracle for the
+    linear one, which must convert exactly the same marks."""
+    from luodian_map.report import _CONVERTIBLE, _PUNCT_FORMS, _is_wide
+
+    n = len(s)
+    left, right = [False] * n, [False] * n
+    wide = False
+    for i, c in enumerate(s):
+        left[i] = wide
+        if c != " " and c not in _CONVERTIBLE:
+            wide = _is_wide(c)
+    wide = False
+    for i in range(n - 1, -1, -1):
+        right[i] = wide
+        if s[i] != " " and s[i] not in _CONVERTIBLE:
+            wide = _is_wide(s[i])
+    near = [left[i] or right[i] for i in range(n)]
+    wide_before = [0] * (n + 1)
+    for i, c in enumerate(s):
+        wide_before[i + 1] = wide_before[i] + _is_wide(c)
+
+    def pair_is_chinese(a: int, b: int) -> bool:
+        return near[a] or near[b] or wide_before[b] > wide_before[a + 1]
+
+    def stays_ascii(i: int) -> bool:
+        after = s[i + 1 : i + 3]
+        return (
+            (0 < i < n - 1 and s[i - 1].isdigit() and s[i + 1].isdigit())
+            or after[:1] in ("", " ")
+            or (s[i] == ":" and after == "//")
+        )
+
+    out = list(s)
+    for i, c in enumerate(s):
+        if c in _PUNCT_FORMS and (near[i] or not stays_ascii(i)):
+            out[i] = _PUNCT_FORMS[c]
+    stack: list[int] = []
+    for i, c in enumerate(s):
+        if c == "(":
+            stack.append(i)
+        elif c == ")" and stack:
+            a = stack.pop()
+            if pair_is_chinese(a, i):
+                out[a], out[i] = "（", "）"
+        elif c == ")" and near[i]:
+            out[i] = "）"
+    for a in stack:
+        if near[a]:
+            out[a] = "（"
+    for mark, opening, closing in (('"', "“", "”"), ("'", "‘", "’")):
+        marks = [i for i, c in enumerate(s) if c == mark]
+        for a, b in zip(marks[0::2], marks[1::2], strict=False):
+            if pair_is_chinese(a, b):
+                out[a], out[b] = opening, closing
+        if len(marks) % 2 and near[marks[-1]]:
+            out[marks[-1]] = opening if right[marks[-1]] else closing
+    return "".join(out)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=st.sampled_from(list(" ,:;!?()\"'ab1/中文。“”…—한"))))
+def test_punctuation_by_runs_matches_the_per_character_rules(text: str) -> None:
+    from luodian_map.report import _punctuate
+
+    assert _punctuate(text) == _punctuate_per_character(text)
+
+
+def _sentence_spans_per_character(p: str) -> list[tuple[int, int]]:
+    """The first, per-character implementation of ``report._sentence_spans``: the oracle
+    for the one that visits only brackets and final marks."""
+    from luodian_map.report import _CLOSERS, _FINAL, _OPENERS
+
+    n = len(p)
+    depth_change = [0] * (n + 1)
+    range_ends: set[int] = set()
+    stack: list[tuple[str, int]] = []
+    for i, c in enumerate(p):
+        if c in _OPENERS:
+            stack.append((_OPENERS[c], i))
+        elif c in _CLOSERS and any(closer == c for closer, _ in stack):
+            while stack[-1][0] != c:
+                stack.pop()
+            _, start = stack.pop()
+            depth_change[start + 1] += 1
+            depth_change[i] -= 1
+            range_ends.add(i)
+    spans = []
+    start = depth = 0
+    last_solid = ""
+    i = 0
+    while i < n:
+        depth += depth_change[i]
+        c = p[i]
+        ends = depth == 0 and (c in _FINAL or (i in range_ends and last_solid in _FINAL))
+        if c not in _CLOSERS:
+            last_solid = c
+        i += 1
+        if ends:
+            while i < n and (p[i] in _FINAL or p[i] in _CLOSERS) and i not in range_ends:
+                depth += depth_change[i]
+                i += 1
+            spans.append((start, i))
+            start = i
+    if start < n:
+        spans.append((start, n))
+    out = []
+    for a, b in spans:
+        text = p[a:b]
+        a += len(text) - len(text.lstrip())
+        b -= len(text) - len(text.rstrip())
+        if a < b:
+            out.append((a, b))
+    return out
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=st.sampled_from(list("“‘（《”’）》\"')。！？；，：a中 "))))
+def test_sentence_spans_by_marks_match_the_per_character_rules(text: str) -> None:
+    from luodian_map.report import _sentence_spans
+
+    assert _sentence_spans(text) == _sentence_spans_per_character(text)

@@ -36,20 +36,21 @@ def _report_paths(paths: Sequence[Path]) -> list[Path]:
 
 
 def _extract(args: argparse.Namespace) -> list:
-    """Items of every report; unchanged reports are read back from the extraction cache."""
-    from .extract import cached_extraction
+    """Items of every report, in name order; unchanged reports are read back from the
+    extraction cache, the others extracted in parallel when there are enough of them."""
+    from .extract import extract_reports
 
-    towns = _town_gazetteers(args)
-    items, fresh, reused = [], 0, 0
-    for path in _report_paths(args.reports):
-        report_items, was_cached = cached_extraction(
-            path, towns, year=args.year, cache_dir=args.cache.parent / "items"
-        )
-        items += report_items
-        reused += was_cached
-        fresh += not was_cached
+    results = extract_reports(
+        _report_paths(args.reports),
+        _town_gazetteers(args),
+        year=args.year,
+        cache_dir=args.cache.parent / "items",
+    )
+    items = [item for report_items, _ in results for item in report_items]
+    reused = sum(was_cached for _, was_cached in results)
     print(
-        f"extracted {fresh} report(s), reused {reused} unchanged; {len(items)} items",
+        f"extracted {len(results) - reused} report(s), reused {reused} unchanged; "
+        f"{len(items)} items",
         file=sys.stderr,
     )
     return items

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import tomllib
 from collections.abc import Iterable, Iterator
@@ -53,7 +54,8 @@ class Vocabulary:
     completed: re.Pattern[str]
     in_progress: re.Pattern[str]
     partial: re.Pattern[str]
-    aggregates: tuple[tuple[re.Pattern[str], str, bool], ...]
+    # (pattern, category, requires a figure, text every match contains)
+    aggregates: tuple[tuple[re.Pattern[str], str, bool, str], ...]
     quantity: re.Pattern[str]
     enumeration: re.Pattern[str]
 
@@ -90,7 +92,12 @@ def load_vocabulary() -> Vocabulary:
         in_progress=re.compile(_alternation(status["in_progress"])),
         partial=re.compile(status["partial_pattern"]),
         aggregates=tuple(
-            (re.compile(a["pattern"]), a["category"], a.get("requires_figure", False))
+            (
+                pattern := re.compile(a["pattern"]),
+                a["category"],
+                a.get("requires_figure", False),
+                _required_text(pattern),
+            )
             for a in raw["aggregates"]
         ),
         quantity=re.compile(
@@ -105,9 +112,32 @@ def load_vocabulary() -> Vocabulary:
     )
 
 
+def _required_text(pattern: re.Pattern[str]) -> str:
+    """The longest literal text every match of ``pattern`` contains ("" if none is certain):
+    a clause without it is skipped before the slower regex runs ("…易积水点" → "积水点")."""
+    from re import _parser  # the standard library's own regex parser
+
+    if pattern.flags & re.IGNORECASE:
+        return ""
+    best = run = ""
+
+    def walk(items: Iterable[tuple]) -> None:
+        nonlocal best, run
+        for op, arg in items:
+            if op is _parser.LITERAL:
+                run += chr(arg)
+            elif op is _parser.SUBPATTERN and not arg[1] & re.IGNORECASE:
+                walk(arg[-1])  # a group that must match: its text is inline
+            else:  # optional, repeated or alternative: ends the run of certain text
+                best, run = max(best, run, key=len), ""
+
+    walk(_parser.parse(pattern.pattern, pattern.flags))
+    return max(best, run, key=len)
+
+
 def chinese_number(text: str) -> float | None:
     """Parse "564", "15.6", "七", "二十" or "十二"; None if it is not a number."""
-    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+    if DECIMAL.fullmatch(text):
         return float(text)
     total, current = 0, 0
     for char in text:
@@ -150,6 +180,13 @@ SEGMENT_BREAK = re.compile(
 )
 COUNTED = re.compile(rf"(?P<number>\d+(?:\.\d+)?|{CHINESE_NUMBER})\s*(?:{CLASSIFIERS})")
 CJK = re.compile(r"[一-龥]")
+DECIMAL = re.compile(r"\d+(?:\.\d+)?")
+LISTED_COUNT = re.compile(rf"[等共]?{COUNTED.pattern}")  # "等4个", "共3处"
+PARENTHESES = re.compile(r"[（(][^（）()]*[）)]")
+WORD_GOES_ON = re.compile(r"[一-龥”\"」]")
+DIGITS = re.compile(r"[\d零一二两三四五六七八九十]")
+NUMBERED = re.compile(r"\d号$")
+WORDS = re.compile(r"[一-龥A-Za-z]")
 INNER_ACRONYM = re.compile(r"(?<=[一-龥])[A-Z]{2,}(?=[一-龥])")
 # Quoted text names brands, slogans, programmes and titles ("博爱家园", "美兰湖、创新药");
 # the only places a report quotes are coined district names ("美兰湖之心").
@@ -170,13 +207,24 @@ class _ClauseReader:
         self.suffix_pattern = re.compile(
             f"(?:{_alternation(vocabulary.suffixes)})(?:{vocabulary.phase.pattern})?"
         )
+        # the suffix_pattern match at every offset, found in one scan (lookahead)
+        self.suffix_at = re.compile(f"(?=({self.suffix_pattern.pattern}))")
+        self.suffix_lengths = sorted({len(s) for s in vocabulary.suffixes}, reverse=True)
+        self.facility_nouns = sorted(vocabulary.facility_kinds, key=len, reverse=True)
+        self._categories: dict[str, tuple[str | None, str | None]] = {}
         self.locative_pattern = re.compile(_alternation(vocabulary.locative_suffixes))
         self.town = town
+        # text every aggregate match contains (None: some pattern may match anything)
+        texts = [text for _, _, _, text in vocabulary.aggregates]
+        self.aggregate_texts = re.compile(_alternation(texts)) if all(texts) else None
 
     def mentions(self, clause: str) -> list[_Mention]:
+        if not self._may_name_a_place(clause):
+            return []
         found = self._aggregates(clause)
         enumerations = self._enumerations(clause)
-        taken = [(m.start, m.end) for m in found]
+        remarks = self._remarks(clause)
+        taken = [(m.start, m.end) for m in found] + remarks
         for start, end in self._segments(clause, enumerations, taken):
             listed = next((e for e in enumerations if e.start <= start < e.end), None)
             if listed and not listed.category:
@@ -190,18 +238,31 @@ class _ClauseReader:
                 if mention.category == listed.category:  # "新镇东部6条道路": not 6 areas
                     mention.stated_count = listed.count
             found += names
-        remarks = [(m.start, m.end) for m in found] + self._remarks(clause)
-        found += self._known_names(clause, remarks)
+        found += self._known_names(clause, [(m.start, m.end) for m in found] + remarks)
         quoted = [m.span() for m in QUOTED.finditer(clause)]
         return sorted(
             (m for m in found if m.category == "area" or not _inside(m, quoted)),
             key=lambda m: m.start,
         )
 
+    def _may_name_a_place(self, clause: str) -> bool:
+        """Whether any way of finding a mention has something to start from: a suffix, an
+        enumeration, a known name or an aggregate's text. Most clauses have none, and
+        are done after these few scans."""
+        return bool(
+            self.suffix_pattern.search(clause)
+            or self.locative_pattern.search(clause)
+            or self.vocab.enumeration.search(clause)
+            or (self.known_pattern and self.known_pattern.search(clause))
+            or self.aggregate_texts is None
+            or self.aggregate_texts.search(clause)
+        )
+
     def _aggregates(self, clause: str) -> list[_Mention]:
         found: list[_Mention] = []
-        for pattern, category, requires_figure in self.vocab.aggregates:
-            if requires_figure and not self.vocab.quantity.search(clause):
+        has_figure = self.vocab.quantity.search(clause) is not None
+        for pattern, category, requires_figure, required in self.vocab.aggregates:
+            if (requires_figure and not has_figure) or required not in clause:
                 continue
             for match in pattern.finditer(clause):
                 group = "name" if "name" in pattern.groupindex else 0
@@ -210,7 +271,7 @@ class _ClauseReader:
                     lead = self.vocab.boundary.finditer(clause, *match.span("place"))
                     start = max([start, *(b.end() for b in lead if len(b.group()) > 1)])
                 counted = COUNTED.search(clause, start, end)
-                name = re.sub(rf"[等共]?{COUNTED.pattern}", "", clause[start:end])
+                name = LISTED_COUNT.sub("", clause[start:end])
                 if not any(m.start <= start < m.end for m in found):
                     stated = int(chinese_number(counted["number"]) or 0) if counted else None
                     found.append(
@@ -247,12 +308,12 @@ class _ClauseReader:
     def _segments(
         self, clause: str, enumerations: list[_Enumeration], taken: list[tuple[int, int]]
     ) -> Iterator[tuple[int, int]]:
-        """Spans between enumeration marks, without enumeration heads, remarks in () and
-        the ``taken`` spans of aggregates.
+        """Spans between enumeration marks, without enumeration heads and the ``taken``
+        spans (aggregates, remarks in ()).
 
         "和" splits only after a place suffix ("潘川路和富锦路"), not inside a name.
         """
-        cuts = [(e.end, e.head_end) for e in enumerations] + taken + self._remarks(clause)
+        cuts = [(e.end, e.head_end) for e in enumerations] + taken
         for match in SEGMENT_BREAK.finditer(clause):
             listed = any(e.start <= match.start() < e.end for e in enumerations)
             if (
@@ -276,7 +337,7 @@ class _ClauseReader:
         """Spans in parentheses that are remarks, not phases: "（潘泾路-潘泾河）"."""
         return [
             m.span()
-            for m in re.finditer(r"[（(][^（）()]*[）)]", clause)
+            for m in PARENTHESES.finditer(clause)
             if not self.vocab.phase.fullmatch(m.group())
         ]
 
@@ -291,11 +352,9 @@ class _ClauseReader:
 
     def _rightmost_name(self, clause: str, start: int, end: int) -> _Mention | None:
         text = clause[start:end]
-        candidates = {
-            (m.start(), m.end())
-            for i in range(len(text))
-            if (m := self.suffix_pattern.match(text, i))
-        } | {(m.start(), m.end()) for m in self.locative_pattern.finditer(text) if m.start()}
+        candidates = {m.span(1) for m in self.suffix_at.finditer(text)} | {
+            m.span() for m in self.locative_pattern.finditer(text) if m.start()
+        }
         for suffix_start, suffix_end in sorted(candidates, key=lambda s: (-s[1], s[0])):
             if not self._ends_word(clause, start + suffix_start, start + suffix_end):
                 continue
@@ -329,7 +388,7 @@ class _ClauseReader:
         """A one-character suffix ends a name only where the word ends too."""
         suffix = self.vocab.phase.sub("", text[suffix_start:suffix_end])
         rest = text[suffix_end:]
-        if suffix not in self.vocab.strict_suffixes or not re.match(r"[一-龥”\"」]", rest):
+        if suffix not in self.vocab.strict_suffixes or not WORD_GOES_ON.match(rest):
             return True
         return bool(
             self.vocab.boundary.match(rest)
@@ -351,20 +410,33 @@ class _ClauseReader:
         """ "获评…", "入围上海市级…": what follows such a verb is a title, not a place."""
         return bool(self.vocab.title.search(clause[max(0, name_start - 8) : name_start]))
 
+    def _longest_suffix(self, bare: str) -> str:
+        """The longest vocabulary suffix ``bare`` ends in, or ""."""
+        for length in self.suffix_lengths:
+            if bare[-length:] in self.vocab.suffixes:
+                return bare[-length:]
+        return ""
+
     def _categorise(self, name: str) -> tuple[str | None, str | None]:
+        """Category and kind by suffix; memoised, as candidates repeat within a report."""
+        if name not in self._categories:
+            self._categories[name] = self._categorise_by_suffix(name)
+        return self._categories[name]
+
+    def _categorise_by_suffix(self, name: str) -> tuple[str | None, str | None]:
         bare = self.vocab.phase.sub("", name) or name
         for suffix, category in self.vocab.locative_suffixes.items():
             if bare.endswith(suffix) and len(bare) > len(suffix):
                 stem_category, kind = self._categorise(bare[: -len(suffix)])
                 return (stem_category or category), kind
-        for suffix in sorted(self.vocab.suffixes, key=len, reverse=True):
-            if bare.endswith(suffix):
-                if suffix == "项目" and len(bare) > 2:
-                    inner = self._categorise(bare[:-2])
-                    if inner[0]:
-                        return inner
-                return self.vocab.suffixes[suffix], self.vocab.facility_kinds.get(suffix)
-        return None, None
+        suffix = self._longest_suffix(bare)
+        if not suffix:
+            return None, None
+        if suffix == "项目" and len(bare) > 2:
+            inner = self._categorise(bare[:-2])
+            if inner[0]:
+                return inner
+        return self.vocab.suffixes[suffix], self.vocab.facility_kinds.get(suffix)
 
     def _valid(self, name: str, category: str, *, counted: bool = False) -> bool:
         """Whether a candidate is a place name; a counted facility may be generic
@@ -383,11 +455,11 @@ class _ClauseReader:
             return False
         if category == "village" and "村" in bare:
             stem = bare[: bare.index("村")]
-            plain = re.sub(r"[\d零一二两三四五六七八九十]", "", stem)
+            plain = DIGITS.sub("", stem)
             return 2 <= len(stem) <= 4 and len(plain) >= 2
-        if category == "village" or (bare.endswith("号") and not re.search(r"\d号$", bare)):
+        if category == "village" or (bare.endswith("号") and not NUMBERED.search(bare)):
             return False
-        suffix = max((s for s in self.vocab.suffixes if bare.endswith(s)), key=len, default="")
+        suffix = self._longest_suffix(bare)
         return len(bare) - len(suffix) >= (2 if len(suffix) <= 1 or suffix == "项目" else 1)
 
     def _sharing_prefix(
@@ -395,16 +467,11 @@ class _ClauseReader:
     ) -> list[_Mention]:
         """ "新镇东部九年一贯制学校和幼儿园": a generic facility listed after a located one
         shares its place ("新镇东部幼儿园")."""
+        if previous.category != "facility" or previous.end > start:
+            return []
         text = clause[start:end]
-        noun = next(
-            (
-                s
-                for s in sorted(self.vocab.facility_kinds, key=len, reverse=True)
-                if text.startswith(s)
-            ),
-            None,
-        )
-        if noun is None or previous.category != "facility" or previous.end > start:
+        noun = next((s for s in self.facility_nouns if text.startswith(s)), None)
+        if noun is None:
             return []
         for cut in range(len(previous.name) - 1, 1, -1):
             prefix = previous.name[:cut]
@@ -430,7 +497,7 @@ class _ClauseReader:
         name = text[name_start:]
         if not 2 <= len(name) <= 12 or name in self.vocab.not_names:
             return []
-        if self.vocab.generic.search(name) or not re.search(r"[一-龥A-Za-z]", name):
+        if self.vocab.generic.search(name) or not WORDS.search(name):
             return []
         return [_Mention(name, category, start + name_start, end)]
 
@@ -479,7 +546,7 @@ def _quantities(vocab: Vocabulary, clause: str, mentions: list[_Mention]) -> dic
         return attached
     for match in vocab.quantity.finditer(clause):
         value = chinese_number(match["num"])
-        if value is None or re.match(r"[%％]", clause[match.end() : match.end() + 1]):
+        if value is None or clause[match.end() : match.end() + 1] in ("%", "％"):
             continue
         if (
             any(m.stated_count and m.end <= match.start() for m in mentions)
@@ -526,6 +593,7 @@ def extract_items(report: Report, *, known_places: dict[str, str] | None = None)
     known = dict(known_places or {})
     reader = _ClauseReader(vocab, known, report.town)
     items: dict[tuple[str, str, int], Item] = {}
+    spellings: dict[str, str] = {}  # name → _canonical(name), which compares with all known
     for sentence in report.sentences:
         if sentence.part not in ("review", "plan") or sentence.year is None:
             continue
@@ -535,7 +603,9 @@ def extract_items(report: Report, *, known_places: dict[str, str] | None = None)
             mentions = reader.mentions(clause)
             figures = _quantities(vocab, clause, mentions)
             for index, mention in enumerate(mentions):
-                key = (_canonical(mention.name, known), mention.category, sentence.year)
+                if mention.name not in spellings:
+                    spellings[mention.name] = _canonical(mention.name, known)
+                key = (spellings[mention.name], mention.category, sentence.year)
                 offset = sentence.start + clause_start
                 quantities = figures.get(index, [])
                 if key in items:
@@ -567,10 +637,22 @@ def known_places(gazetteer: Path | None) -> dict[str, str]:
     """Names (and aliases) from a gazetteer GeoJSON, mapped to their category.
 
     Read with the json module: extraction needs only the names, not the geometries.
-    A missing file gives no names; a broken one is an error.
+    A missing file gives no names; a broken one is an error. Read once per version of the
+    file and process, as every report of its town needs them.
     """
     if gazetteer is None or not gazetteer.exists():
         return {}
+    return dict(_known_places(gazetteer, _version(gazetteer)))
+
+
+def _version(path: Path) -> tuple[int, int]:
+    """Modification time and size: a change to the file changes them."""
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
+@cache
+def _known_places(gazetteer: Path, _version: tuple[int, int]) -> dict[str, str]:
     try:
         features = json.loads(gazetteer.read_text("utf-8"))["features"]
     except (ValueError, KeyError, TypeError) as error:
@@ -595,35 +677,108 @@ def _distinctive(name: str) -> bool:
     return len(stem) >= 3 and stem not in vocab.not_names and not vocab.generic.search(stem)
 
 
-def cached_extraction(
-    path: Path,
+# Below this many reports to extract, starting worker processes costs more than it saves.
+PARALLEL_FROM = 8
+
+
+def extract_reports(
+    paths: list[Path],
     gazetteers: dict[str | None, Path],
     *,
     year: int | None = None,
     cache_dir: Path,
-) -> tuple[list[Item], bool]:
-    """The items of a report, re-extracted only when its text, a gazetteer, the vocabulary
-    or this code changed since the last run; and whether the cache answered."""
+    workers: int | None = None,
+) -> list[tuple[list[Item], bool]]:
+    """The items of every report, in the order given, and whether the cache answered.
+
+    A report is re-extracted only when its text, a gazetteer, the vocabulary or this code
+    changed since the last run. Reports the cache cannot answer are extracted by
+    ``workers`` processes (default: one per CPU) when there are at least ``PARALLEL_FROM``
+    of them, as reports are independent; the first that fails raises its error, as a
+    serial run would.
+    """
+    sources = _sources_digest(tuple(gazetteers[t] for t in sorted(gazetteers, key=str)))
+    keys = [_cache_key(Path(path), year, sources) for path in paths]
+    cached = [
+        _read_cache(cache_dir, Path(path), key) for path, key in zip(paths, keys, strict=True)
+    ]
+    todo = [i for i, items in enumerate(cached) if items is None]
+    workers = min(workers or _cpu_count(), len(todo))
+    jobs = [(Path(paths[i]), gazetteers, year, cache_dir, keys[i]) for i in todo]
+    if workers > 1 and len(todo) >= PARALLEL_FROM:
+        fresh = dict(zip(todo, _in_processes(jobs, workers), strict=True))
+    else:
+        fresh = dict(zip(todo, map(_extract_and_store, jobs), strict=True))
+    return [(fresh[i], False) if items is None else (items, True) for i, items in enumerate(cached)]
+
+
+def _in_processes(jobs: list[tuple], workers: int) -> list[list[Item]]:
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    from .errors import LuodianMapError
+
+    executor = ProcessPoolExecutor(max_workers=workers)
+    try:
+        # small chunks: reports differ in length, and the results come back in order
+        return list(executor.map(_extract_and_store, jobs, chunksize=4))
+    except BrokenProcessPool as error:
+        raise LuodianMapError(f"an extraction process stopped unexpectedly ({error})") from None
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _cache_key(path: Path, year: int | None, sources: str) -> str:
+    digest = hashlib.sha256(path.read_bytes())
+    digest.update(f"|{year}|{sources}".encode())
+    return digest.hexdigest()
+
+
+def _read_cache(cache_dir: Path, path: Path, key: str) -> list[Item] | None:
+    try:
+        data = json.loads((cache_dir / f"{path.stem}.json").read_text("utf-8"))
+        if data["key"] == key:
+            return [Item.from_dict(entry) for entry in data["items"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no cache or a stale or damaged one: extract again
+    return None
+
+
+def _extract_and_store(
+    job: tuple[Path, dict[str | None, Path], int | None, Path, str],
+) -> list[Item]:
+    """Extract one report and keep its items in the cache (runs in a worker process)."""
     from ._io import write_atomic
     from .report import load_report
 
-    digest = hashlib.sha256(Path(path).read_bytes())
-    digest.update(f"|{year}|".encode())
-    for source in [*(gazetteers[t] for t in sorted(gazetteers, key=str)), *_code_files()]:
-        digest.update(Path(source).read_bytes())
-    key = digest.hexdigest()
-    cached = cache_dir / f"{Path(path).stem}.json"
-    try:
-        data = json.loads(cached.read_text("utf-8"))
-        if data["key"] == key:
-            return [Item.from_dict(entry) for entry in data["items"]], True
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # no cache or a stale or damaged one: extract again
+    path, gazetteers, year, cache_dir, key = job
     report = load_report(path, year=year)
     items = extract_items(report, known_places=known_places(gazetteers.get(report.town)))
     payload = {"key": key, "items": [item.to_dict() for item in items]}
-    write_atomic(cached, json.dumps(payload, ensure_ascii=False))
-    return items, False
+    write_atomic(cache_dir / f"{path.stem}.json", json.dumps(payload, ensure_ascii=False))
+    return items
+
+
+def _sources_digest(gazetteers: tuple[Path, ...]) -> str:
+    """One digest of the gazetteers and of what extraction depends on besides its inputs;
+    computed once per version of the files, not once per report."""
+    files = (*gazetteers, *_code_files())
+    return _digest(files, tuple(_version(Path(f)) for f in files))
+
+
+@cache
+def _digest(files: tuple[Path, ...], _versions: tuple[tuple[int, int], ...]) -> str:
+    digest = hashlib.sha256()
+    for source in files:
+        digest.update(Path(source).read_bytes())
+    return digest.hexdigest()
 
 
 def _code_files() -> list[Path]:

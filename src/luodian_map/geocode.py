@@ -215,9 +215,7 @@ class GeocoderChain:
 
     def place(self, entity: Entity) -> tuple[Placement, str | None]:
         """Where the entity is, and why it is only the town if so."""
-        keys = [f"id:{entity.id}", *(f"id:{i.id}" for i in entity.items)]
-        keys += [f"name:{name}" for name in entity.names]
-        row = next((self._overrides[k] for k in keys if k in self._overrides), None)
+        row = self._override(entity) if self._overrides else None
         if row is not None:
             return Placement(
                 row.geometry, "overrides", row["precision"], float(row["uncertainty_m"])
@@ -249,6 +247,11 @@ class GeocoderChain:
             return self._town(), f"{self.online.provider} found nothing in the district"
         return self._town(), self._why_not_found()
 
+    def _override(self, entity: Entity) -> pd.Series | None:
+        keys = [f"id:{entity.id}", *(f"id:{i.id}" for i in entity.items)]
+        keys += [f"name:{name}" for name in entity.names]
+        return next((self._overrides[k] for k in keys if k in self._overrides), None)
+
     def _why_not_found(self) -> str:
         if self.gazetteer is None:
             return "no gazetteer for this town under geodata/; no online provider was chosen"
@@ -258,7 +261,8 @@ class GeocoderChain:
         item = entity.items[-1]
         return f"{item.district or ''}{item.town or ''}"
 
-    def _town(self) -> Placement:
+    @cached_property
+    def _town_placement(self) -> Placement:
         if self.frame.outline is None:
             return Placement(None, "none", "town", None)
         return Placement(
@@ -267,6 +271,10 @@ class GeocoderChain:
             "town",
             self.frame.radius_m,
         )
+
+    def _town(self) -> Placement:
+        """The town itself: one placement, made once, for everything only the town holds."""
+        return self._town_placement
 
 
 def geocode_items(
@@ -301,28 +309,41 @@ def geocode_items(
     records, geometries, unlocated = [], [], []
     for entity in link_items(items, gazetteers):
         placement, reason = chains[entity.town].place(entity)
+        mentions = entity.mentions()  # the same for every year's feature
         for year in entity.years():
             mention = entity.mention_for(year)
-            data = mention.to_dict()
-            data.update(
-                id=f"{entity.id}-{year}",
-                entity=entity.id,
-                name=entity.name,
-                category=entity.category,
-                category_label=CATEGORIES[entity.category].label_zh,
-                parent=entity.parent,
-                mentions=entity.mentions(),
-                follow_up=entity.follow_up(year, reviewed[entity.town]),
-                geocoder=placement.geocoder,
-                precision=placement.precision,
-                uncertainty_m=placement.uncertainty_m,
+            feature_id = f"{entity.id}-{year}"
+            records.append(
+                {
+                    "id": feature_id,
+                    "name": entity.name,
+                    "category": entity.category,
+                    "category_label": CATEGORIES[entity.category].label_zh,
+                    "year": mention.year,
+                    "status": mention.status,
+                    "report": mention.report,
+                    "part": mention.part,
+                    "section": mention.section,
+                    "quote": mention.quote,
+                    "quantities": [q.to_dict() for q in mention.quantities],
+                    "geocoder": placement.geocoder,
+                    "precision": placement.precision,
+                    "uncertainty_m": placement.uncertainty_m,
+                    "kind": mention.kind,
+                    "aggregate": mention.aggregate,
+                    "stated_count": mention.stated_count,
+                    "town": mention.town,
+                    "entity": entity.id,
+                    "parent": entity.parent,
+                    "mentions": mentions,
+                    "follow_up": entity.follow_up(year, reviewed[entity.town]),
+                }
             )
-            records.append({key: data.get(key) for key in PROPERTIES})
             geometries.append(placement.geometry)
             if reason is not None:
                 unlocated.append(
                     {
-                        "id": data["id"],
+                        "id": feature_id,
                         "name": entity.name,
                         "category": entity.category,
                         "year": year,

@@ -131,7 +131,8 @@ def _link_key(name: str, gazetteer: Gazetteer | None) -> tuple[str, str]:
         if match is not None and match.method in ("exact", "alias", "fuzzy"):
             place = match.row["name"]
             return f"place:{place}", f"gazetteer {match.method}: {name} → {place}"
-    return f"name:{normalise_name(name)}", f"same name: {normalise_name(name)}"
+    normal = normalise_name(name)
+    return f"name:{normal}", f"same name: {normal}"
 
 
 def _category(members: list[Item]) -> str:

@@ -7,7 +7,7 @@ written to ``items.json`` and read back unchanged; geocoding turns items into fe
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .categories import CATEGORIES, STATUSES
@@ -64,14 +64,19 @@ class Item:
         return CATEGORIES[self.category].label_zh
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """Plain JSON data; field by field, as ``dataclasses.asdict``'s deep copy is slow and
+        every field but the two rebuilt here is immutable."""
+        data = {name: getattr(self, name) for name in _ITEM_FIELDS}
         data["quantities"] = [q.to_dict() for q in self.quantities]
         data["span"] = list(self.span)
         return {"id": self.id, "category_label": self.category_label, **data}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Item:
-        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        fields["quantities"] = [Quantity(**q) for q in data.get("quantities", [])]
-        fields["span"] = tuple(data["span"])
-        return cls(**fields)
+        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        values["quantities"] = [Quantity(**q) for q in data.get("quantities", [])]
+        values["span"] = tuple(data["span"])
+        return cls(**values)
+
+
+_ITEM_FIELDS = tuple(f.name for f in fields(Item))
