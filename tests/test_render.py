@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
+import shapely
 
 from conftest import (
     FOLLOW_UPS,
@@ -25,15 +26,80 @@ from luodian_map.crs import wgs84_to_gcj02
 from luodian_map.errors import AssetsError, LuodianMapError
 from luodian_map.render import UI_STRINGS, render_map
 
-
 # ---------------------------------------------------------------------------- helpers
+GEOMETRY_TYPES = [None, "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
+                  "MultiPolygon", "GeometryCollection"]  # fmt: skip
+NESTING = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2,
+           "MultiPolygon": 3}  # fmt: skip
+
+
+def varints(text: str):
+    """The non-negative integers of an encoded-polyline string, in turn."""
+    value, shift = 0, 0
+    for char in text:
+        chunk = ord(char) - 63
+        value |= (chunk & 31) << shift
+        shift += 5
+        if chunk < 32:
+            yield value
+            value, shift = 0, 0
+
+
+def decode(compact: dict) -> dict:
+    """The page's compact data (columns, encoded coordinates) as a feature collection, the
+    way luodian_map.js reads it; an entity's shared mentions stay in ``mentions``."""
+    n = compact["n"]
+    columns = {}
+    for key, column in compact["columns"].items():
+        if "c" in column:
+            columns[key] = [column["c"]] * n
+        elif "d" in column:
+            columns[key] = [column["d"][i] for i in varints(column["i"])]
+        else:
+            columns[key] = column["v"]
+        assert len(columns[key]) == n, key
+    numbers = varints(compact["geometry"])
+    last = [0, 0]
+
+    def position() -> list[float]:
+        for axis in (0, 1):
+            v = next(numbers)
+            last[axis] += -(v + 1) // 2 if v % 2 else v // 2
+        return [last[0] / compact["scale"], last[1] / compact["scale"]]
+
+    def nested(depth: int):
+        return position() if depth == 0 else [nested(depth - 1) for _ in range(next(numbers))]
+
+    def geometry():
+        kind = GEOMETRY_TYPES[next(numbers)]
+        if kind is None:
+            return None
+        if kind == "GeometryCollection":
+            return {"type": kind, "geometries": [geometry() for _ in range(next(numbers))]}
+        return {"type": kind, "coordinates": nested(NESTING[kind])}
+
+    features = [
+        {"type": "Feature", "properties": {k: v[i] for k, v in columns.items()},
+         "geometry": geometry()}
+        for i in range(n)
+    ]  # fmt: skip
+    assert next(numbers, None) is None  # every number read
+    return {"type": "FeatureCollection", "features": features, "mentions": compact["mentions"]}
+
+
+def compact_data(page: str) -> dict:
+    """The data block the page parses for LuodianMap.create()."""
+    match = re.search(r'<script type="application/json" id="([^"]+)">(.*?)</script>', page, re.S)
+    assert match and f'getElementById("{match.group(1)}")' in page
+    return json.loads(match.group(2))
+
+
 def page_data(page: str) -> tuple[dict, dict]:
     """The feature collection and config a page hands to LuodianMap.create()."""
     lines = page.splitlines()
     start = next(i for i, line in enumerate(lines) if "LuodianMap.create(" in line)
-    data = json.loads(lines[start + 2].strip().rstrip(","))
     config = json.loads(lines[start + 3].strip().rstrip(","))
-    return data, config
+    return decode(compact_data(page)), config
 
 
 def properties(data: dict) -> dict[str, dict]:
@@ -177,6 +243,37 @@ def test_report_text_is_escaped(tmp_path):
     assert XSS_NAME in names
 
 
+def test_template_syntax_in_report_text_stays_text(tmp_path):
+    """branca reads rendered parts as Jinja templates once more; report text that looks
+    like one is neither evaluated nor breaks the page."""
+    features = make_features()
+    quote = "{{ 7*7 }}号{% if true %}x{% endif %}{# c #}"
+    features.loc[features["id"] == "park-0007", "quote"] = quote
+    page = render_map(features, tmp_path / "a.html", basemap="none", title="{{ 6*6 }}").read_text()
+    assert properties(page_data(page)[0])["park-0007"]["quote"] == quote
+    assert "<h1>{{ 6*6 }}</h1>" in page and "36" not in page.split("<h1>")[1][:20]
+
+
+def test_compact_data(tmp_path):
+    """Repeated values are sent once (a dictionary and one character per feature), and the
+    delta-encoded coordinates decode to the six-decimal ones exactly."""
+    page = render(tmp_path)
+    compact = compact_data(page)
+    columns = compact["columns"]
+    assert set(columns) >= {"id", "name", "category", "year", "status", "precision"}
+    assert columns["category"]["d"] and len(columns["category"]["i"]) == compact["n"]
+    assert "v" in columns["id"] and ("c" in columns["report"] or "d" in columns["report"])
+    frame = make_features().set_index("id")
+    for f in page_data(page)[0]["features"]:
+        geom = frame.loc[f["properties"]["id"], "geometry"]
+        if geom is None:
+            assert f["geometry"] is None
+            continue
+        assert f["geometry"]["type"] == geom.geom_type
+        want = np.round(shapely.get_coordinates(geom), 6)
+        assert np.array_equal(all_coords(f["geometry"]), want)
+
+
 def test_popups_are_built_with_text_nodes():
     """The page code never turns data into HTML (no innerHTML, no string popups)."""
     from importlib import resources
@@ -184,7 +281,10 @@ def test_popups_are_built_with_text_nodes():
     code = resources.files("luodian_map").joinpath("templates", "luodian_map.js").read_text()
     assert "innerHTML" not in code and "insertAdjacentHTML" not in code
     assert "document.write" not in code
-    assert re.findall(r"bindPopup\((\w+)", code) == ["function"]
+    # popups and tooltips get DOM nodes from the builders, never a string
+    contents = re.findall(r"(?:setContent|bindPopup|bindTooltip)\((\w+)", code)
+    assert contents and set(contents) <= {"popupContent", "groupContent", "el", "function"}
+    assert "bindPopup(" not in code  # one popup, opened by the page, for every feature
 
 
 def test_gaode_shifts_features_and_outline_to_gcj02(tmp_path):

@@ -105,18 +105,17 @@ def assets_dir(path: str | os.PathLike[str] | None = None) -> Path:
 
 def page_asset_urls() -> list[str]:
     """Every script and stylesheet URL a page made by :func:`luodian_map.render.render_map`
-    can reference: Leaflet itself and the folium plugins we use, at folium's versions."""
+    can reference: Leaflet itself (folium's version) and the Leaflet plugins it uses."""
     import folium
-    from folium import plugins
+
+    from .render import plugin_asset_urls
 
     urls = [
         url
         for name, url in (*folium.Map.default_js, *folium.Map.default_css)
         if name in ("leaflet", "leaflet_css")
     ]
-    for plugin in (plugins.Fullscreen, plugins.MiniMap, plugins.MeasureControl, plugins.Draw):
-        urls += [url for _, url in (*plugin.default_js, *plugin.default_css)]
-    return urls
+    return urls + plugin_asset_urls()
 
 
 def resolve_url(url: str) -> NpmFile:

@@ -7,6 +7,10 @@ logic they call lives in ``templates/luodian_map.js`` and is inlined into every 
 * Data goes into the page once, as JSON safe inside ``<script>`` (``<``, ``>``, ``&`` are
   ``\\u`` escapes), and every report string reaches the DOM through ``textContent``: a
   ``<script>`` in a quote stays text.
+* The data is compact (:func:`_compact`): one column per property, a column of few
+  distinct values as a dictionary and one index per feature; all coordinates as one string
+  of delta-encoded integers (micro-degrees, Google's encoded-polyline characters). Tens of
+  thousands of features stay a few MB and parse fast; the page draws them on one canvas.
 * Output is deterministic: features are sorted by id, coordinates rounded to six decimals,
   JSON keys sorted, and folium's random element ids replaced by a counter.
 * ``self_contained=True`` inlines every script, stylesheet and image from the asset cache
@@ -28,7 +32,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._io import write_atomic
 from .categories import CATEGORIES, PRECISIONS, STATUSES
@@ -331,23 +335,49 @@ def _elements():
     global _ELEMENTS
     if _ELEMENTS is not None:
         return _ELEMENTS
-    from branca.element import MacroElement
-    from folium.plugins import MiniMap
+    from branca.element import Element, MacroElement
+    from folium.elements import JSCSSMixin
 
-    class FeatureLayers(MacroElement):
-        """All features as GeoJSON layers (one per category), plus the page library."""
+    class _Text(Element):
+        """Rendered text that goes into the page as it is."""
+
+        def __init__(self, text: str):
+            super().__init__()
+            self.text = text
+
+        def render(self, **kwargs: Any) -> str:
+            return self.text
+
+    class _Macro(MacroElement):
+        """A MacroElement whose rendered parts are not read as templates once more: branca
+        would, and report text with "{{" in it would be evaluated (or break the page)."""
+
+        def render(self, **kwargs: Any) -> None:
+            figure = self.get_root()
+            macros = self._template.module.__dict__
+            for part in ("header", "html", "script"):
+                if macros.get(part) is not None:
+                    text = _Text(macros[part](self, kwargs))
+                    getattr(figure, part).add_child(text, name=self.get_name())
+            for child in self._children.values():
+                child.render(**kwargs)
+
+    class FeatureLayers(_Macro):
+        """All features (compact, drawn on one canvas), plus the page library. The data
+        is a JSON ``<script>`` block: ``JSON.parse`` reads megabytes far faster than the
+        JavaScript parser reads them as a literal."""
 
         _template = _template("feature_layers.j2")
 
         def __init__(self, data: dict, config: dict):
             super().__init__()
             self._name = "FeatureLayers"
-            self.data_json = _script_json(data)
+            self.data_json = _script_json(_compact(data))
             self.config_json = _script_json(config)
             self.library = _template_text("luodian_map.js")
             self.css = _template_text("luodian_map.css")
 
-    class _AppElement(MacroElement):
+    class _AppElement(_Macro):
         _template_file = ""
 
         def __init__(self, app: MacroElement, name: str, **options: Any):
@@ -390,7 +420,7 @@ def _elements():
             self.draw = draw
             self.draw_local = draw_local
 
-    class Title(MacroElement):
+    class Title(_Macro):
         _template = _template("title.j2")
 
         def __init__(self, title: str, subtitle: str | None):
@@ -399,16 +429,56 @@ def _elements():
             self.title_html = html.escape(title)
             self.subtitle_html = html.escape(subtitle) if subtitle else ""
 
-    class OverviewMap(MiniMap):
-        """folium's MiniMap, fed a layer group (tiles if any, plus the town outline) so it
-        also works on the tile-less basemap "none"."""
+    # The Leaflet plugins, as folium.plugins makes them (same files and versions), without
+    # importing folium.plugins: that loads every one of its ~40 plugins (0.2 s).
+    class OverviewMap(JSCSSMixin, _AppElement):
+        """leaflet-minimap, fed a layer group (tiles if any, plus the town outline) so it
+        also works on the tile-less basemap "none"; added after the first paint."""
 
-        _template = _template("overview_map.j2")
+        _template_file = "overview_map.j2"
+        default_js: ClassVar[list[tuple[str, str]]] = [
+            ("Control_MiniMap_js", f"{_CDNJS}/leaflet-minimap/3.6.1/Control.MiniMap.js")
+        ]
+        default_css: ClassVar[list[tuple[str, str]]] = [
+            ("Control_MiniMap_css", f"{_CDNJS}/leaflet-minimap/3.6.1/Control.MiniMap.css")
+        ]
 
-        def __init__(self, app: MacroElement, tile: dict | None, **kwargs: Any):
-            super().__init__(**kwargs)
-            self.app = app
+        def __init__(self, app: MacroElement, tile: dict | None, **options: Any):
+            super().__init__(app, "MiniMap", **options)
             self.tile = tile
+
+    class Fullscreen(JSCSSMixin, _AppElement):
+        _template_file = "fullscreen.j2"
+        default_js: ClassVar[list[tuple[str, str]]] = [
+            ("Control.Fullscreen.js", f"{_FULLSCREEN}/Control.FullScreen.min.js")
+        ]
+        default_css: ClassVar[list[tuple[str, str]]] = [
+            ("Control.FullScreen.css", f"{_FULLSCREEN}/Control.FullScreen.css")
+        ]
+
+    class MeasureControl(JSCSSMixin, _AppElement):
+        _template_file = "measure_control.j2"
+        default_js: ClassVar[list[tuple[str, str]]] = [
+            ("leaflet_measure_js", f"{_MEASURE}/leaflet-measure.min.js")
+        ]
+        default_css: ClassVar[list[tuple[str, str]]] = [
+            ("leaflet_measure_css", f"{_MEASURE}/leaflet-measure.min.css")
+        ]
+
+    class Draw(JSCSSMixin, _AppElement):
+        """Leaflet.draw's toolbar; what is drawn goes into ``feature_group``."""
+
+        _template_file = "draw.j2"
+        default_js: ClassVar[list[tuple[str, str]]] = [
+            ("leaflet_draw_js", f"{_CDNJS}/leaflet.draw/1.0.2/leaflet.draw.js")
+        ]
+        default_css: ClassVar[list[tuple[str, str]]] = [
+            ("leaflet_draw_css", f"{_CDNJS}/leaflet.draw/1.0.2/leaflet.draw.css")
+        ]
+
+        def __init__(self, app: MacroElement, feature_group: Element, **options: Any):
+            super().__init__(app, "DrawControl", **options)
+            self.feature_group = feature_group
 
     _ELEMENTS = _Elements(
         FeatureLayers,
@@ -421,6 +491,9 @@ def _elements():
         EditTools,
         Title,
         OverviewMap,
+        Fullscreen,
+        MeasureControl,
+        Draw,
     )
     return _ELEMENTS
 
@@ -437,9 +510,26 @@ class _Elements:
     EditTools: type
     Title: type
     OverviewMap: type
+    Fullscreen: type
+    MeasureControl: type
+    Draw: type
 
 
 _ELEMENTS: _Elements | None = None
+_CDNJS = "https://cdnjs.cloudflare.com/ajax/libs"
+_FULLSCREEN = "https://cdn.jsdelivr.net/npm/leaflet.fullscreen@3.0.0"
+_MEASURE = "https://cdn.jsdelivr.net/gh/ljagis/leaflet-measure@2.1.7/dist"
+
+
+def plugin_asset_urls() -> list[str]:
+    """The script and stylesheet URLs of the Leaflet plugins a page may use."""
+    el = _elements()
+    return [
+        url
+        for plugin in (el.Fullscreen, el.OverviewMap, el.MeasureControl, el.Draw)
+        for _, url in (*plugin.default_js, *plugin.default_css)
+    ]
+
 
 # folium draws random element ids (os.urandom); a counter makes the page reproducible.
 _ID_LOCK = threading.RLock()
@@ -683,6 +773,111 @@ def _feature_collection(features: gpd.GeoDataFrame, datum: str, lang: str) -> di
     return {"type": "FeatureCollection", "features": out, "mentions": _share_mentions(out)}
 
 
+# ------------------------------------------------------------------------ compact encoding
+COLUMNS = (*PROPERTIES, "parent_name")
+GEOMETRY_CODES = {
+    "Point": 1, "MultiPoint": 2, "LineString": 3, "MultiLineString": 4, "Polygon": 5,
+    "MultiPolygon": 6, "GeometryCollection": 7,
+}  # fmt: skip  # 0: no geometry
+_NESTING = {
+    "Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2,
+    "MultiPolygon": 3,
+}  # fmt: skip  # how deep the coordinate lists go
+_SCALE = 10**COORD_DECIMALS
+
+
+def _compact(collection: dict) -> dict:
+    """The page's form of a feature collection (decoded by ``decode`` in luodian_map.js).
+
+    ``columns``: property → ``{"c": value}`` (the same for every feature), ``{"d": values,
+    "i": indices}`` (few distinct values; indices as varints) or ``{"v": values}``.
+    ``geometry``: per feature a type code (:data:`GEOMETRY_CODES`), the part counts and
+    the coordinates in micro-degrees, each the difference to the previous one, as varints.
+    A property repeated on thousands of features costs one character each, and 6-decimal
+    coordinates two to four characters instead of ten."""
+    features = collection["features"]
+    return {
+        "n": len(features),
+        "scale": _SCALE,
+        "columns": {key: _column([f["properties"][key] for f in features]) for key in COLUMNS},
+        "geometry": _encode_geometries([f["geometry"] for f in features]),
+        "mentions": collection["mentions"],
+    }
+
+
+def _column(values: list) -> dict:
+    """One property of every feature, in the shortest of the three forms of :func:`_compact`
+    (a dictionary when at most half the values are distinct)."""
+    codes: dict[Any, int] = {}
+    # a JSON text identifies lists and dicts, and keeps 1, 1.0 and True apart
+    index = [
+        codes.setdefault(
+            v if type(v) is str else json.dumps(v, sort_keys=True, ensure_ascii=False),
+            len(codes),
+        )
+        for v in values
+    ]
+    if len(codes) == 1:
+        return {"c": values[0]}
+    if len(codes) * 2 > len(values):
+        return {"v": values}
+    first: dict[int, Any] = {}
+    for code, value in zip(index, values, strict=True):
+        first.setdefault(code, value)
+    out: list[str] = []
+    for code in index:
+        _varint(code, out)
+    return {"d": [first[c] for c in range(len(codes))], "i": "".join(out)}
+
+
+def _varint(value: int, out: list[str]) -> None:
+    """A non-negative integer in Google's encoded-polyline characters (``?`` … ``~``, five
+    bits each, low bits first; ``0x20`` marks that more follow): never a quote, ``<``,
+    ``>`` or ``&``, so safe in ``<script>`` JSON (a backslash, 29, is escaped as usual)."""
+    while value >= 0x20:
+        out.append(chr((0x20 | (value & 0x1F)) + 63))
+        value >>= 5
+    out.append(chr(value + 63))
+
+
+def _encode_geometries(geometries: list[dict | None]) -> str:
+    """All geometries as one varint string (see :func:`_compact`); signed differences are
+    zig-zag encoded (0, -1, 1, -2 … → 0, 1, 2, 3 …)."""
+    out: list[str] = []
+    last = [0, 0]  # the previous position, in micro-degrees
+
+    def position(coords: list[float]) -> None:
+        for axis in (0, 1):
+            value = round(coords[axis] * _SCALE)
+            delta = value - last[axis]
+            last[axis] = value
+            _varint(2 * delta if delta >= 0 else -2 * delta - 1, out)
+
+    def nested(coords: list, depth: int) -> None:
+        if depth == 0:
+            position(coords)
+            return
+        _varint(len(coords), out)
+        for part in coords:
+            nested(part, depth - 1)
+
+    def geometry(g: dict | None) -> None:
+        if g is None:
+            _varint(0, out)
+            return
+        _varint(GEOMETRY_CODES[g["type"]], out)
+        if g["type"] == "GeometryCollection":
+            _varint(len(g["geometries"]), out)
+            for part in g["geometries"]:
+                geometry(part)
+        else:
+            nested(g["coordinates"], _NESTING[g["type"]])
+
+    for g in geometries:
+        geometry(g)
+    return "".join(out)
+
+
 def _share_mentions(features: list[dict]) -> dict[str, list]:
     """Every feature of an entity (one per year) carries the same mentions: the page gets
     them once per entity (``mentions`` of the collection, by entity id) and each feature's
@@ -858,7 +1053,6 @@ def build_html(
 ) -> str:
     """The page of :func:`render_map` as a string, with CDN links (not inlined yet)."""
     import folium
-    from folium import plugins
 
     base = _basemap(_check_options(lang, basemap), lang)
     strings = UI_STRINGS[lang]
@@ -920,19 +1114,28 @@ def build_html(
         fmap.add_child(el.TownOutline(app, outline_data))
         fmap.add_child(el.Title(heading, subtitle))
         fmap.add_child(el.SearchControl(app, "SearchControl", position="topleft"))
-        plugins.Fullscreen(
-            position="topleft",
-            title=strings_for(lang, "fullscreen"),
-            title_cancel=strings_for(lang, "fullscreen_exit"),
-        ).add_to(fmap)
-        plugins.MeasureControl(
-            position="topleft",
-            primary_length_unit="meters",
-            secondary_length_unit="kilometers",
-            primary_area_unit="sqmeters",
-            secondary_area_unit="hectares",
-            localization="cn" if lang == "zh" else "en",
-        ).add_to(fmap)
+        fmap.add_child(
+            el.Fullscreen(
+                app,
+                "Fullscreen",
+                position="topleft",
+                title=strings_for(lang, "fullscreen"),
+                titleCancel=strings_for(lang, "fullscreen_exit"),
+                forceSeparateButton=False,
+            )
+        )
+        fmap.add_child(
+            el.MeasureControl(
+                app,
+                "MeasureControl",
+                position="topleft",
+                primaryLengthUnit="meters",
+                secondaryLengthUnit="kilometers",
+                primaryAreaUnit="sqmeters",
+                secondaryAreaUnit="hectares",
+                localization="cn" if lang == "zh" else "en",
+            )
+        )
         fmap.add_child(el.FilterControl(app, "FilterControl", position="topright"))
         fmap.add_child(
             el.ScaleBar(app, "ScaleBar", position="bottomleft", imperial=False, maxWidth=160)
@@ -943,19 +1146,25 @@ def build_html(
                 app,
                 base.overview,
                 position="bottomright",
-                toggle_display=True,
                 width=160,
                 height=160,
-                zoom_level_offset=-4,
+                collapsedWidth=25,
+                collapsedHeight=25,
+                zoomLevelOffset=-4,
+                centerFixed=False,
+                zoomAnimation=False,
+                toggleDisplay=True,
+                autoToggleDisplay=False,
+                minimized=False,
             )
         )
         if edit:
             drawn = folium.FeatureGroup(name="drawn", control=False).add_to(fmap)
-            draw = plugins.Draw(
-                feature_group=drawn,
+            draw = el.Draw(
+                app,
+                drawn,
                 position="topleft",
-                show_geometry_on_click=False,
-                draw_options={
+                draw={
                     "polyline": {"shapeOptions": {"color": "#d7191c", "weight": 4}},
                     "polygon": {
                         "allowIntersection": False,
@@ -966,8 +1175,9 @@ def build_html(
                     "marker": False,
                     "circle": False,
                 },
-                edit_options={"poly": {"allowIntersection": False}},
-            ).add_to(fmap)
+                edit={"poly": {"allowIntersection": False}},
+            )
+            fmap.add_child(draw)
             fmap.add_child(
                 el.EditTools(
                     app,
@@ -977,10 +1187,10 @@ def build_html(
                     filename="overrides.geojson",
                 )
             )
-        if bounds:
-            # room for the title (top) and the filter panel (right)
-            fmap.fit_bounds(bounds, padding_top_left=(50, 60), padding_bottom_right=(260, 30))
-        fmap.add_child(el.Start(app, "Start", bounds=bounds))
+        # The page fits the bounds itself, at once: folium's animated fitBounds would draw
+        # every feature twice. Padding: room for the title (top) and the filter panel (right).
+        padding = {"paddingTopLeft": [50, 60], "paddingBottomRight": [260, 30]}
+        fmap.add_child(el.Start(app, "Start", bounds=bounds, **padding))
         page = figure.render()
 
     page = page.replace("<html>", f'<html lang="{strings["html_lang"]}">', 1)

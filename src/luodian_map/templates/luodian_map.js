@@ -1,7 +1,12 @@
-/* luodian-map: the page logic of a rendered map (feature layers, filter, legend, search,
- * edit tools). Inlined into every page by luodian_map.render; the folium elements of
- * render.py only call into it. Report text is never parsed as HTML: every string from the
- * data goes into the DOM through textContent or a text node. */
+/* luodian-map: the page logic of a rendered map (features, filter, legend, search, edit
+ * tools). Inlined into every page by luodian_map.render; the folium elements of render.py
+ * only call into it. Report text is never parsed as HTML: every string from the data goes
+ * into the DOM through textContent or a text node.
+ *
+ * Features are not Leaflet layers: tens of thousands of them would take seconds to create
+ * and to add or remove on every filter change. They are drawn by one canvas renderer
+ * (FeatureCanvas) from projected coordinates kept per feature, found under the mouse
+ * through a grid index, and shown or hidden by a flag and one redraw. */
 (function () {
   "use strict";
 
@@ -26,6 +31,11 @@
     if (className) node.className = className;
     if (text !== undefined && text !== null) node.textContent = String(text);
     return node;
+  }
+
+  /* Text that did not change is not set again: each change lays the panel out anew. */
+  function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
   }
 
   function fmt(template, values) {
@@ -163,6 +173,520 @@
     return coords.map(function (c) { return mapCoords(c, fn); });
   }
 
+  // ---------------------------------------------------------------- compact data
+  /* Varints in Google's encoded-polyline characters (render._varint), read in turn. */
+  function reader(text) {
+    var at = 0;
+    function uint() {
+      var result = 0, factor = 1, b;
+      do {
+        b = text.charCodeAt(at++) - 63;
+        result += (b & 31) * factor;
+        factor *= 32;
+      } while (b >= 32);
+      return result;
+    }
+    return {
+      uint: uint,
+      int: function () { var v = uint(); return v % 2 ? -(v + 1) / 2 : v / 2; }
+    };
+  }
+
+  var GEOMETRY_TYPES = [null, "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
+    "MultiPolygon", "GeometryCollection"];
+  var NESTING = { Point: 0, MultiPoint: 1, LineString: 1, MultiLineString: 2, Polygon: 2,
+    MultiPolygon: 3 };
+
+  /* The page data (render._compact: property columns, one string of delta-encoded
+   * coordinates) back to GeoJSON features. A feature's properties read its row of the
+   * columns (getters, no copy); an entity's mentions, sent once, are filled in. */
+  function decode(data) {
+    var n = data.n, columns = {}, shared = data.mentions || {};
+    Object.keys(data.columns).forEach(function (key) {
+      var c = data.columns[key], out;
+      if ("c" in c) {
+        out = new Array(n).fill(c.c);
+      } else if ("d" in c) {
+        var r = reader(c.i);
+        out = new Array(n);
+        for (var i = 0; i < n; i++) out[i] = c.d[r.uint()];
+      } else {
+        out = c.v;
+      }
+      columns[key] = out;
+    });
+    if (columns.mentions && columns.entity) {
+      for (var m = 0; m < n; m++) {
+        var entity = columns.entity[m];
+        if (!columns.mentions[m] && entity && shared[entity]) columns.mentions[m] = shared[entity];
+      }
+    }
+    function Properties(row) { this._row = row; }
+    Object.keys(columns).forEach(function (key) {
+      var column = columns[key];
+      Object.defineProperty(Properties.prototype, key, {
+        enumerable: true, get: function () { return column[this._row]; }
+      });
+    });
+    var g = reader(data.geometry), x = 0, y = 0, scale = data.scale;
+    function positions(count) {  // flat [lon, lat, …]
+      var out = new Array(2 * count);
+      for (var i = 0; i < count; i++) {
+        x += g.int();
+        y += g.int();
+        out[2 * i] = x / scale;
+        out[2 * i + 1] = y / scale;
+      }
+      return out;
+    }
+    function parts(depth) {
+      if (depth === 1) return positions(g.uint());
+      var len = g.uint(), out = new Array(len);
+      for (var i = 0; i < len; i++) out[i] = parts(depth - 1);
+      return out;
+    }
+    function raw() {
+      var type = GEOMETRY_TYPES[g.uint()];
+      if (!type) return null;
+      if (type === "GeometryCollection") {
+        var len = g.uint(), list = [];
+        for (var i = 0; i < len; i++) list.push(raw());
+        return { type: type, parts: list };
+      }
+      return { type: type, parts: type === "Point" ? positions(1) : parts(NESTING[type]) };
+    }
+    var features = new Array(n);
+    for (var i = 0; i < n; i++) features[i] = new Feature(new Properties(i), raw());
+    return features;
+  }
+
+  /* A feature keeps its geometry as flat coordinate lists (``raw``: what drawing needs);
+   * the GeoJSON form is made when something asks for it. */
+  function Feature(properties, raw) {
+    this.properties = properties;
+    this.raw = raw;
+    this._geometry = undefined;
+  }
+  Feature.prototype.type = "Feature";
+  Object.defineProperty(Feature.prototype, "geometry", {
+    get: function () {
+      if (this._geometry === undefined) this._geometry = toGeoJSON(this.raw);
+      return this._geometry;
+    }
+  });
+
+  function toGeoJSON(raw) {
+    if (!raw) return null;
+    if (raw.type === "GeometryCollection") {
+      return { type: raw.type, geometries: raw.parts.map(toGeoJSON) };
+    }
+    function nest(part, depth) {
+      if (depth > 1) return part.map(function (p) { return nest(p, depth - 1); });
+      var out = [];
+      for (var i = 0; i < part.length; i += 2) out.push([part[i], part[i + 1]]);
+      return out;
+    }
+    return { type: raw.type, coordinates: raw.type === "Point" ? [raw.parts[0], raw.parts[1]]
+      : nest(raw.parts, NESTING[raw.type]) };
+  }
+
+  // ---------------------------------------------------------------- drawing
+  /* Web Mercator (Leaflet's EPSG:3857) in pixels at zoom 0: the map's own projection,
+   * without a LatLng and a Point object per vertex. */
+  var MAX_LAT = 85.0511287798;
+  function worldX(lon) { return 256 * (0.5 + lon / 360); }
+  function worldY(lat) {
+    var s = Math.sin(Math.max(-MAX_LAT, Math.min(MAX_LAT, lat)) * Math.PI / 180);
+    return 256 * (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI));
+  }
+
+  /* Flat [lon, lat, …] as flat world pixels at zoom 0 [x, y, …]; extends ``box``. */
+  function worldPath(lonlat, box) {
+    var path = new Array(lonlat.length);
+    for (var i = 0; i < lonlat.length; i += 2) {
+      var x = worldX(lonlat[i]), y = worldY(lonlat[i + 1]);
+      path[i] = x;
+      path[i + 1] = y;
+      if (x < box[0]) box[0] = x;
+      if (y < box[1]) box[1] = y;
+      if (x > box[2]) box[2] = x;
+      if (y > box[3]) box[3] = y;
+    }
+    return path;
+  }
+
+  /* A drawn feature as shapes in world pixels at zoom 0 (multiplied by 2^zoom and less the
+   * pixel origin at draw time): {kind: 0 polygon, 1 line, 2 point; paths: flat rings,
+   * lines or points; holes: a polygon has inner rings}. */
+  function shapesOf(raw, box, out) {
+    var c = raw.parts, paths = [], kind = 2, holes = false, i, j;
+    switch (raw.type) {
+      case "Point": paths.push(worldPath(c, box)); break;
+      case "MultiPoint":
+        for (i = 0; i < c.length; i += 2) paths.push(worldPath([c[i], c[i + 1]], box));
+        break;
+      case "LineString": kind = 1; paths.push(worldPath(c, box)); break;
+      case "MultiLineString":
+        kind = 1;
+        for (i = 0; i < c.length; i++) paths.push(worldPath(c[i], box));
+        break;
+      case "Polygon":
+        kind = 0;
+        holes = c.length > 1;
+        for (i = 0; i < c.length; i++) paths.push(worldPath(c[i], box));
+        break;
+      case "MultiPolygon":
+        kind = 0;
+        for (i = 0; i < c.length; i++) {
+          holes = holes || c[i].length > 1;
+          for (j = 0; j < c[i].length; j++) paths.push(worldPath(c[i][j], box));
+        }
+        break;
+      case "GeometryCollection":
+        for (i = 0; i < c.length; i++) shapesOf(c[i], box, out);
+        return out;
+    }
+    out.push({ kind: kind, paths: paths, holes: holes });
+    return out;
+  }
+
+  /* The style of a feature's shape: category colour; approximate and town-level places
+   * dashed, hollow and lighter (the same rules as the legend's swatches). */
+  function shapeStyle(app, p, kind) {
+    var key = p.category + "|" + p.precision + "|" + kind;
+    if (app.styles[key]) return app.styles[key];
+    var color = (app.categories[p.category] || {}).color || "#555555";
+    var uncertain = !!UNCERTAIN[p.precision], dash = DASH[p.precision];
+    var style;
+    if (kind === 2) {
+      style = uncertain ? {
+        radius: 7, color: color, weight: 3, opacity: 1, fill: "#ffffff", fillOpacity: 0.9,
+        dash: p.precision === "town" ? [3, 2] : []
+      } : {
+        radius: 7, color: "#ffffff", weight: 1.5, opacity: 1, fill: color, fillOpacity: 0.95,
+        dash: []
+      };
+    } else {
+      style = {
+        color: color, weight: kind === 1 ? (uncertain ? 3 : 4) : 2, opacity: 0.95,
+        fill: kind === 0 ? color : null, fillOpacity: uncertain ? 0.1 : 0.28,
+        dash: dash ? dash.split(" ").map(Number) : []
+      };
+    }
+    return (app.styles[key] = style);
+  }
+
+  var HIT_TOLERANCE = 5;  // px around a shape that still counts as on it
+  var HIT_REACH = 14;     // px: the farthest a hit can be from a shape's box (a dot's radius …)
+
+  /* Where world pixels at zoom 0 are on the canvas now: layer point = world * k - origin. */
+  function viewOf(map) {
+    var crs = map.options.crs;
+    return { k: crs.scale(map.getZoom()) / crs.scale(0), origin: map.getPixelOrigin() };
+  }
+
+  /* Adds a line or polygon to the canvas's current path. */
+  function tracePath(ctx, shape, view) {
+    var k = view.k, ox = view.origin.x, oy = view.origin.y;
+    for (var j = 0; j < shape.paths.length; j++) {
+      var path = shape.paths[j], last = path.length - 2, lx = 0, ly = 0;
+      for (var i = 0; i <= last; i += 2) {
+        var px = path[i] * k - ox, py = path[i + 1] * k - oy;
+        if (i === 0) ctx.moveTo(px, py);
+        // vertices closer than a pixel to the last drawn one add nothing at this zoom
+        else if (i === last || Math.abs(px - lx) + Math.abs(py - ly) >= 1) ctx.lineTo(px, py);
+        else continue;
+        lx = px;
+        ly = py;
+      }
+      if (shape.kind === 0) ctx.closePath();
+    }
+  }
+
+  /* Every point style drawn once, side by side, into one image: thousands of dots are
+   * then copies from it, far cheaper for the browser to paint than as many stroked circles.
+   * An ImageBitmap where there is one: a <canvas> drawn into another is copied out again
+   * every time. */
+  function buildSprites(app) {
+    var styles = Object.keys(app.styles).map(function (k) { return app.styles[k]; })
+      .filter(function (st) { return st.radius; });
+    if (!styles.length) return;
+    var scale = L.Browser.retina ? 2 : 1, x = 0;
+    styles.forEach(function (st) {
+      st.sprite = { x: x, size: 2 * Math.ceil(st.radius + st.weight) + 2 };
+      x += st.sprite.size;
+    });
+    var offscreen = typeof OffscreenCanvas !== "undefined";
+    var height = Math.max.apply(null, styles.map(function (st) { return st.sprite.size; }));
+    var canvas = offscreen ? new OffscreenCanvas(1, 1) : document.createElement("canvas");
+    canvas.width = x * scale;
+    canvas.height = height * scale;
+    var ctx = canvas.getContext("2d");
+    ctx.scale(scale, scale);
+    styles.forEach(function (st) {
+      var half = st.sprite.size / 2;
+      ctx.beginPath();
+      ctx.arc(st.sprite.x + half, half, st.radius, 0, Math.PI * 2);
+      paint(ctx, st, "nonzero");
+    });
+    app.sprites = { image: offscreen ? canvas.transferToImageBitmap() : canvas, scale: scale };
+  }
+
+  function stamp(app, ctx, shape, style, view) {
+    var sprite = style.sprite, size = sprite.size, half = size / 2, s = app.sprites.scale;
+    for (var j = 0; j < shape.paths.length; j++) {
+      var path = shape.paths[j];
+      ctx.drawImage(app.sprites.image, sprite.x * s, 0, size * s, size * s,
+        Math.round(path[0] * view.k - view.origin.x - half),
+        Math.round(path[1] * view.k - view.origin.y - half), size, size);
+    }
+  }
+
+  function paint(ctx, style, fillRule) {
+    if (style.fill) {
+      ctx.globalAlpha = style.fillOpacity;
+      ctx.fillStyle = style.fill;
+      ctx.fill(fillRule);
+    }
+    ctx.setLineDash(style.dash);
+    // round ends on every dash would double the shapes the browser has to fill
+    ctx.lineCap = style.dash.length ? "butt" : "round";
+    ctx.globalAlpha = style.opacity;
+    ctx.lineWidth = style.weight;
+    ctx.strokeStyle = style.color;
+    ctx.stroke();
+  }
+
+  /* Every visible feature in draw order (polygons, lines, points), those in ``clip`` (a
+   * partial redraw) or, without it, all in view; records what a full draw painted.
+   * Neighbours in the order with the same style share one path, one fill and one stroke:
+   * each fill or stroke costs the browser a rasterisation, per path rather than per pixel.
+   * (Overlaps in a shared path are filled once, by the non-zero rule; a polygon with holes
+   * is painted on its own, even-odd.) Dots are copies of a sprite. */
+  function drawFeatures(app, ctx, clip, area) {
+    var view = viewOf(app.map), k = view.k, ox = view.origin.x, oy = view.origin.y;
+    var painted = clip ? null : [], open = null;
+    ctx.lineJoin = "round";
+    for (var n = 0; n < app.drawn.length; n++) {
+      var e = app.drawn[n];
+      if (!e.visible) continue;
+      var b = e.box, x0 = b[0] * k - ox - HIT_REACH, y0 = b[1] * k - oy - HIT_REACH;
+      var x1 = b[2] * k - ox + HIT_REACH, y1 = b[3] * k - oy + HIT_REACH;
+      if (x1 < area.min.x || x0 > area.max.x || y1 < area.min.y || y0 > area.max.y) continue;
+      if (clip && (x1 < clip.min.x || x0 > clip.max.x || y1 < clip.min.y || y0 > clip.max.y)) {
+        continue;
+      }
+      if (e.batch && e.shapes[0].kind !== 2) {
+        if (open !== e.styles[0]) {
+          if (open) paint(ctx, open, "nonzero");
+          open = e.styles[0];
+          ctx.beginPath();
+        }
+        tracePath(ctx, e.shapes[0], view);
+      } else {
+        if (open) paint(ctx, open, "nonzero");
+        open = null;
+        for (var i = 0; i < e.shapes.length; i++) {
+          if (e.shapes[i].kind === 2) {
+            ctx.globalAlpha = 1;
+            stamp(app, ctx, e.shapes[i], e.styles[i], view);
+            continue;
+          }
+          ctx.beginPath();
+          tracePath(ctx, e.shapes[i], view);
+          paint(ctx, e.styles[i], "evenodd");
+        }
+      }
+      if (painted) painted.push(e.id);
+    }
+    if (open) paint(ctx, open, "nonzero");
+    ctx.globalAlpha = 1;
+    if (painted) app.painted = painted;
+  }
+
+  var FeatureCanvas = null;
+  /* Leaflet's canvas renderer, which also draws the features: under the Leaflet paths on
+   * it (uncertainty circles), above those marked ``lmUnder`` (the town outline). */
+  function featureCanvas(app) {
+    FeatureCanvas = FeatureCanvas || L.Canvas.extend({
+      /* Every feature again on the next frame (after a filter change). */
+      redrawAll: function () {
+        if (!this._map) return;
+        this._lmFull = true;
+        this._redrawRequest = this._redrawRequest || L.Util.requestAnimFrame(this._redraw, this);
+      },
+      _redraw: function () {
+        // a redraw for a view change comes first: the one queued for a frame is not needed
+        if (this._redrawRequest) L.Util.cancelAnimFrame(this._redrawRequest);
+        if (this._lmFull) this._redrawBounds = null;
+        this._lmFull = false;
+        L.Canvas.prototype._redraw.call(this);
+      },
+      _draw: function () {
+        var bounds = this._redrawBounds, ctx = this._ctx;
+        ctx.save();
+        if (bounds) {
+          var size = bounds.getSize();
+          ctx.beginPath();
+          ctx.rect(bounds.min.x, bounds.min.y, size.x, size.y);
+          ctx.clip();
+        }
+        this._drawing = true;
+        this._drawLayers(bounds, true);
+        if (this._lmApp.drawn) drawFeatures(this._lmApp, ctx, bounds, this._bounds);
+        this._drawLayers(bounds, false);
+        this._drawing = false;
+        ctx.restore();
+      },
+      _drawLayers: function (bounds, under) {
+        for (var order = this._drawFirst; order; order = order.next) {
+          var layer = order.layer;
+          if (!layer.options.lmUnder !== !under) continue;
+          if (!bounds || (layer._pxBounds && layer._pxBounds.intersects(bounds))) {
+            layer._updatePath();
+          }
+        }
+      }
+    });
+    var renderer = new FeatureCanvas({ tolerance: HIT_TOLERANCE });
+    renderer._lmApp = app;
+    return renderer;
+  }
+
+  // ---------------------------------------------------------------- hit-testing
+  /* A grid over the features' boxes (world pixels at zoom 0), about four per cell. */
+  function buildIndex(app) {
+    var list = app.drawn;
+    app.grid = null;
+    if (!list.length) return;
+    var minx = Infinity, miny = Infinity, maxx = -Infinity, maxy = -Infinity;
+    list.forEach(function (e) {
+      minx = Math.min(minx, e.box[0]); miny = Math.min(miny, e.box[1]);
+      maxx = Math.max(maxx, e.box[2]); maxy = Math.max(maxy, e.box[3]);
+    });
+    var n = Math.max(1, Math.min(256, Math.ceil(Math.sqrt(list.length / 4))));
+    var grid = { minx: minx, miny: miny, n: n, cells: new Array(n * n),
+      w: (maxx - minx) / n || 1e-9, h: (maxy - miny) / n || 1e-9 };
+    list.forEach(function (e) {
+      var r = cellRange(grid, e.box[0], e.box[1], e.box[2], e.box[3]);
+      for (var cy = r[1]; cy <= r[3]; cy++) {
+        for (var cx = r[0]; cx <= r[2]; cx++) {
+          (grid.cells[cy * n + cx] = grid.cells[cy * n + cx] || []).push(e);
+        }
+      }
+    });
+    app.grid = grid;
+  }
+
+  function cellRange(grid, x0, y0, x1, y1) {
+    function clamp(v) { return Math.max(0, Math.min(grid.n - 1, Math.floor(v))); }
+    return [clamp((x0 - grid.minx) / grid.w), clamp((y0 - grid.miny) / grid.h),
+      clamp((x1 - grid.minx) / grid.w), clamp((y1 - grid.miny) / grid.h)];
+  }
+
+  function segmentDistance(px, py, ax, ay, bx, by) {
+    var dx = bx - ax, dy = by - ay, len = dx * dx + dy * dy;
+    var t = len ? Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / len)) : 0;
+    var cx = ax + t * dx - px, cy = ay + t * dy - py;
+    return Math.sqrt(cx * cx + cy * cy);
+  }
+
+  /* Whether the layer point (px, py) is on the shape, as Leaflet's paths decide it: within
+   * the stroke plus the tolerance, or inside a polygon (even-odd over its rings). */
+  function shapeContains(shape, style, view, px, py) {
+    var k = view.k, ox = view.origin.x, oy = view.origin.y;
+    var reach = (style.radius || 0) + style.weight / 2 + HIT_TOLERANCE, inside = false;
+    for (var j = 0; j < shape.paths.length; j++) {
+      var path = shape.paths[j];
+      if (shape.kind === 2) {
+        var dx = path[0] * k - ox - px, dy = path[1] * k - oy - py;
+        if (dx * dx + dy * dy <= reach * reach) return true;
+        continue;
+      }
+      var count = path.length / 2, closed = shape.kind === 0;
+      for (var i = closed ? 0 : 1; i < count; i++) {
+        var a = closed && i === 0 ? count - 1 : i - 1;
+        var ax = path[2 * a] * k - ox, ay = path[2 * a + 1] * k - oy;
+        var bx = path[2 * i] * k - ox, by = path[2 * i + 1] * k - oy;
+        if (segmentDistance(px, py, ax, ay, bx, by) <= reach) return true;
+        if (closed && ((ay > py) !== (by > py)) && px < (bx - ax) * (py - ay) / (by - ay) + ax) {
+          inside = !inside;
+        }
+      }
+    }
+    return inside;
+  }
+
+  /* The topmost visible feature at a layer point, or null. */
+  function featureAt(app, point) {
+    if (app.grid === undefined) buildIndex(app);  // on first use: not needed to draw
+    var grid = app.grid;
+    if (!grid) return null;
+    var view = viewOf(app.map), reach = HIT_REACH / view.k;
+    var wx = (point.x + view.origin.x) / view.k, wy = (point.y + view.origin.y) / view.k;
+    var r = cellRange(grid, wx - reach, wy - reach, wx + reach, wy + reach);
+    var best = null;
+    for (var cy = r[1]; cy <= r[3]; cy++) {
+      for (var cx = r[0]; cx <= r[2]; cx++) {
+        var cell = grid.cells[cy * grid.n + cx] || [];
+        for (var c = 0; c < cell.length; c++) {
+          var e = cell[c];
+          if (!e.visible || (best && e.order <= best.order)) continue;
+          if (wx < e.box[0] - reach || wx > e.box[2] + reach ||
+              wy < e.box[1] - reach || wy > e.box[3] + reach) continue;
+          for (var i = 0; i < e.shapes.length; i++) {
+            if (shapeContains(e.shapes[i], e.styles[i], view, point.x, point.y)) {
+              best = e;
+              break;
+            }
+          }
+        }
+      }
+    }
+    return best;
+  }
+
+  /* Hover: the name as a tooltip that follows the mouse, a pointer cursor, and the
+   * uncertainty circle of an approximate place. Click: the feature's popup. */
+  function bindPointer(app) {
+    var map = app.map, canvas = app.renderer._container;
+    app.tooltip = L.tooltip({ sticky: true, direction: "top", opacity: 0.95 });
+    function onCanvas(ev) { return ev.originalEvent && ev.originalEvent.target === canvas; }
+    function hover(entry, latlng) {
+      if (entry !== app.hovered) {
+        var left = app.hovered;
+        app.hovered = entry;
+        if (left && left.props.precision === "approximate" && app.popupEntry !== left) {
+          app.circles.clearLayers();
+        }
+        L.DomUtil[entry ? "addClass" : "removeClass"](canvas, "leaflet-interactive");
+        if (!entry) { map.closeTooltip(app.tooltip); return; }
+        app.tooltip.setContent(el("span", "lm-tooltip-name", entry.props.name));
+        if (entry.props.precision === "approximate") showCircles(app, entry);
+      }
+      if (entry) {
+        app.tooltip.setLatLng(latlng);
+        if (!map.hasLayer(app.tooltip)) map.openTooltip(app.tooltip);
+      }
+    }
+    app.hover = hover;
+    map.on("mousemove", function (ev) {
+      hover(onCanvas(ev) ? featureAt(app, ev.layerPoint) : null, ev.latlng);
+    });
+    map.on("mouseout zoomstart movestart", function () { hover(null); });
+    L.DomEvent.on(canvas, "mouseout", function () { hover(null); });
+    map.on("click", function (ev) {
+      var entry = onCanvas(ev) ? featureAt(app, ev.layerPoint) : null;
+      if (entry) openPopupAt(app, entry, ev.latlng);
+    });
+  }
+
+  function openPopupAt(app, entry, latlng) {
+    var popup = L.popup(app.popupOptions).setLatLng(latlng).setContent(popupContent(app, entry));
+    popup._lmEntry = entry;
+    popup.openOn(app.map);
+  }
+
   // ---------------------------------------------------------------- the app
   LM.create = function (map, data, config) {
     var app = {
@@ -173,22 +697,27 @@
       byId: {},
       byEntity: {},   // entity id -> its entries (one per year)
       children: {},   // entity id -> {phase entity id: true}
-      groups: {},
       categories: {},
+      styles: {},     // "category|precision|kind" -> shape style
+      drawn: [],      // the entries drawn on the canvas, in draw order
+      painted: [],    // ids painted by the last full draw
+      hovered: null,
       townGroups: [],
       townGroupByKey: {},
       towns: [],
       state: { year: null, cat: null, status: null, follow: null },
       options: { year: [], cat: [], status: [], follow: [] },
       listeners: [],
+      later: [],      // run after the first paint (LM.afterFirstPaint)
       popupEntry: null,
       popupGroup: null,
       showAllCircles: false,
-      readyTime: null,
-      // One canvas for all data (fast with thousands of features). The map's default
-      // renderer stays SVG: leaflet-measure and Leaflet.draw need SVG paths.
-      renderer: L.canvas({ tolerance: 5 })
+      readyTime: null
     };
+    // One canvas for all data. The map's default renderer stays SVG: leaflet-measure and
+    // Leaflet.draw need SVG paths.
+    app.renderer = featureCanvas(app);
+    map.addLayer(app.renderer);
     config.categories.forEach(function (c) { app.categories[c.id] = c; });
     // Popups scroll beyond this height: most of the map's height, at most 600 px.
     app.popupOptions = extend(extend({}, POPUP_OPTIONS),
@@ -196,10 +725,9 @@
 
     var present = { year: {}, cat: {}, status: {}, follow: {}, town: {} };
     var anyFollow = false;
-    var shared = data.mentions || {};  // an entity's mentions, sent once for all its years
-    data.features.forEach(function (f) {
+    var features = decode(data);
+    features.forEach(function (f) {
       var p = f.properties;
-      if (!p.mentions && p.entity && shared[p.entity]) p.mentions = shared[p.entity];
       present.year[p.year] = true;
       present.cat[p.category] = true;
       present.status[p.status] = true;
@@ -222,32 +750,26 @@
     app.circles = L.layerGroup().addTo(map);
     app.badges = L.layerGroup().addTo(map);
 
-    // One GeoJSON layer per category, all on the map from the start; features are added
-    // polygons first, then lines, then points, so the smaller shapes stay clickable on top.
-    app.options.cat.forEach(function (cat) {
-      app.groups[cat] = L.geoJSON(null, {
-        renderer: app.renderer,
-        style: function (f) { return pathStyle(app, f); },
-        pointToLayer: function (f, latlng) { return pointLayer(app, f, latlng); },
-        onEachFeature: function (f, layer) {
-          register(app, f, layer, app.groups[cat], "layer");
-        }
-      }).addTo(map);
-    });
-    var sorted = data.features.slice().sort(function (a, b) {
-      var ra = rankOf(a), rb = rankOf(b);
-      if (ra !== rb) return ra - rb;
-      return a.properties.id < b.properties.id ? -1 : a.properties.id > b.properties.id ? 1 : 0;
-    });
+    // Drawn polygons first, then lines, then points, so the smaller shapes stay on top
+    // (and are found first under the mouse).
+    // (The page data comes sorted by id: grouping keeps that order within each rank.)
+    var byRank = [[], [], []];
+    features.forEach(function (f) { byRank[rankOf(f)].push(f); });
+    var sorted = byRank[0].concat(byRank[1], byRank[2]);
+    var present = {};
+    app.options.cat.forEach(function (cat) { present[cat] = true; });
     sorted.forEach(function (f) {
-      var g = app.groups[f.properties.category];
-      if (!g) return;
+      if (!present[f.properties.category]) return;
       // No geometry: not drawn, but counted, listed and searchable. A town-level point
       // (the report gives no place) joins its town's group marker instead of a dot.
-      if (!f.geometry) register(app, f, null, null, "unplaced");
-      else if (isTownPoint(f)) register(app, f, null, null, "grouped");
-      else g.addData(f);
+      if (!f.raw) register(app, f, "unplaced");
+      else if (isTownPoint(f)) register(app, f, "grouped");
+      else drawable(app, register(app, f, "layer"));
     });
+    orderDrawn(app);
+    buildSprites(app);
+    bindPointer(app);
+    app.renderer.redrawAll();
     app.entries.forEach(function (e) {
       if (e.props.parent) {
         var kids = app.children[e.props.parent] = app.children[e.props.parent] || {};
@@ -282,11 +804,11 @@
   };
 
   function rankOf(f) {
-    return f.geometry ? (RANK[f.geometry.type] === undefined ? 0 : RANK[f.geometry.type]) : 0;
+    return f.raw ? (RANK[f.raw.type] === undefined ? 0 : RANK[f.raw.type]) : 0;
   }
 
   function isTownPoint(f) {
-    return f.properties.precision === "town" && f.geometry && f.geometry.type === "Point";
+    return f.properties.precision === "town" && f.raw && f.raw.type === "Point";
   }
 
   function colorOf(app, f) {
@@ -294,88 +816,67 @@
     return c ? c.color : "#555555";
   }
 
-  function pathStyle(app, f) {
-    // Points are styled by pointLayer; GeoJSON applies this function to them too.
-    if (rankOf(f) === 2) return {};
-    var p = f.properties, color = colorOf(app, f);
-    var line = rankOf(f) === 1, uncertain = !!UNCERTAIN[p.precision];
-    return {
-      color: color,
-      weight: line ? (uncertain ? 3 : 4) : 2,
-      opacity: 0.95,
-      dashArray: DASH[p.precision] || null,
-      fillColor: color,
-      fillOpacity: uncertain ? 0.1 : 0.28,
-      lineCap: "round"
-    };
-  }
-
-  /* Surveyed / sourced: a filled dot. Approximate: a hollow dot; its uncertainty circle
-   * shows on hover and while its popup is open (dozens of circles of several kilometres
-   * would swamp the map), or for all of them when the legend asks. */
-  function pointLayer(app, f, latlng) {
-    var p = f.properties, color = colorOf(app, f);
-    if (!UNCERTAIN[p.precision]) {
-      return L.circleMarker(latlng, {
-        renderer: app.renderer, radius: 7, color: "#ffffff", weight: 1.5, opacity: 1,
-        fillColor: color, fillOpacity: 0.95
-      });
-    }
-    return L.circleMarker(latlng, {
-      renderer: app.renderer,
-      radius: 7, color: color, weight: 3, opacity: 1, fillColor: "#ffffff", fillOpacity: 0.9,
-      dashArray: p.precision === "town" ? "3 2" : null
-    });
-  }
-
-  function register(app, f, layer, group, kind) {
+  function register(app, f, kind) {
     var p = f.properties;
     var entry = {
-      id: String(p.id), props: p, feature: f, layer: layer, group: group, kind: kind,
-      rank: rankOf(f), visible: true, entity: p.entity ? String(p.entity) : String(p.id),
-      badge: null, townGroup: null
+      id: String(p.id), props: p, feature: f, kind: kind, rank: rankOf(f), visible: true,
+      entity: p.entity ? String(p.entity) : String(p.id), badge: null, townGroup: null
     };
     app.entries.push(entry);
     app.byId[entry.id] = entry;
     (app.byEntity[entry.entity] = app.byEntity[entry.entity] || []).push(entry);
-    if (!layer) return entry;
-    layer.bindPopup(function () { return popupContent(app, entry); }, app.popupOptions);
-    layer.getPopup()._lmEntry = entry;
-    // Tooltips go on the interactive leaves: Leaflet 1.9.3 fails on nested groups.
-    leaves(layer).forEach(function (leaf) {
-      if (leaf.options && leaf.options.interactive === false) return;
-      leaf.bindTooltip(function () { return el("span", "lm-tooltip-name", entry.props.name); },
-        { sticky: true, direction: "top", opacity: 0.95 });
-      if (p.precision === "approximate") {
-        leaf.on("mouseover", function () { showCircles(app, entry); });
-        leaf.on("mouseout", function () {
-          if (app.popupEntry !== entry) app.circles.clearLayers();
-        });
-      }
-    });
     return entry;
   }
 
-  function leaves(layer) {
-    if (!layer.eachLayer) return [layer];
-    var out = [];
-    layer.eachLayer(function (child) { out = out.concat(leaves(child)); });
-    return out;
+  /* A feature for the canvas: its shapes, their styles and its box (world pixels). */
+  function drawable(app, entry) {
+    var box = [Infinity, Infinity, -Infinity, -Infinity];
+    entry.shapes = shapesOf(entry.feature.raw, box, []);
+    entry.styles = [];
+    for (var i = 0; i < entry.shapes.length; i++) {
+      entry.styles.push(shapeStyle(app, entry.props, entry.shapes[i].kind));
+    }
+    entry.box = box;
+    entry.batch = entry.shapes.length === 1 && !entry.shapes[0].holes;
+    app.drawn.push(entry);
   }
 
-  function anchorOf(entry) {
+  /* The canvas's order: polygons, lines, points; within each, features of one style next
+   * to each other (so they share a path), in the order they came (by id). */
+  function orderDrawn(app) {
+    var cats = {}, precisions = {}, buckets = {};
+    app.config.categories.forEach(function (c, i) { cats[c.id] = i; });
+    app.config.precisions.forEach(function (p, i) { precisions[p.id] = i; });
+    app.drawn.forEach(function (e) {
+      var key = (e.rank * 256 + (cats[e.props.category] || 0)) * 16 +
+        (precisions[e.props.precision] || 0);
+      (buckets[key] = buckets[key] || []).push(e);
+    });
+    app.drawn = [].concat.apply([], Object.keys(buckets).map(Number)
+      .sort(function (a, b) { return a - b; }).map(function (k) { return buckets[k]; }));
+    app.drawn.forEach(function (e, i) { e.order = i; });
+  }
+
+  /* The geographic bounds of a drawn feature. */
+  function boundsOf(app, entry) {
+    var crs = app.map.options.crs, b = entry.box;
+    return L.latLngBounds(crs.pointToLatLng(L.point(b[0], b[3]), 0),
+      crs.pointToLatLng(L.point(b[2], b[1]), 0));
+  }
+
+  /* Where a feature's popup opens: a point itself, else the middle of its bounds. */
+  function anchorOf(app, entry) {
     if (entry.kind === "grouped") return entry.townGroup.latlng;
-    var layer = entry.layer;
-    if (!layer) return null;
-    if (layer.getLatLng) return layer.getLatLng();
-    if (layer.getBounds) return layer.getBounds().getCenter();
-    return null;
+    if (entry.kind !== "layer") return null;
+    var g = entry.feature.geometry;
+    if (g.type === "Point") return L.latLng(g.coordinates[1], g.coordinates[0]);
+    return boundsOf(app, entry).getCenter();
   }
 
   function onMap(app, e) {
     if (!e.visible) return false;
-    if (e.kind === "layer") return app.map.hasLayer(e.layer);
-    if (e.kind === "grouped") return !!e.townGroup.marker && app.map.hasLayer(e.townGroup.marker);
+    if (e.kind === "layer") return app.map.hasLayer(app.renderer);
+    if (e.kind === "grouped") return e.townGroup.shown;
     return false;
   }
 
@@ -433,10 +934,10 @@
   // ---------------------------------------------------------------- follow-up badges
   /* Where a feature's follow-up badge sits: beside a point, on the middle vertex of a
    * line, at the centre of a polygon. */
-  function badgeAnchor(entry) {
+  function badgeAnchor(app, entry) {
     var g = entry.feature.geometry;
     if (!g) return null;
-    if (entry.rank === 2) return pointsOf(g, [])[0] || anchorOf(entry);
+    if (entry.rank === 2) return pointsOf(g, [])[0] || anchorOf(app, entry);
     if (entry.rank === 1) {
       var parts = g.type === "LineString" ? [g.coordinates] : g.coordinates;
       var longest = parts.reduce(function (a, b) { return b.length > a.length ? b : a; }, []);
@@ -446,11 +947,11 @@
       }
       if (mid) return L.latLng(mid[1], mid[0]);
     }
-    return anchorOf(entry);
+    return anchorOf(app, entry);
   }
 
   function followMarker(app, entry, slot) {
-    var kind = entry.props.follow_up, ll = badgeAnchor(entry);
+    var kind = entry.props.follow_up, ll = badgeAnchor(app, entry);
     if (!ll) return null;
     var icon = L.divIcon({
       className: "lm-follow-icon", html: followBadge(kind, 15), iconSize: [15, 15],
@@ -474,14 +975,14 @@
   function buildTownGroups(app) {
     app.entries.forEach(function (e) {
       if (e.kind !== "grouped") return;
-      var c = e.feature.geometry.coordinates;
+      var c = e.feature.raw.parts;  // a point: [lon, lat]
       var level = e.props.geocoder === "district" ? "district" : "town";
       var key = level + ":" + Number(c[1]).toFixed(6) + "," + Number(c[0]).toFixed(6);
       var g = app.townGroupByKey[key];
       if (!g) {
         g = app.townGroupByKey[key] = {
           key: key, level: level, latlng: L.latLng(c[1], c[0]), members: [], towns: {},
-          radius: 0, marker: null, label: null, count: -1
+          radius: 0, box: null, label: null, count: -1, labelled: -1, shown: true
         };
         app.townGroups.push(g);
       }
@@ -491,25 +992,60 @@
       g.radius = Math.max(g.radius, Number(e.props.uncertainty_m) || 0);
     });
     app.townGroups.sort(function (a, b) { return a.key < b.key ? -1 : a.key > b.key ? 1 : 0; });
+  }
+
+  /* The group markers: plain elements in a pane of their own (above the markers), placed
+   * by hand and handled once for all (hundreds of Leaflet markers are slow to create and
+   * lay out). Added when the controls are in place, so that the layouts the controls
+   * force do not lay them out as well. */
+  function addTownGroupPane(app) {
+    if (!app.townGroups.length) return;
+    var map = app.map, pane = map.createPane("lmTownGroups");
     app.townGroups.forEach(function (g) {
       var box = el("div", "lm-town-group-inner lm-town-group-" + g.level);
       box.setAttribute("data-group-key", g.key);
       box.setAttribute("role", "button");
-      box.appendChild(groupSwatch());
-      g.label = el("span", "lm-town-group-label");
-      box.appendChild(g.label);
-      g.box = box;
-      g.marker = L.marker(g.latlng, {
-        icon: L.divIcon({ className: "lm-town-group", html: box, iconSize: null }),
-        zIndexOffset: 1000, riseOnHover: true, keyboard: true
+      box.tabIndex = 0;
+      // one element each (its icon is a CSS image): hundreds of them are laid out and painted
+      g.label = g.box = box;
+      pane.appendChild(box);
+    });
+    function place(zoom, center) {
+      app.townGroups.forEach(function (g) {
+        var p = zoom === undefined ? map.latLngToLayerPoint(g.latlng)
+          : map._latLngToNewLayerPoint(g.latlng, zoom, center);
+        g.box.style.left = p.x + "px";
+        g.box.style.top = p.y + "px";
       });
-      g.marker.on("click", function () { openGroup(app, g); });
-      g.marker.on("mouseover", function () { showGroupCircle(app, g); });
-      g.marker.on("mouseout", function () {
-        if (app.popupGroup !== g && !(app.popupEntry && app.popupEntry.townGroup === g)) {
-          app.circles.clearLayers();
-        }
-      });
+    }
+    place();
+    map.on("viewreset zoomend", function () { place(); });
+    map.on("zoomanim", function (ev) { place(ev.zoom, ev.center); });
+    function groupOf(ev) {
+      var node = ev.target.closest ? ev.target.closest(".lm-town-group-inner") : null;
+      return node ? app.townGroupByKey[node.getAttribute("data-group-key")] : null;
+    }
+    L.DomEvent.disableClickPropagation(pane);
+    L.DomEvent.on(pane, "click", function (ev) {
+      var g = groupOf(ev);
+      if (g) openGroup(app, g);
+    });
+    L.DomEvent.on(pane, "keydown", function (ev) {
+      var g = groupOf(ev);
+      if (g && (ev.key === "Enter" || ev.key === " ")) {
+        L.DomEvent.preventDefault(ev);
+        openGroup(app, g);
+      }
+    });
+    L.DomEvent.on(pane, "mouseover", function (ev) {
+      var g = groupOf(ev);
+      if (g) showGroupCircle(app, g);
+    });
+    L.DomEvent.on(pane, "mouseout", function (ev) {
+      var g = groupOf(ev);
+      if (g && app.popupGroup !== g && !(app.popupEntry && app.popupEntry.townGroup === g)) {
+        app.circles.clearLayers();
+      }
     });
   }
 
@@ -519,8 +1055,10 @@
     var s = app.s;
     app.townGroups.forEach(function (g) {
       var n = g.members.filter(isVisible).length;
-      if (n !== g.count) {
-        g.count = n;
+      g.count = n;
+      // a hidden marker keeps its last label: relabelling it would lay it out for nothing
+      if (n && n !== g.labelled) {
+        g.labelled = n;
         var town = groupTown(g);
         g.label.textContent = g.level === "district"
           ? fmt(s.district_group, { town: town, n: n })
@@ -529,11 +1067,12 @@
         g.box.setAttribute("data-count", String(n));
         if (app.popupGroup === g && n) app.groupPopup.setContent(groupContent(app, g));
       }
-      var shown = app.map.hasLayer(g.marker);
-      if (n && !shown) g.marker.addTo(app.map);
-      if (!n && shown) {
-        if (app.popupGroup === g) app.map.closePopup();
-        g.marker.remove();
+      // shown or hidden in place: taking hundreds of markers off the map and creating
+      // them again on every filter change is slow
+      if (!n !== !g.shown) {
+        g.shown = !!n;
+        g.box.style.visibility = n ? "" : "hidden";  // hidden in place: no new layout
+        if (!n && app.popupGroup === g) app.map.closePopup();
       }
     });
   }
@@ -593,7 +1132,7 @@
   function openEntry(app, entry) {
     if (!entry || !entry.visible) return false;
     if (entry.kind === "layer") {
-      entry.layer.openPopup(anchorOf(entry));
+      openPopupAt(app, entry, anchorOf(app, entry));
       return true;
     }
     var floating = entry.kind === "unplaced";
@@ -902,32 +1441,22 @@
     return out;
   }
 
+  /* Show what the filter selects: a flag per feature and one redraw of the canvas (the
+   * draw order stays polygons, lines, points); town groups and lists follow. */
   function apply(app) {
-    var state = app.state, added = [], anyLine = false;
+    var state = app.state, redraw = false;
     app.entries.forEach(function (e) {
       var want = matches(state, e, null);
       if (want === e.visible) return;
       e.visible = want;
       if (!want && app.popupEntry === e) app.map.closePopup();
+      if (!want && app.hovered === e) app.hover(null);
       if (e.badge) {
         if (want) app.badges.addLayer(e.badge); else app.badges.removeLayer(e.badge);
       }
-      if (e.kind !== "layer") return;  // town groups and the not-on-the-map list follow below
-      if (want) added.push(e); else e.group.removeLayer(e.layer);
+      if (e.kind === "layer") redraw = true;
     });
-    // Re-added shapes must go back under the points: polygons to the back, lines above
-    // them (then every visible point is brought forward again).
-    added.forEach(function (e) { e.group.addLayer(e.layer); if (e.rank === 1) anyLine = true; });
-    added.slice().reverse().forEach(function (e) {
-      if (e.rank === 0 && e.layer.bringToBack) e.layer.bringToBack();
-    });
-    if (anyLine) {
-      app.entries.forEach(function (e) {
-        if (e.visible && e.kind === "layer" && e.rank === 2 && e.layer.bringToFront) {
-          e.layer.bringToFront();
-        }
-      });
-    }
+    if (redraw) app.renderer.redrawAll();
     refreshTownGroups(app);
     drawAllCircles(app);
     app.listeners.forEach(function (fn) { fn(app); });
@@ -939,17 +1468,31 @@
     if (writeHash) writeStateToHash(app);
   }
 
-  LM.counts = function (app, group) {
+  /* For each group, how many features each of its options would show: those that every
+   * other group's selection lets through. One pass over the features for all groups. */
+  function countAll(app) {
     var out = {};
-    app.options[group].forEach(function (o) { out[o] = 0; });
+    GROUPS.forEach(function (g) {
+      out[g] = {};
+      app.options[g].forEach(function (o) { out[g][o] = 0; });
+    });
     app.entries.forEach(function (e) {
-      if (matches(app.state, e, group)) {
-        var v = valueOf(e, group);
-        if (out[v] !== undefined) out[v] += 1;
+      var failed = null;
+      for (var i = 0; i < GROUPS.length; i++) {
+        if (inGroup(app.state, GROUPS[i], valueOf(e, GROUPS[i]))) continue;
+        if (failed) return;  // left out by two groups: counted in none
+        failed = GROUPS[i];
       }
+      GROUPS.forEach(function (g) {
+        if (failed && g !== failed) return;
+        var v = valueOf(e, g);
+        if (out[g][v] !== undefined) out[g][v] += 1;
+      });
     });
     return out;
-  };
+  }
+
+  LM.counts = function (app, group) { return countAll(app)[group]; };
 
   // ---------------------------------------------------------------- URL hash
   function parseHash(app, hash) {
@@ -1092,10 +1635,11 @@
             input.checked = app.state[g] === null ||
               app.state[g].map(String).indexOf(v) !== -1;
           });
+          var all = countAll(app);
           GROUPS.forEach(function (g) {
-            var counts = LM.counts(app, g);
+            var counts = all[g];
             Object.keys(countNodes[g]).forEach(function (v) {
-              countNodes[g][v].textContent = String(counts[v] || 0);
+              setText(countNodes[g][v], String(counts[v] || 0));
               var option = countNodes[g][v].parentNode;
               var selected = app.state[g] === null || app.state[g].map(String).indexOf(v) !== -1;
               option.classList.toggle("lm-off", !selected);
@@ -1103,11 +1647,10 @@
             });
           });
           var shown = app.entries.filter(isVisible).length;
-          summary.textContent = fmt(s.showing, { n: shown, total: app.entries.length });
+          setText(summary, fmt(s.showing, { n: shown, total: app.entries.length }));
           if (unplaced) unplaced.refresh();
         }
-        app.listeners.push(refresh);
-        refresh();
+        app.listeners.push(refresh);  // first called by LM.start, once the state is read
         return box;
       }
     });
@@ -1248,16 +1791,19 @@
           box.appendChild(line);
         }
         function refresh() {
+          var shown = {};  // precision -> features on the map
+          app.entries.forEach(function (e) {
+            if (e.visible && e.kind !== "unplaced") {
+              shown[e.props.precision] = (shown[e.props.precision] || 0) + 1;
+            }
+          });
           Object.keys(counts).forEach(function (k) {
-            var n = app.entries.filter(function (e) {
-              return e.visible && e.kind !== "unplaced" &&
-                counts[k].ids.indexOf(e.props.precision) !== -1;
-            }).length;
-            counts[k].node.textContent = String(n);
+            setText(counts[k].node, String(counts[k].ids.reduce(function (n, id) {
+              return n + (shown[id] || 0);
+            }, 0)));
           });
         }
-        app.listeners.push(refresh);
-        refresh();
+        app.listeners.push(refresh);  // first called by LM.start, once the state is read
         return box;
       }
     });
@@ -1270,10 +1816,10 @@
     var style = { color: "#333333", weight: 2, opacity: 0.8, dashArray: "8 5", fill: false,
       interactive: false, renderer: app.renderer };
     app.outlineData = data;
+    // lmUnder: the canvas draws it under the features
     app.outline = L.geoJSON(data, { style: function () { return style; }, interactive: false,
-      renderer: app.renderer });
+      renderer: app.renderer, lmUnder: true });
     app.outline.addTo(app.map);
-    if (app.outline.bringToBack) app.outline.bringToBack();
     return app.outline;
   };
 
@@ -1290,16 +1836,16 @@
 
   // ---------------------------------------------------------------- search
   function jumpTo(app, entry) {
-    var map = app.map, layer = entry.layer;
+    var map = app.map;
     if (!entry.visible) return;
     if (entry.kind === "unplaced") {
       if (app.showUnplaced) app.showUnplaced(entry.id);
     } else if (entry.kind === "grouped") {
       map.setView(entry.townGroup.latlng, Math.max(map.getZoom(), 14));
-    } else if (entry.rank === 2 || !layer.getBounds) {
-      map.setView(anchorOf(entry), Math.max(map.getZoom(), 15));
+    } else if (entry.rank === 2) {
+      map.setView(anchorOf(app, entry), Math.max(map.getZoom(), 15));
     } else {
-      map.fitBounds(layer.getBounds(), { maxZoom: 16, padding: [40, 40] });
+      map.fitBounds(boundsOf(app, entry), { maxZoom: 16, padding: [40, 40] });
     }
     openEntry(app, entry);
   }
@@ -1445,7 +1991,7 @@
       var g = entry.feature.geometry, layer;
       if (["Point", "LineString", "Polygon"].indexOf(g.type) === -1) return false;
       if (g.type === "Point") {
-        var ll = anchorOf(entry);
+        var ll = anchorOf(app, entry);
         layer = L.circleMarker(ll, { radius: 8, color: "#d7191c", weight: 3 });
       } else {
         layer = L.GeoJSON.geometryToLayer({ type: "Feature", geometry: g, properties: {} });
@@ -1550,10 +2096,16 @@
   // ---------------------------------------------------------------- start, test hook
   LM.start = function (app, options) {
     bindHash(app);
+    if (options && options.bounds) {
+      // at once: an animated zoom would draw everything twice
+      app.fitBounds = options.bounds;
+      app.map.fitBounds(options.bounds, { animate: false,
+        paddingTopLeft: options.paddingTopLeft, paddingBottomRight: options.paddingBottomRight });
+    }
+    addTownGroupPane(app);
     var hash = location.hash.replace(/^#/, "");
     app.lastHash = hash;
     setState(app, parseHash(app, hash), false);
-    if (options && options.bounds) app.fitBounds = options.bounds;
     // Printing: lay the map out at the printed size (A3 landscape less 10 mm margins, as
     // in the CSS) and paint the canvas now: the browser prints before the next frame.
     var container = app.map.getContainer();
@@ -1573,14 +2125,21 @@
     };
     window.addEventListener("beforeprint", function () { relayout("400mm", "277mm"); });
     window.addEventListener("afterprint", function () { relayout("", ""); });
-    // Canvas layers paint on the next animation frame: flag "ready" after it.
+    // The features are painted in the next frame: flag "ready" after it, once the controls
+    // that waited for it are there.
     requestAnimationFrame(function () {
       requestAnimationFrame(function () {
         app.readyTime = performance.now();
+        app.later.forEach(function (fn) { fn(); });
         document.body.setAttribute("data-ready", "1");
       });
     });
   };
+
+  /* Run ``fn`` once the features are on screen: for a control that is not needed to see
+   * them (the overview map is a second Leaflet map, and building it forces a layout of the
+   * whole page). */
+  LM.afterFirstPaint = function (app, fn) { app.later.push(fn); };
 
   function publicApi(app) {
     return {
@@ -1595,9 +2154,11 @@
           .map(function (e) { return e.id; }).sort();
       },
       allIds: function () { return app.entries.map(function (e) { return e.id; }).sort(); },
+      /* The features the canvas painted in its last full redraw (visible and in view). */
+      paintedIds: function () { return app.painted.slice().sort(); },
       townGroups: function () {
         return app.townGroups.map(function (g) {
-          return { key: g.key, level: g.level, count: g.count, onMap: app.map.hasLayer(g.marker),
+          return { key: g.key, level: g.level, count: g.count, onMap: g.shown,
             label: g.label.textContent,
             ids: g.members.filter(isVisible).map(function (e) { return e.id; }).sort() };
         });
@@ -1621,7 +2182,7 @@
       openPopup: function (id) { return openEntry(app, app.byId[id]); },
       anchor: function (id) {
         var e = app.byId[id];
-        var ll = e ? anchorOf(e) : null;
+        var ll = e ? anchorOf(app, e) : null;
         return ll ? [ll.lng, ll.lat] : null;
       },
       startReplace: function (id) { return app.edit ? app.edit.startReplace(id) : false; },
