@@ -24,8 +24,9 @@ from shapely.geometry import LineString, Point, box
 from luodian_map.categories import CATEGORIES
 from luodian_map.checks import (
     CHART_FILES,
-    ChartProcess,
     CheckConfig,
+    PictureProcess,
+    draw_pictures,
     failed_thresholds,
     load_check_config,
     run_checks,
@@ -651,13 +652,21 @@ def test_charts_keep_their_labels_as_text(monkeypatch, config, font):
 
 
 @pytest.mark.parametrize("parallel", [True, False])
-def test_chart_process_draws_what_this_process_draws(config, parallel):
-    from luodian_map.charts import draw_charts
-
+def test_picture_process_draws_what_this_process_draws(config, parallel):
     report = small_report(config)
-    with ChartProcess(parallel=parallel) as process:
+    with PictureProcess(parallel=parallel) as process:
         pending = process.submit(report)
-        assert pending() == draw_charts(report)
+        assert pending() == draw_pictures(report)
+
+
+def test_picture_process_that_dies_costs_only_time(config):
+    report = small_report(config)
+    with PictureProcess(parallel=True) as process:
+        for worker in process._pool._processes.values():
+            worker.kill()
+            worker.join()
+        pending = process.submit(report)
+        assert pending() == draw_pictures(report)
 
 
 def test_charts_escape_names_from_the_gazetteer(config):

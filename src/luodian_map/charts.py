@@ -3,7 +3,7 @@
 Byte-for-byte reproducible: each chart is drawn on a ``Figure`` of its own (no pyplot
 state) and saved as SVG with a fixed id salt and no date stamp. The module imports only
 matplotlib and the check results, so a second process can draw the charts while the
-first renders the maps (``checks.ChartProcess``).
+first renders the maps (``checks.PictureProcess``).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ place of their own and take part only where a name can speak for them.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import math
@@ -24,6 +25,7 @@ import tomllib
 import typing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
@@ -1187,44 +1189,57 @@ def coverage_markdown(report: CoverageReport, charts: dict[str, str]) -> str:
     return "\n".join(out)
 
 
-class ChartProcess:
-    """Draws the charts in a second process, started on entry, so that importing matplotlib
-    and drawing overlap the caller's work (extraction, maps). ``parallel`` defaults to
-    whether this process may use more than one core; without it, charts are drawn here."""
+Pictures = tuple[dict[str, bytes], str]  # SVG charts by key, the coverage map's HTML
+
+
+def draw_pictures(report: CoverageReport) -> Pictures:
+    """The charts and the map of ``report``: the slow part of writing it."""
+    from . import charts, coverage_map
+
+    return charts.draw_charts(report), coverage_map.coverage_html(report)
+
+
+class PictureProcess:
+    """Draws the pictures in a second process, started on entry, so that importing matplotlib
+    and folium and drawing overlap the caller's work (extraction, maps). ``parallel``
+    defaults to whether this process may use more than one core; without it, the pictures
+    are drawn here when asked for."""
 
     def __init__(self, parallel: bool | None = None) -> None:
         self._parallel = len(os.sched_getaffinity(0)) > 1 if parallel is None else parallel
         self._pool: ProcessPoolExecutor | None = None
 
-    def __enter__(self) -> ChartProcess:
+    def __enter__(self) -> PictureProcess:
         if self._parallel:
             context = multiprocessing.get_context("spawn")  # no fork of a threaded process
             self._pool = ProcessPoolExecutor(1, mp_context=context)
-            self._pool.submit(_import_charts)  # start the process and its imports now
+            self._pool.submit(_import_picture_modules)  # start the process and its imports
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def submit(self, report: CoverageReport) -> Callable[[], dict[str, bytes]]:
-        """Start drawing the charts of ``report``; call the result to get them."""
-        if self._pool is None:
-            from .charts import draw_charts
+    def submit(self, report: CoverageReport) -> Callable[[], Pictures]:
+        """Start drawing the pictures of ``report``; call the result to get them. A second
+        process that could not start or died (e.g. a script calling the CLI without a
+        ``__main__`` guard) costs only the time: the pictures are then drawn here."""
+        try:
+            future = None if self._pool is None else self._pool.submit(draw_pictures, report)
+        except BrokenProcessPool:
+            future = None
 
-            return lambda: draw_charts(report)
-        future = self._pool.submit(_draw_charts, report)
-        return future.result
+        def result() -> Pictures:
+            if future is not None:
+                with contextlib.suppress(BrokenProcessPool):
+                    return future.result()
+            return draw_pictures(report)
+
+        return result
 
 
-def _import_charts() -> None:
-    from . import charts  # noqa: F401  (imported for its side effect: a warm process)
-
-
-def _draw_charts(report: CoverageReport) -> dict[str, bytes]:
-    from .charts import draw_charts
-
-    return draw_charts(report)
+def _import_picture_modules() -> None:
+    from . import charts, coverage_map  # noqa: F401  (imported to warm the process up)
 
 
 def write_coverage(
@@ -1232,35 +1247,27 @@ def write_coverage(
     directory: str | Path,
     *,
     self_contained: bool = False,
-    charts: Callable[[], dict[str, bytes]] | None = None,
+    pictures: Callable[[], Pictures] | None = None,
 ) -> list[Path]:
     """Write ``coverage.json``, ``coverage.md`` with its charts and ``coverage.html``.
 
     Every file is deterministic, so an unchanged input changes no byte of the output;
-    ``self_contained`` inlines the map's scripts like the main maps'. ``charts`` are the
-    pending charts of a :class:`ChartProcess`; without it they are drawn here.
+    ``self_contained`` inlines the map's scripts like the main maps'. ``pictures`` are the
+    pending pictures of a :class:`PictureProcess`; without it they are drawn here.
     """
-    from . import coverage_map
-
     directory = Path(directory)
-    html = coverage_map.coverage_html(report)
+    charts, html = draw_pictures(report) if pictures is None else pictures()
     if self_contained:
         from .assets import inline_assets
 
         html = inline_assets(html)
-    if charts is None:
-        from .charts import draw_charts
-
-        drawn = draw_charts(report)
-    else:
-        drawn = charts()
     written = []
     for key, name in CHART_FILES.items():
-        if key in drawn:
-            written.append(write_atomic(directory / name, drawn[key]))
+        if key in charts:
+            written.append(write_atomic(directory / name, charts[key]))
         else:  # a chart with nothing to show: no stale picture of an earlier run
             (directory / name).unlink(missing_ok=True)
-    names = {key: CHART_FILES[key] for key in drawn}
+    names = {key: CHART_FILES[key] for key in charts}
     text = json.dumps(report.to_dict(), ensure_ascii=False, indent=1) + "\n"
     written.append(write_atomic(directory / "coverage.json", text))
     written.append(write_atomic(directory / "coverage.md", coverage_markdown(report, names)))

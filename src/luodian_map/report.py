@@ -73,8 +73,6 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import charset_normalizer
-
 from .errors import InputError
 
 if TYPE_CHECKING:
@@ -192,6 +190,8 @@ def _decode_legacy(data: bytes, utf8_error: UnicodeDecodeError, where: str) -> s
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError as gb_error:
+        import charset_normalizer  # only to name the encoding of a file we cannot read
+
         guess = charset_normalizer.from_bytes(data).best()
         hint = f"; it looks like {guess.encoding}" if guess is not None else ""
         raise InputError(
