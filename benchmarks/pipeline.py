@@ -23,9 +23,9 @@ before every run so each one is cold:
    - other: the rest (argument parsing, extraction cache, glue).
 
    Time inside a nested timed function counts for the inner stage only; a function missing
-   from the installed version is listed as not timed. The coverage charts and map are drawn
-   in a second process (``checks.PictureProcess``) while the maps render: "check" holds only
-   what the build waits for, and the CPU time of the cold runs includes that process.
+   from the installed version is listed as not timed. The coverage charts are drawn in a
+   second process (``checks.ChartProcess``) while the maps render: "check" holds only what
+   the build waits for, and the CPU time of the cold runs includes that process.
 
 Every figure is the median of ``--runs`` runs (default 5), since the machine is shared.
 ``--profile OUT`` also profiles one in-process build with pyinstrument (optional package:

@@ -11,6 +11,8 @@ import dataclasses
 import json
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -24,9 +26,9 @@ from shapely.geometry import LineString, Point, box
 from luodian_map.categories import CATEGORIES
 from luodian_map.checks import (
     CHART_FILES,
+    ChartProcess,
     CheckConfig,
-    PictureProcess,
-    draw_pictures,
+    chart_input,
     failed_thresholds,
     load_check_config,
     run_checks,
@@ -642,7 +644,7 @@ def test_charts_keep_their_labels_as_text(monkeypatch, config, font):
     if font == "none":  # no CJK font to measure with: the run must still succeed
         monkeypatch.setattr(charts, "CJK_FONTS", ("No Such Font",))
     report = small_report(config)
-    drawn = charts.draw_charts(report)
+    drawn = charts.draw_charts(chart_input(report))
     assert set(drawn) == set(CHART_FILES)
     assert CATEGORIES["road"].label_zh in _svg_text(drawn["items"])
     uncovered = int((report.frames["committees"]["tasks"] == 0).sum())
@@ -652,21 +654,35 @@ def test_charts_keep_their_labels_as_text(monkeypatch, config, font):
 
 
 @pytest.mark.parametrize("parallel", [True, False])
-def test_picture_process_draws_what_this_process_draws(config, parallel):
+def test_chart_process_draws_what_this_process_draws(config, parallel):
+    from luodian_map.charts import draw_charts
+
     report = small_report(config)
-    with PictureProcess(parallel=parallel) as process:
+    with ChartProcess(parallel=parallel) as process:
         pending = process.submit(report)
-        assert pending() == draw_pictures(report)
+        assert pending() == draw_charts(chart_input(report))
 
 
-def test_picture_process_that_dies_costs_only_time(config):
+def test_chart_process_that_dies_costs_only_time(config):
+    from luodian_map.charts import draw_charts
+
     report = small_report(config)
-    with PictureProcess(parallel=True) as process:
+    with ChartProcess(parallel=True) as process:
         for worker in process._pool._processes.values():
             worker.kill()
             worker.join()
         pending = process.submit(report)
-        assert pending() == draw_pictures(report)
+        assert pending() == draw_charts(chart_input(report))
+
+
+def test_chart_process_imports_no_geodata_stack():
+    """The chart process must start fast: matplotlib, not geopandas, pandas or folium."""
+    code = (
+        "import sys, luodian_map.charts, luodian_map._process; "
+        "print(sorted({'geopandas', 'pandas', 'folium', 'shapely'} & set(sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr
 
 
 def test_charts_escape_names_from_the_gazetteer(config):
@@ -675,7 +691,7 @@ def test_charts_escape_names_from_the_gazetteer(config):
     report = small_report(config)
     committees = report.frames["committees"]
     committees.loc[committees["kind"] == "village_committee", "name"] = f"{XSS}村"
-    svg = charts.draw_charts(report)["villages"]
+    svg = charts.draw_charts(chart_input(report))["villages"]
     assert b"<script>" not in svg
     assert f"{XSS}村" in _svg_text(svg)
 

@@ -54,3 +54,21 @@ PRECISIONS: dict[str, tuple[str, str]] = {
     "approximate": ("近似位置", "Approximate"),
     "town": ("镇级汇总", "Town level"),
 }
+
+# Colours of the coverage pictures, shared by the charts and the map.
+PRECISION_COLORS = {
+    "surveyed": "#1a9641",
+    "sourced": "#a6d96a",
+    "approximate": "#fdae61",
+    "town": "#d7191c",
+}
+UNCOVERED_COLOR = "#d7191c"
+# Committee colour by number of tasks touching it: (lowest count, colour, legend).
+TASK_BINS = (
+    (1, "#d9f0a3", "1"),
+    (2, "#addd8e", "2"),
+    (3, "#78c679", "3–5"),
+    (6, "#31a354", "6–10"),
+    (11, "#006837", "> 10"),
+)
+STAGE_COLORS = {"review": "#2b83ba", "plan": "#d95f0e"}

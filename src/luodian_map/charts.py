@@ -1,9 +1,10 @@
 """Charts of the coverage checks for ``coverage.md``, drawn with matplotlib.
 
 Byte-for-byte reproducible: each chart is drawn on a ``Figure`` of its own (no pyplot
-state) and saved as SVG with a fixed id salt and no date stamp. The module imports only
-matplotlib and the check results, so a second process can draw the charts while the
-first renders the maps (``checks.PictureProcess``).
+state) and saved as SVG with a fixed id salt and no date stamp. The charts take plain
+data (:class:`ChartInput`, made by ``checks.chart_input``) and the module imports neither
+geopandas nor the checks, so a second process that only loads matplotlib can draw them
+while the first renders the maps (``checks.ChartProcess``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import contextlib
 import io
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypedDict
 
 import matplotlib
 import numpy as np
@@ -21,8 +22,26 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 
-from .categories import CATEGORIES, PRECISIONS
-from .checks import PRECISION_COLORS, STAGE_COLORS, TASK_BINS, UNCOVERED_COLOR, CoverageReport
+from .categories import (
+    CATEGORIES,
+    PRECISION_COLORS,
+    PRECISIONS,
+    STAGE_COLORS,
+    TASK_BINS,
+    UNCOVERED_COLOR,
+)
+
+
+class ChartInput(TypedDict):
+    """The coverage report as the charts need it; metres in the report's metric CRS."""
+
+    located: list[dict[str, Any]]  # the "located" check's rows
+    villages: bool  # whether the report checked committees at all
+    reach: list[dict[str, Any]]  # the "service_reach" rows; empty without committees
+    walk_m: float
+    committees: dict[str, list[Any]]  # name, kind, tasks, x, y: one entry per committee
+    outline: list[list[list[float]]]  # the town outline's rings as [x, y] lists
+
 
 # Fonts with the CJK glyphs of category and committee names, most likely first.
 CJK_FONTS = (
@@ -111,26 +130,26 @@ def _items_chart(located: list[dict[str, Any]]) -> bytes:
     return _svg(figure)
 
 
-def _villages_chart(report: CoverageReport) -> bytes:
+def _villages_chart(committees: dict[str, list[Any]], outline: list[list[list[float]]]) -> bytes:
     """Committee points on the town outline, coloured by tasks; uncovered ones stand out."""
-    crs = report.config.metric_crs
-    committees = report.frames["committees"].to_crs(crs)
-    outline = report.frames["outline"].to_crs(crs)
     figure = Figure(figsize=(7.5, 7.5))
     _margins(figure, left=0.1, right=0.1, bottom=0.1, top=0.7)
     ax = figure.subplots()
-    outline.boundary.plot(ax=ax, color="#555555", linewidth=1, linestyle="--")
-    covered = committees[committees["tasks"] > 0]
-    bounds = [b[0] for b in TASK_BINS] + [max(int(committees["tasks"].max()), 11) + 1]
+    for ring in outline:
+        x, y = np.asarray(ring).T
+        ax.plot(x, y, color="#555555", linewidth=1, linestyle="--")
+    x, y = np.asarray(committees["x"]), np.asarray(committees["y"])
+    tasks, kinds = np.asarray(committees["tasks"]), np.asarray(committees["kind"])
+    bounds = [b[0] for b in TASK_BINS] + [max(int(tasks.max()), 11) + 1]
     cmap = ListedColormap([b[1] for b in TASK_BINS])
     norm = BoundaryNorm(bounds, cmap.N)
     marker = {"village_committee": "s", "residents_committee": "o"}
     for kind, symbol in marker.items():
-        mine = covered[covered["kind"] == kind]
+        covered = (kinds == kind) & (tasks > 0)
         ax.scatter(
-            mine.geometry.x,
-            mine.geometry.y,
-            c=mine["tasks"],
+            x[covered],
+            y[covered],
+            c=tasks[covered],
             cmap=cmap,
             norm=norm,
             marker=symbol,
@@ -139,10 +158,10 @@ def _villages_chart(report: CoverageReport) -> bytes:
             linewidths=0.5,
             zorder=3,
         )
-        empty = committees[(committees["tasks"] == 0) & (committees["kind"] == kind)]
+        empty = (kinds == kind) & (tasks == 0)
         ax.scatter(
-            empty.geometry.x,
-            empty.geometry.y,
+            x[empty],
+            y[empty],
             marker=symbol,
             s=55,
             facecolors="white",
@@ -150,25 +169,24 @@ def _villages_chart(report: CoverageReport) -> bytes:
             linewidths=1.6,
             zorder=4,
         )
-    villages = committees[committees["kind"] == "village_committee"]
-    for name, point in zip(villages["name"], villages.geometry, strict=True):
-        ax.annotate(
-            name,
-            (point.x, point.y),
-            xytext=(4, 3),
-            textcoords="offset points",
-            fontsize=6.5,
-            color="#333333",
-        )
+    for name, kind, px, py in zip(committees["name"], kinds, x, y, strict=True):
+        if kind == "village_committee":
+            ax.annotate(
+                name,
+                (px, py),
+                xytext=(4, 3),
+                textcoords="offset points",
+                fontsize=6.5,
+                color="#333333",
+            )
     colorbar = figure.colorbar(
         ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, ticks=bounds[:-1]
     )
     colorbar.set_label("任务数 tasks")
     ax.set_aspect("equal")
     ax.set_axis_off()
-    uncovered = int((committees["tasks"] == 0).sum())
     ax.set_title(
-        f"村居覆盖 Committee coverage — {uncovered} of {len(committees)} without a task\n"
+        f"村居覆盖 Committee coverage — {int((tasks == 0).sum())} of {len(tasks)} without a task\n"
         "■ 村委会 village  ● 居委会 residents' committee  白色红边 = no task",
         fontsize=10,
     )
@@ -193,16 +211,19 @@ def _reach_chart(rows: list[dict[str, Any]], walk_m: float) -> bytes:
     return _svg(figure)
 
 
-def draw_charts(report: CoverageReport) -> dict[str, bytes]:
+def warm_up() -> None:
+    """Nothing: a process that will draw charts calls it early, to import this module
+    and matplotlib while its parent works."""
+
+
+def draw_charts(data: ChartInput) -> dict[str, bytes]:
     """SVG charts by key (``items``, ``villages``, ``reach``); a chart without data is left out."""
     out = {}
     with _chart_style():
-        if report.checks["located"]:
-            out["items"] = _items_chart(report.checks["located"])
-        if report.checks["villages"]:
-            out["villages"] = _villages_chart(report)
-        if report.checks["service_reach"] and report.summary["committees"]:
-            out["reach"] = _reach_chart(
-                report.checks["service_reach"], report.config.walk_distance_m
-            )
+        if data["located"]:
+            out["items"] = _items_chart(data["located"])
+        if data["villages"]:
+            out["villages"] = _villages_chart(data["committees"], data["outline"])
+        if data["reach"]:
+            out["reach"] = _reach_chart(data["reach"], data["walk_m"])
     return out

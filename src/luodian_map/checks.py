@@ -39,7 +39,11 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from ._io import write_atomic
+from ._process import call
 from .categories import CATEGORIES, PRECISIONS
+
+if typing.TYPE_CHECKING:
+    from .charts import ChartInput
 from .errors import InputError
 from .gazetteer import Gazetteer, normalise_name
 from .geocode import gazetteer_town, town_frame
@@ -68,23 +72,6 @@ FOLLOW_UP = ("delivered", "in_progress", "not_mentioned", "pending")
 _MATCH_ORDER = {"name": 0, "quote": 1, "distance": 2}
 _REQUIRED = ("id", "name", "category", "year", "report", "quote", "precision")
 
-# Colours of the coverage pictures, shared by the charts and the map.
-PRECISION_COLORS = {
-    "surveyed": "#1a9641",
-    "sourced": "#a6d96a",
-    "approximate": "#fdae61",
-    "town": "#d7191c",
-}
-UNCOVERED_COLOR = "#d7191c"
-# Committee colour by number of tasks touching it: (lowest count, colour, legend).
-TASK_BINS = (
-    (1, "#d9f0a3", "1"),
-    (2, "#addd8e", "2"),
-    (3, "#78c679", "3–5"),
-    (6, "#31a354", "6–10"),
-    (11, "#006837", "> 10"),
-)
-STAGE_COLORS = {"review": "#2b83ba", "plan": "#d95f0e"}
 
 CONFIG_NAME = "checks.toml"
 CHART_FILES = {
@@ -1189,57 +1176,70 @@ def coverage_markdown(report: CoverageReport, charts: dict[str, str]) -> str:
     return "\n".join(out)
 
 
-Pictures = tuple[dict[str, bytes], str]  # SVG charts by key, the coverage map's HTML
+def chart_input(report: CoverageReport) -> ChartInput:
+    """What the charts show, as plain data in metres, so that the process drawing them
+    needs neither geopandas nor the report's frames."""
+    crs = report.config.metric_crs
+    committees = report.frames["committees"].to_crs(crs)
+    rings = shapely.get_parts(report.frames["outline"].to_crs(crs).boundary.values)
+    return {
+        "located": report.checks["located"],
+        "villages": bool(report.checks["villages"]),
+        "reach": report.checks["service_reach"] if report.summary["committees"] else [],
+        "walk_m": report.config.walk_distance_m,
+        "committees": {
+            "name": committees["name"].tolist(),
+            "kind": committees["kind"].tolist(),
+            "tasks": committees["tasks"].astype(int).tolist(),
+            "x": committees.geometry.x.tolist(),
+            "y": committees.geometry.y.tolist(),
+        },
+        "outline": [shapely.get_coordinates(ring).tolist() for ring in rings],
+    }
 
 
-def draw_pictures(report: CoverageReport) -> Pictures:
-    """The charts and the map of ``report``: the slow part of writing it."""
-    from . import charts, coverage_map
-
-    return charts.draw_charts(report), coverage_map.coverage_html(report)
-
-
-class PictureProcess:
-    """Draws the pictures in a second process, started on entry, so that importing matplotlib
-    and folium and drawing overlap the caller's work (extraction, maps). ``parallel``
-    defaults to whether this process may use more than one core; without it, the pictures
-    are drawn here when asked for."""
+class ChartProcess:
+    """Draws the charts in a second process, started on entry, so that importing matplotlib
+    and drawing overlap the caller's work (extraction, maps). ``parallel`` defaults to
+    whether this process may use more than one core; without it, the charts are drawn
+    here when asked for."""
 
     def __init__(self, parallel: bool | None = None) -> None:
         self._parallel = len(os.sched_getaffinity(0)) > 1 if parallel is None else parallel
         self._pool: ProcessPoolExecutor | None = None
 
-    def __enter__(self) -> PictureProcess:
+    def __enter__(self) -> ChartProcess:
         if self._parallel:
             context = multiprocessing.get_context("spawn")  # no fork of a threaded process
             self._pool = ProcessPoolExecutor(1, mp_context=context)
-            self._pool.submit(_import_picture_modules)  # start the process and its imports
+            self._pool.submit(call, _CHARTS, "warm_up")  # start the process and imports now
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def submit(self, report: CoverageReport) -> Callable[[], Pictures]:
-        """Start drawing the pictures of ``report``; call the result to get them. A second
+    def submit(self, report: CoverageReport) -> Callable[[], dict[str, bytes]]:
+        """Start drawing the charts of ``report``; call the result to get them. A second
         process that could not start or died (e.g. a script calling the CLI without a
-        ``__main__`` guard) costs only the time: the pictures are then drawn here."""
+        ``__main__`` guard) costs only the time: the charts are then drawn here."""
+        data = chart_input(report)
         try:
-            future = None if self._pool is None else self._pool.submit(draw_pictures, report)
+            future = None if self._pool is None else self._pool.submit(call, _CHARTS, _DRAW, data)
         except BrokenProcessPool:
             future = None
 
-        def result() -> Pictures:
+        def result() -> dict[str, bytes]:
             if future is not None:
                 with contextlib.suppress(BrokenProcessPool):
                     return future.result()
-            return draw_pictures(report)
+            return call(_CHARTS, _DRAW, data)
 
         return result
 
 
-def _import_picture_modules() -> None:
-    from . import charts, coverage_map  # noqa: F401  (imported to warm the process up)
+# The chart module, named rather than imported: importing it loads matplotlib.
+_CHARTS, _DRAW = "luodian_map.charts", "draw_charts"
 
 
 def write_coverage(
@@ -1247,27 +1247,30 @@ def write_coverage(
     directory: str | Path,
     *,
     self_contained: bool = False,
-    pictures: Callable[[], Pictures] | None = None,
+    charts: Callable[[], dict[str, bytes]] | None = None,
 ) -> list[Path]:
     """Write ``coverage.json``, ``coverage.md`` with its charts and ``coverage.html``.
 
     Every file is deterministic, so an unchanged input changes no byte of the output;
-    ``self_contained`` inlines the map's scripts like the main maps'. ``pictures`` are the
-    pending pictures of a :class:`PictureProcess`; without it they are drawn here.
+    ``self_contained`` inlines the map's scripts like the main maps'. ``charts`` are the
+    pending charts of a :class:`ChartProcess`; without it they are drawn here.
     """
+    from . import coverage_map
+
     directory = Path(directory)
-    charts, html = draw_pictures(report) if pictures is None else pictures()
+    html = coverage_map.coverage_html(report)
     if self_contained:
         from .assets import inline_assets
 
         html = inline_assets(html)
+    drawn = (charts or ChartProcess(parallel=False).submit(report))()
     written = []
     for key, name in CHART_FILES.items():
-        if key in charts:
-            written.append(write_atomic(directory / name, charts[key]))
+        if key in drawn:
+            written.append(write_atomic(directory / name, drawn[key]))
         else:  # a chart with nothing to show: no stale picture of an earlier run
             (directory / name).unlink(missing_ok=True)
-    names = {key: CHART_FILES[key] for key in charts}
+    names = {key: CHART_FILES[key] for key in drawn}
     text = json.dumps(report.to_dict(), ensure_ascii=False, indent=1) + "\n"
     written.append(write_atomic(directory / "coverage.json", text))
     written.append(write_atomic(directory / "coverage.md", coverage_markdown(report, names)))

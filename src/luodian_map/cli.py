@@ -167,11 +167,11 @@ def cmd_build(args: argparse.Namespace) -> None:
     if args.no_maps:
         _geocode_and_write(_extract(args), args)
         return
-    from .checks import PictureProcess
+    from .checks import ChartProcess
 
-    with PictureProcess() as pictures:  # matplotlib loads in parallel with the stages before
+    with ChartProcess() as charts:  # matplotlib loads in parallel with the stages before
         features = _geocode_and_write(_extract(args), args)
-        checked = _run_checks(args, pictures, features)
+        checked = _run_checks(args, charts, features)
         _render_default_maps(features, args)
         _write_coverage(args, checked)
 
@@ -260,11 +260,11 @@ def _add_map_options(parser: argparse.ArgumentParser) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Coverage checks per town; with --strict, missed thresholds fail the run."""
-    from .checks import PictureProcess
+    from .checks import ChartProcess
     from .layers import read_layers
 
-    with PictureProcess() as pictures:
-        failures = _write_coverage(args, _run_checks(args, pictures, read_layers(args.layers)))
+    with ChartProcess() as charts:
+        failures = _write_coverage(args, _run_checks(args, charts, read_layers(args.layers)))
     for failure in failures:
         print(f"threshold missed: {failure}", file=sys.stderr)
     return 1 if failures and args.strict else 0
@@ -275,11 +275,11 @@ class _TownCoverage(NamedTuple):
     directory: Path
     report: Any  # checks.CoverageReport
     config: Any  # checks.CheckConfig
-    pictures: Callable[[], Any]  # pending, from a PictureProcess
+    charts: Callable[[], dict[str, bytes]]  # pending, from a ChartProcess
 
 
-def _run_checks(args: argparse.Namespace, pictures, features) -> list[_TownCoverage]:
-    """Check each town of the features and start drawing its charts and map."""
+def _run_checks(args: argparse.Namespace, charts, features) -> list[_TownCoverage]:
+    """Check each town of the features and start drawing its charts."""
     from .checks import load_check_config, run_checks
 
     config = load_check_config(args.config)
@@ -288,7 +288,7 @@ def _run_checks(args: argparse.Namespace, pictures, features) -> list[_TownCover
     for town, path in sorted(towns.items(), key=lambda tp: str(tp[0])):
         directory = args.maps if len(towns) == 1 else args.maps / path.parent.name
         report = run_checks(features, _load_gazetteer(path), config)
-        checked.append(_TownCoverage(town, directory, report, config, pictures.submit(report)))
+        checked.append(_TownCoverage(town, directory, report, config, charts.submit(report)))
     return checked
 
 
@@ -297,8 +297,8 @@ def _write_coverage(args: argparse.Namespace, checked: list[_TownCoverage]) -> l
     from .checks import failed_thresholds, write_coverage
 
     failures = []
-    for town, directory, report, config, pictures in checked:
-        write_coverage(report, directory, self_contained=args.self_contained, pictures=pictures)
+    for town, directory, report, config, charts in checked:
+        write_coverage(report, directory, self_contained=args.self_contained, charts=charts)
         failures += [f"{town}: {f}" for f in failed_thresholds(report, config)]
         print(f"coverage of {town} → {directory}/coverage.md", file=sys.stderr)
     return failures

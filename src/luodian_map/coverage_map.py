@@ -16,13 +16,8 @@ import geopandas as gpd
 import shapely
 from branca.element import Element
 
-from .checks import (
-    COMMITTEE_LABELS,
-    STAGE_COLORS,
-    TASK_BINS,
-    UNCOVERED_COLOR,
-    CoverageReport,
-)
+from .categories import STAGE_COLORS, TASK_BINS, UNCOVERED_COLOR
+from .checks import COMMITTEE_LABELS, CoverageReport
 
 
 def _escaped(frame: gpd.GeoDataFrame, columns: dict[str, Any]) -> gpd.GeoDataFrame:
