@@ -121,6 +121,21 @@ def test_geopackage_written_in_a_forked_process_is_the_same_file(
     assert (mismatch, errors) == ([], [])
 
 
+def test_a_deferred_geopackage_is_finished_by_the_caller(tmp_path: Path) -> None:
+    from luodian_map import layers
+
+    if not layers._can_fork():
+        pytest.skip("no fork on this platform: the GeoPackage is always written in-process")
+    features = read_layers(ROOT / "layers")
+    layers.write_layers(features, tmp_path / "serial")
+    pending: list = []
+    layers.write_layers(features, tmp_path / "deferred", defer=pending.append)
+    assert len(pending) == 1  # handed over, not waited for
+    pending[0]()
+    gpkg = layers.GPKG_NAME
+    assert (tmp_path / "deferred" / gpkg).read_bytes() == (tmp_path / "serial" / gpkg).read_bytes()
+
+
 def test_an_error_writing_the_geopackage_in_a_forked_process_reaches_the_caller(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,6 +6,7 @@ Stages are imported inside the commands so that ``luodian-map --help`` stays fas
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -90,8 +91,9 @@ def cmd_extract(args: argparse.Namespace) -> None:
         sys.stdout.write(text)
 
 
-def _geocode_and_write(items: list, args: argparse.Namespace):
-    """Place the items and write the layers; returns the features."""
+def _geocode_and_write(items: list, args: argparse.Namespace, defer=None):
+    """Place the items and write the layers; returns the features. ``defer``: see
+    ``layers.write_layers``."""
     from .gazetteer import Gazetteer
     from .geocode import geocode_items, load_overrides
     from .layers import write_layers
@@ -114,7 +116,7 @@ def _geocode_and_write(items: list, args: argparse.Namespace):
     finally:
         if online is not None:
             online.close()
-    write_layers(features, args.layers, unlocated=unlocated)
+    write_layers(features, args.layers, unlocated=unlocated, defer=defer)
     placed = (features["precision"] != "town").sum()
     print(
         f"{len(features)} features ({placed} located, {len(unlocated)} town-level) → "
@@ -169,8 +171,10 @@ def cmd_build(args: argparse.Namespace) -> None:
         return
     from .checks import ChartProcess
 
-    with ChartProcess() as charts:  # matplotlib loads in parallel with the stages before
-        features = _geocode_and_write(_extract(args), args)
+    # matplotlib loads in a second process meanwhile; the GeoPackage is written in a third
+    # one while the maps render, and waited for on leaving the block.
+    with ChartProcess() as charts, contextlib.ExitStack() as later:
+        features = _geocode_and_write(_extract(args), args, defer=later.callback)
         checked = _run_checks(args, charts, features)
         _render_default_maps(features, args)
         _write_coverage(args, checked)

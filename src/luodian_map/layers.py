@@ -209,11 +209,14 @@ def write_layers(
     directory: str | Path,
     *,
     unlocated: Iterable[dict[str, Any]] = (),
+    defer: Callable[[Callable[[], None]], object] | None = None,
 ) -> list[Path]:
     """Write ``layers/<category>.geojson``, ``luodian.gpkg``, ``items.csv``, ``unlocated.json``.
 
     Layer files of categories no longer present are removed, so the folder always holds
-    exactly the current build.
+    exactly the current build. ``defer`` (e.g. ``ExitStack.callback``) takes the wait for
+    a GeoPackage written by a forked process, so that the caller can go on meanwhile;
+    without it only a large GeoPackage is written in the background, and waited for here.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -225,7 +228,7 @@ def write_layers(
         else:
             tables[category] = _table(subset)
     gpkg = directory / GPKG_NAME
-    background = len(features) >= BACKGROUND_GPKG_FROM and _can_fork()
+    background = _can_fork() and (defer is not None or len(features) >= BACKGROUND_GPKG_FROM)
     finish_gpkg = _in_forked_process(_write_gpkg, tables, gpkg) if background else None
     if finish_gpkg is None:
         _write_gpkg(tables, gpkg)
@@ -236,7 +239,9 @@ def write_layers(
     written.append(write_atomic(directory / CSV_NAME, _csv_text(features)))
     unlocated_text = _json_lines(sorted(unlocated, key=lambda u: u["id"]))
     written.append(write_atomic(directory / UNLOCATED_NAME, unlocated_text + "\n"))
-    if finish_gpkg is not None:
+    if finish_gpkg is not None and defer is not None:
+        defer(finish_gpkg)
+    elif finish_gpkg is not None:
         finish_gpkg()
     return [*written[:-2], gpkg, *written[-2:]]
 
