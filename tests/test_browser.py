@@ -248,8 +248,15 @@ def test_renders_every_feature(open_map, maps):
     groups = page.evaluate("window.luodianMap.townGroups()")
     assert sorted(i for g in groups for i in g["ids"]) == town_points()
     assert all(g["onMap"] and g["count"] == len(g["ids"]) for g in groups)
-    labels = sorted(page.locator(".lm-town-group-inner").all_inner_texts())
+    # each is drawn on the canvas (a pill with its label), under a button named by the label
+    assert all(g["painted"] for g in groups)
+    assert sorted(g["label"] for g in groups) == sorted(
+        f"罗店镇 镇级汇总 {g['count']}项" for g in groups
+    )
+    markers = page.locator(".lm-town-group-inner")
+    labels = sorted(markers.nth(i).get_attribute("aria-label") for i in range(markers.count()))
     assert labels == sorted(f"罗店镇 镇级汇总 {g['count']}项" for g in groups)
+    assert all(markers.nth(i).is_visible() for i in range(markers.count()))
     # follow-up badges: one per drawn feature with a verdict
     badged = [i for i in FOLLOW_UPS if i not in town_points()]
     assert page.locator(".lm-follow-icon").count() == len(badged)
@@ -751,11 +758,15 @@ def test_town_level_items_form_one_counted_marker(open_map, maps):
             sorted(i for g in page.evaluate("window.luodianMap.townGroups()") for i in g["ids"])
             == town_visible
         )
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => setTimeout(r, 0)))")
+        group = group_at_centroid(page)  # after the canvas's redraw
         if want:
             assert marker.get_attribute("data-count") == str(len(want))
-            assert marker.inner_text() == f"罗店镇 镇级汇总 {len(want)}项"
+            assert marker.get_attribute("aria-label") == f"罗店镇 镇级汇总 {len(want)}项"
+            assert group["label"] == f"罗店镇 镇级汇总 {len(want)}项" and group["painted"]
         else:
             assert marker.is_hidden()  # the marker is no longer shown
+            assert not group["painted"]  # nor drawn
 
     # its popup lists the visible ones; each opens that item's popup, with a way back
     page.evaluate("window.luodianMap.setFilter({year: null, cat: ['road', 'inefficient_land']})")

@@ -6,7 +6,8 @@
  * Features are not Leaflet layers: tens of thousands of them would take seconds to create
  * and to add or remove on every filter change. They are drawn by one canvas renderer
  * (FeatureCanvas) from projected coordinates kept per feature, found under the mouse
- * through a grid index, and shown or hidden by a flag and one redraw. */
+ * through a grid index, and shown or hidden by a flag and one redraw. The town-level group
+ * markers are drawn on the same canvas (under an empty element each, for mouse and keyboard). */
 (function () {
   "use strict";
 
@@ -535,6 +536,7 @@
         this._drawLayers(bounds, true);
         if (this._lmApp.drawn) drawFeatures(this._lmApp, ctx, bounds, this._bounds);
         this._drawLayers(bounds, false);
+        drawGroups(this._lmApp, ctx, bounds, this._bounds);
         this._drawing = false;
         ctx.restore();
       },
@@ -701,6 +703,7 @@
       styles: {},     // "category|precision|kind" -> shape style
       drawn: [],      // the entries drawn on the canvas, in draw order
       painted: [],    // ids painted by the last full draw
+      paintedGroups: [],  // keys of the group pills painted by the last full draw
       hovered: null,
       townGroups: [],
       townGroupByKey: {},
@@ -777,7 +780,12 @@
       }
     });
     // Badges of one entity's years side by side (its features of each year coincide).
-    Object.keys(app.byEntity).sort().forEach(function (id) {
+    // (only the entities that have one: sorting every entity's list took a while)
+    var followed = {};
+    app.entries.forEach(function (e) {
+      if (e.kind === "layer" && e.props.follow_up) followed[e.entity] = true;
+    });
+    Object.keys(followed).sort().forEach(function (id) {
       var slot = 0;
       app.byEntity[id].slice().sort(function (a, b) { return a.props.year - b.props.year; })
         .forEach(function (e) {
@@ -982,7 +990,8 @@
       if (!g) {
         g = app.townGroupByKey[key] = {
           key: key, level: level, latlng: L.latLng(c[1], c[0]), members: [], towns: {},
-          radius: 0, box: null, label: null, count: -1, labelled: -1, shown: true
+          wx: worldX(c[0]), wy: worldY(c[1]), radius: 0, box: null, text: "", sprite: null,
+          count: -1, labelled: -1, shown: true
         };
         app.townGroups.push(g);
       }
@@ -994,10 +1003,12 @@
     app.townGroups.sort(function (a, b) { return a.key < b.key ? -1 : a.key > b.key ? 1 : 0; });
   }
 
-  /* The group markers: plain elements in a pane of their own (above the markers), placed
-   * by hand and handled once for all (hundreds of Leaflet markers are slow to create and
-   * lay out). Added when the controls are in place, so that the layouts the controls
-   * force do not lay them out as well. */
+  /* The group markers are drawn on the feature canvas (pills from one image per label,
+   * like the dots): as hundreds of elements with text, a dashed rounded border and an icon
+   * they took longer to lay out and paint than all the features. Over each pill lies an
+   * empty element of its size in a pane of its own (above the markers), for the mouse and
+   * the keyboard: a button named by the pill's label, placed by hand and handled once for
+   * all; with nothing in it, it costs next to nothing to lay out and nothing to paint. */
   function addTownGroupPane(app) {
     if (!app.townGroups.length) return;
     var map = app.map, pane = map.createPane("lmTownGroups");
@@ -1006,8 +1017,9 @@
       box.setAttribute("data-group-key", g.key);
       box.setAttribute("role", "button");
       box.tabIndex = 0;
-      // one element each (its icon is a CSS image): hundreds of them are laid out and painted
-      g.label = g.box = box;
+      g.box = box;
+      if (g.sprite) labelGroupBox(g);  // (labelled once shown)
+      if (!g.shown) box.style.visibility = "hidden";
       pane.appendChild(box);
     });
     function place(zoom, center) {
@@ -1052,7 +1064,7 @@
   function groupTown(g) { return Object.keys(g.towns).sort().join("、"); }
 
   function refreshTownGroups(app) {
-    var s = app.s;
+    var s = app.s, changed = false;
     app.townGroups.forEach(function (g) {
       var n = g.members.filter(isVisible).length;
       g.count = n;
@@ -1060,21 +1072,138 @@
       if (n && n !== g.labelled) {
         g.labelled = n;
         var town = groupTown(g);
-        g.label.textContent = g.level === "district"
+        g.text = g.level === "district"
           ? fmt(s.district_group, { town: town, n: n })
           : fmt(app.towns.length > 1 && town ? s.town_group_named : s.town_group,
             { town: town, n: n });
-        g.box.setAttribute("data-count", String(n));
+        g.sprite = groupSprite(app, g);
+        if (g.box) labelGroupBox(g);
         if (app.popupGroup === g && n) app.groupPopup.setContent(groupContent(app, g));
+        changed = true;
       }
       // shown or hidden in place: taking hundreds of markers off the map and creating
       // them again on every filter change is slow
       if (!n !== !g.shown) {
         g.shown = !!n;
-        g.box.style.visibility = n ? "" : "hidden";  // hidden in place: no new layout
+        if (g.box) g.box.style.visibility = n ? "" : "hidden";  // in place: no new layout
         if (!n && app.popupGroup === g) app.map.closePopup();
+        changed = true;
       }
     });
+    if (changed) app.renderer.redrawAll();
+  }
+
+  /* The element over a group's pill: its name, count and size. */
+  function labelGroupBox(g) {
+    var box = g.box, sp = g.sprite;
+    box.setAttribute("aria-label", g.text);
+    box.setAttribute("data-count", String(g.labelled));
+    box.style.width = sp.w + "px";
+    box.style.height = sp.h + "px";
+    box.style.marginLeft = -sp.w / 2 + "px";
+    box.style.marginTop = -sp.h / 2 + "px";
+  }
+
+  var GROUP_H = 22;  // px: a group pill's height
+  function roundedRect(ctx, x, y, w, h, r) {
+    ctx.beginPath();
+    ctx.moveTo(x + r, y);
+    ctx.arcTo(x + w, y, x + w, y + h, r);
+    ctx.arcTo(x + w, y + h, x, y + h, r);
+    ctx.arcTo(x, y + h, x, y, r);
+    ctx.arcTo(x, y, x + w, y, r);
+    ctx.closePath();
+  }
+
+  /* A group's pill as an image, one per label (most groups share theirs): a white
+   * rounded box with a dashed border, the legend's group symbol and the label. */
+  function groupSprite(app, g) {
+    var cache = app.groupSprites = app.groupSprites || {};
+    var key = g.level + "|" + g.text;
+    if (cache[key]) return cache[key];
+    if (!app.groupFont) {
+      app.groupFont = "600 12.5px " + getComputedStyle(app.map.getContainer()).fontFamily;
+    }
+    var offscreen = typeof OffscreenCanvas !== "undefined";
+    var make = function (w, h) {
+      if (offscreen) return new OffscreenCanvas(w, h);
+      var c = document.createElement("canvas");
+      c.width = w;
+      c.height = h;
+      return c;
+    };
+    var scratch = app.groupScratch = app.groupScratch || make(1, 1).getContext("2d");
+    scratch.font = app.groupFont;
+    var district = g.level === "district", h = GROUP_H;
+    var w = Math.ceil(scratch.measureText(g.text).width) + 38;  // border, padding, icon, gap
+    var scale = L.Browser.retina ? 2 : 1, cw = w + 2, ch = h + 3;  // room for the shadow
+    var canvas = make(cw * scale, ch * scale), ctx = canvas.getContext("2d");
+    ctx.scale(scale, scale);
+    ctx.translate(1, 1);
+    // shadow: the box grown by a pixel and a pixel lower, outside the box only
+    roundedRect(ctx, -1, 0, w + 2, h + 2, 12);
+    ctx.fillStyle = "rgba(0, 0, 0, 0.2)";
+    ctx.fill();
+    ctx.globalCompositeOperation = "destination-out";
+    roundedRect(ctx, 0, 0, w, h, 11);
+    ctx.fill();
+    ctx.globalCompositeOperation = "source-over";
+    ctx.fillStyle = "rgba(255, 255, 255, 0.95)";
+    ctx.fill();
+    roundedRect(ctx, 0.75, 0.75, w - 1.5, h - 1.5, 10.25);
+    ctx.setLineDash([4.5, 3]);
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = district ? "#999999" : "#555555";
+    ctx.stroke();
+    // the legend's symbol (groupSwatch), 20 x 13
+    ctx.save();
+    ctx.translate(5.5, (h - 13) / 2);
+    ctx.scale(20 / 26, 13 / 16);
+    roundedRect(ctx, 1.5, 2.5, 23, 11, 5.5);
+    ctx.fillStyle = "#ffffff";
+    ctx.fill();
+    ctx.setLineDash([2.5, 1.5]);
+    ctx.lineWidth = 1.3;
+    ctx.strokeStyle = "#555555";
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.beginPath();
+    ctx.moveTo(8, 6); ctx.lineTo(18, 6);
+    ctx.moveTo(8, 8); ctx.lineTo(16, 8);
+    ctx.moveTo(8, 10); ctx.lineTo(17, 10);
+    ctx.lineWidth = 1.1;
+    ctx.stroke();
+    ctx.restore();
+    ctx.font = app.groupFont;
+    ctx.textBaseline = "middle";
+    ctx.fillStyle = district ? "#444444" : "#222222";
+    ctx.fillText(g.text, 28.5, h / 2 + 0.5);
+    return (cache[key] = {
+      image: offscreen ? canvas.transferToImageBitmap() : canvas, w: w, h: h, cw: cw, ch: ch
+    });
+  }
+
+  /* The shown group pills in view (or in ``clip``), above the features; records which a
+   * full draw painted. */
+  function drawGroups(app, ctx, clip, area) {
+    var groups = app.townGroups;
+    if (!groups.length) return;
+    var view = viewOf(app.map), k = view.k, ox = view.origin.x, oy = view.origin.y;
+    var painted = clip ? null : [];
+    ctx.globalAlpha = 1;
+    for (var i = 0; i < groups.length; i++) {
+      var g = groups[i], sp = g.sprite;
+      if (!g.shown || !sp) continue;
+      var x = Math.round(g.wx * k - ox - sp.w / 2) - 1, y = Math.round(g.wy * k - oy - sp.h / 2) - 1;
+      if (x + sp.cw < area.min.x || x > area.max.x || y + sp.ch < area.min.y || y > area.max.y) {
+        continue;
+      }
+      if (clip && (x + sp.cw < clip.min.x || x > clip.max.x || y + sp.ch < clip.min.y ||
+          y > clip.max.y)) continue;
+      ctx.drawImage(sp.image, x, y, sp.cw, sp.ch);
+      if (painted) painted.push(g.key);
+    }
+    if (painted) app.paintedGroups = painted;
   }
 
   function compareEntries(app) {
@@ -2096,16 +2225,18 @@
   // ---------------------------------------------------------------- start, test hook
   LM.start = function (app, options) {
     bindHash(app);
+    // the state first: the draw that fitting the map makes is then the only one
+    var hash = location.hash.replace(/^#/, "");
+    app.lastHash = hash;
+    setState(app, parseHash(app, hash), false);
     if (options && options.bounds) {
       // at once: an animated zoom would draw everything twice
       app.fitBounds = options.bounds;
       app.map.fitBounds(options.bounds, { animate: false,
         paddingTopLeft: options.paddingTopLeft, paddingBottomRight: options.paddingBottomRight });
     }
-    addTownGroupPane(app);
-    var hash = location.hash.replace(/^#/, "");
-    app.lastHash = hash;
-    setState(app, parseHash(app, hash), false);
+    // the pills are on the canvas: their (empty) elements for mouse and keyboard can wait
+    LM.afterFirstPaint(app, function () { addTownGroupPane(app); });
     // Printing: lay the map out at the printed size (A3 landscape less 10 mm margins, as
     // in the CSS) and paint the canvas now: the browser prints before the next frame.
     var container = app.map.getContainer();
@@ -2156,10 +2287,11 @@
       allIds: function () { return app.entries.map(function (e) { return e.id; }).sort(); },
       /* The features the canvas painted in its last full redraw (visible and in view). */
       paintedIds: function () { return app.painted.slice().sort(); },
+      /* The group markers: label, count, shown, painted by the last full draw, members. */
       townGroups: function () {
         return app.townGroups.map(function (g) {
           return { key: g.key, level: g.level, count: g.count, onMap: g.shown,
-            label: g.label.textContent,
+            label: g.text, painted: app.paintedGroups.indexOf(g.key) !== -1,
             ids: g.members.filter(isVisible).map(function (e) { return e.id; }).sort() };
         });
       },
