@@ -19,7 +19,6 @@ import html
 import json
 import math
 import multiprocessing
-import os
 import re
 import tomllib
 import typing
@@ -39,7 +38,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from ._io import write_atomic
-from ._process import call
+from ._process import call, usable_cpus
 from .categories import CATEGORIES, PRECISIONS
 
 if typing.TYPE_CHECKING:
@@ -1205,7 +1204,7 @@ class ChartProcess:
     here when asked for."""
 
     def __init__(self, parallel: bool | None = None) -> None:
-        self._parallel = len(os.sched_getaffinity(0)) > 1 if parallel is None else parallel
+        self._parallel = usable_cpus() > 1 if parallel is None else parallel
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> ChartProcess:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import tomllib
 from collections.abc import Iterable, Iterator
@@ -23,6 +22,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from ._process import usable_cpus
 from .errors import InputError
 from .model import Item, Quantity
 from .report import Report, Sentence
@@ -703,7 +703,7 @@ def extract_reports(
         _read_cache(cache_dir, Path(path), key) for path, key in zip(paths, keys, strict=True)
     ]
     todo = [i for i, items in enumerate(cached) if items is None]
-    workers = min(workers or _cpu_count(), len(todo))
+    workers = min(workers or usable_cpus(), len(todo))
     jobs = [(Path(paths[i]), gazetteers, year, cache_dir, keys[i]) for i in todo]
     if workers > 1 and len(todo) >= PARALLEL_FROM:
         fresh = dict(zip(todo, _in_processes(jobs, workers), strict=True))
@@ -726,13 +726,6 @@ def _in_processes(jobs: list[tuple], workers: int) -> list[list[Item]]:
         raise LuodianMapError(f"an extraction process stopped unexpectedly ({error})") from None
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _cache_key(path: Path, year: int | None, sources: str) -> str:
