@@ -760,16 +760,10 @@ def _extract_and_store(
 
 
 def _sources_digest(gazetteers: tuple[Path, ...]) -> str:
-    """One digest of the gazetteers and of what extraction depends on besides its inputs;
-    computed once per version of the files, not once per report."""
-    files = (*gazetteers, *_code_files())
-    return _digest(files, tuple(_version(Path(f)) for f in files))
-
-
-@cache
-def _digest(files: tuple[Path, ...], _versions: tuple[tuple[int, int], ...]) -> str:
+    """One digest of the gazetteers and of what extraction depends on besides its inputs,
+    computed once per run and folded into every report's key."""
     digest = hashlib.sha256()
-    for source in files:
+    for source in (*gazetteers, *_code_files()):
         digest.update(Path(source).read_bytes())
     return digest.hexdigest()
 

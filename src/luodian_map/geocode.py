@@ -233,7 +233,7 @@ class GeocoderChain:
                     float(found["uncertainty_m"]) + extra,
                 ), None
         if entity.items[-1].aggregate:
-            return self._town(), "the report states it for the whole town, without a place"
+            return self._town, "the report states it for the whole town, without a place"
         if self.online is not None:
             candidate = self.online.geocode(entity.name, context=self._context(entity))
             if candidate is not None:
@@ -244,8 +244,8 @@ class GeocoderChain:
                     candidate.precision,
                     candidate.uncertainty_m,
                 ), None
-            return self._town(), f"{self.online.provider} found nothing in the district"
-        return self._town(), self._why_not_found()
+            return self._town, f"{self.online.provider} found nothing in the district"
+        return self._town, self._why_not_found()
 
     def _override(self, entity: Entity) -> pd.Series | None:
         keys = [f"id:{entity.id}", *(f"id:{i.id}" for i in entity.items)]
@@ -262,7 +262,8 @@ class GeocoderChain:
         return f"{item.district or ''}{item.town or ''}"
 
     @cached_property
-    def _town_placement(self) -> Placement:
+    def _town(self) -> Placement:
+        """The town itself: one placement, made once, for everything only the town holds."""
         if self.frame.outline is None:
             return Placement(None, "none", "town", None)
         return Placement(
@@ -271,10 +272,6 @@ class GeocoderChain:
             "town",
             self.frame.radius_m,
         )
-
-    def _town(self) -> Placement:
-        """The town itself: one placement, made once, for everything only the town holds."""
-        return self._town_placement
 
 
 def geocode_items(
