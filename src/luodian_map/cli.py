@@ -73,10 +73,10 @@ def _find_gazetteers(gazetteer: Path | None, geodata: Path) -> dict[str | None, 
 
 @cache
 def _load_gazetteer(path: Path):
-    """Each gazetteer is read once per run, whichever stages need it."""
-    from .gazetteer import load_gazetteer
+    """Each gazetteer is read once per run, with its place files, whichever stages need it."""
+    from .gazetteer import load_town_gazetteer
 
-    return load_gazetteer(path)
+    return load_town_gazetteer(path)
 
 
 def cmd_extract(args: argparse.Namespace) -> None:
@@ -238,6 +238,91 @@ def cmd_assets(args: argparse.Namespace) -> None:
     print(
         f"web assets for --self-contained maps → {fetch_assets(force=args.force)}", file=sys.stderr
     )
+
+
+def cmd_places_fetch(args: argparse.Namespace) -> None:
+    """Fetch real geometry for a town from OpenStreetMap or a map service."""
+    from .places.sources import place_file_path, write_place_file
+    from .places.town import find_town
+
+    area = find_town(args.geodata, args.town)
+    if args.source == "osm":
+        from .places.osm import fetch_osm
+
+        places, metadata = fetch_osm(
+            area, overpass_url=args.overpass_url, timeout=args.timeout, retries=args.retries
+        )
+    else:
+        from .places.poi import fetch_poi
+
+        places, metadata = fetch_poi(args.source, area, _extract(args), timeout=args.timeout)
+    path = write_place_file(place_file_path(area.folder, args.source), places, metadata)
+    print(f"{len(places)} places from {args.source} → {path}", file=sys.stderr)
+
+
+def cmd_places_import(args: argparse.Namespace) -> None:
+    """Import a planner's own GIS file as surveyed places of a town."""
+    from .places.importer import import_places
+    from .places.sources import place_file_path, write_place_file
+    from .places.town import find_town
+
+    area = find_town(args.geodata, args.town)
+    places, metadata = import_places(
+        args.file, area, crs=args.crs, name_field=args.name_field, layer=args.layer
+    )
+    path = write_place_file(place_file_path(area.folder, args.file.stem), places, metadata)
+    print(f"{len(places)} places from {args.file} → {path}", file=sys.stderr)
+
+
+def _add_places_parser(commands: Any) -> None:
+    places = commands.add_parser(
+        "places",
+        help="real positions: fetch from OpenStreetMap or a map service, or import a GIS "
+        "file, into geodata/<town>/sources/",
+    )
+    actions = places.add_subparsers(dest="places_command", required=True, metavar="ACTION")
+    fetch = actions.add_parser("fetch", help="fetch a town's named places from a source")
+    fetch.add_argument("--source", required=True, choices=("osm", "amap", "tianditu"))
+    fetch.add_argument(
+        "reports",
+        nargs="*",
+        type=Path,
+        default=[settings.REPORTS],
+        metavar="REPORT",
+        help="amap/tianditu: look up the places of these reports (default: %(default)s)",
+    )
+    fetch.add_argument(
+        "--overpass-url",
+        default="https://overpass-api.de/api",
+        help="osm: Overpass base URL ending in /api, e.g. a mirror (default: %(default)s)",
+    )
+    fetch.add_argument(
+        "--timeout", type=float, default=180.0, help="seconds per request (default: %(default)s)"
+    )
+    fetch.add_argument(
+        "--retries", type=int, default=3, help="tries on 429/504, with back-off (default: 3)"
+    )
+    fetch.add_argument("--year", type=int, help=argparse.SUPPRESS)
+    fetch.add_argument("--cache", type=Path, default=settings.CACHE, help=argparse.SUPPRESS)
+    fetch.set_defaults(run=cmd_places_fetch, gazetteer=None)
+    imported = actions.add_parser("import", help="import a planner's own GIS file")
+    imported.add_argument(
+        "file", type=Path, help="Shapefile, GeoPackage, GeoJSON, KML, CSV, .osm or .osm.pbf"
+    )
+    imported.add_argument(
+        "--crs", help="CRS when the file states none (EPSG code, PROJ, gcj02, bd09)"
+    )
+    imported.add_argument("--name-field", help="the field holding the place names")
+    imported.add_argument("--layer", help="only this layer of a GeoPackage")
+    imported.set_defaults(run=cmd_places_import, gazetteer=None)
+    for action in (fetch, imported):
+        action.add_argument("--town", help="the town's name, when geodata/ holds several")
+        action.add_argument(
+            "--geodata",
+            type=Path,
+            default=settings.GEODATA,
+            help="folder with one gazetteer per town (default: %(default)s)",
+        )
 
 
 def _add_map_options(parser: argparse.ArgumentParser) -> None:
@@ -473,6 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="exit 1 when a threshold of the config is missed"
     )
     check.set_defaults(run=cmd_check)
+    _add_places_parser(commands)
     return parser
 
 

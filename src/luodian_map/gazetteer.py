@@ -346,13 +346,7 @@ def build_gazetteer(
     invalid = [r["name"] for r, ok in zip(records, shapely.is_valid(geoms), strict=True) if not ok]
     if invalid:
         raise InputError(f"invalid geometry after rounding: {', '.join(invalid)}")
-    gdf = gpd.GeoDataFrame(records, columns=list(COLUMNS), geometry=geoms, crs="EPSG:4326")
-    order = sorted(
-        range(len(records)),
-        key=lambda i: (_KIND_ORDER.get(records[i]["kind"], len(_KIND_ORDER)),
-                       records[i]["kind"], records[i]["code"] or "", records[i]["name"]),
-    )  # fmt: skip
-    return gdf.iloc[order].reset_index(drop=True)
+    return _sorted_frame(records, list(geoms))
 
 
 # --- write / load ----------------------------------------------------------------------------
@@ -432,6 +426,113 @@ def _validate(gdf: gpd.GeoDataFrame, path: Path) -> None:
     xmin, ymin, xmax, ymax = gdf.total_bounds
     if xmin < -180 or xmax > 180 or ymin < -90 or ymax > 90:
         raise InputError(f"gazetteer {path}: coordinates are not WGS-84 longitude/latitude")
+
+
+def load_town_gazetteer(path: str | Path) -> gpd.GeoDataFrame:
+    """A town's gazetteer file with the town's place files laid over it.
+
+    The place files are ``sources/*.geojson`` beside the gazetteer file (see
+    :mod:`luodian_map.places.sources`); they are fetched or imported once and read offline
+    by every build. See :func:`merge_places` for how they combine.
+    """
+    from .places.sources import read_place_files
+
+    path = Path(path)
+    return merge_places(load_gazetteer(path), read_place_files(path.parent))
+
+
+def merge_places(gdf: gpd.GeoDataFrame, places: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Lay place files over a gazetteer: real geometry replaces the guess of the same place.
+
+    Each place is matched by its name and aliases (exact, alias or fuzzy, as report names
+    are; never by the enclosing "parent" place). A match held with a lower precision
+    (``approximate``, or ``sourced`` under a ``surveyed`` place) takes the place's geometry,
+    precision, uncertainty, source and basis, keeps its own name, code and kind, and gains
+    the place's name as an alias. Places are taken in priority order (surveyed, then
+    sourced; see :func:`~luodian_map.places.sources.read_place_files`), so the first one to
+    claim a feature wins. A place matching nothing is added under its own name unless an
+    earlier place took that name. An area is replaced by areas only, and the town and the
+    district only by a place of the same kind, so that a village node named like the town
+    cannot shrink the town to a point.
+
+    Parameters
+    ----------
+    gdf
+        A gazetteer frame (:data:`COLUMNS`, WGS-84).
+    places
+        Place files as read by :func:`~luodian_map.places.sources.read_place_files`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The merged gazetteer, same columns, sorted as :func:`build_gazetteer` sorts.
+    """
+    if places.empty:
+        return gdf
+    records = gdf[list(COLUMNS)].to_dict("records")
+    geoms = list(gdf.geometry)
+    rank = {p: i for i, p in enumerate(PRECISIONS)}
+    matcher = Gazetteer(gdf)
+    place_names = [[name, *aliases] for name, aliases in zip(places["name"], places["aliases"],
+                                                             strict=True)]  # fmt: skip
+    flat = matcher.match_many([n for names in place_names for n in names])
+    taken = {normalise_name(k) for r in records for k in [r["name"], *r["aliases"]]}
+    claimed: set[int] = set()
+    position = 0
+    for place, names in zip(places.to_dict("records"), place_names, strict=True):
+        matches = flat[position : position + len(names)]
+        position += len(names)
+        hit = next((m for m in matches if m is not None and m.method != "parent"), None)
+        source = " ".join(filter(None, (place["source"], place["source_id"])))
+        source = f"{source} ({place['file']})"
+        if hit is not None:
+            target = matcher.gdf.index.get_loc(hit.row.name)
+            if target in claimed or rank[place["precision"]] >= rank[records[target]["precision"]]:
+                continue
+            if not _may_replace(records[target]["kind"], geoms[target], place):
+                continue
+            claimed.add(target)
+            record = records[target]
+            record.update(precision=place["precision"], uncertainty_m=place["uncertainty_m"],
+                          source=source, basis=place["basis"] or source)  # fmt: skip
+            record["aliases"] = list(dict.fromkeys(
+                [*record["aliases"], *(n for n in names if n != record["name"])]
+            ))  # fmt: skip
+            geoms[target] = place["geometry"]
+            continue
+        keys = {normalise_name(n) for n in names}
+        if keys & taken:
+            continue
+        taken |= keys
+        records.append({
+            "name": place["name"], "aliases": list(place["aliases"]), "kind": place["kind"],
+            "category": place["category"], "code": None, "precision": place["precision"],
+            "uncertainty_m": place["uncertainty_m"], "source": source,
+            "basis": place["basis"] or source,
+        })  # fmt: skip
+        geoms.append(place["geometry"])
+    return _sorted_frame(records, geoms)
+
+
+def _may_replace(kind: str, geom: shapely.Geometry, place: dict[str, Any]) -> bool:
+    if kind in ("town", "district") and place["kind"] != kind:
+        return False
+    return shapely.get_dimensions(geom) < 2 or shapely.get_dimensions(place["geometry"]) == 2
+
+
+def _sorted_frame(records: list[dict[str, Any]], geoms: list[shapely.Geometry]) -> gpd.GeoDataFrame:
+    """Containers first, then sourced points, then the rest; a stable order for the file."""
+    gdf = gpd.GeoDataFrame(records, columns=list(COLUMNS), geometry=geoms, crs="EPSG:4326")
+    order = sorted(
+        range(len(records)),
+        key=lambda i: (_KIND_ORDER.get(records[i]["kind"], len(_KIND_ORDER)),
+                       records[i]["kind"], _text(records[i]["code"]), records[i]["name"]),
+    )  # fmt: skip
+    return gdf.iloc[order].reset_index(drop=True)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 # --- matching --------------------------------------------------------------------------------
