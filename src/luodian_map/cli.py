@@ -415,8 +415,8 @@ def _add_geocoding_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--overrides-crs",
-        default="wgs84",
-        help="CRS of the overrides: wgs84, gcj02, bd09, cgcs2000",
+        help="CRS of the overrides: wgs84, gcj02, bd09, cgcs2000, an EPSG code or a PROJ "
+        "string (default: the file's own, else wgs84)",
     )
     parser.add_argument(
         "--provider",

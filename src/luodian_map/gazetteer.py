@@ -526,7 +526,7 @@ def _sorted_frame(records: list[dict[str, Any]], geoms: list[shapely.Geometry]) 
     order = sorted(
         range(len(records)),
         key=lambda i: (_KIND_ORDER.get(records[i]["kind"], len(_KIND_ORDER)),
-                       records[i]["kind"], _text(records[i]["code"]), records[i]["name"]),
+                       _text(records[i]["kind"]), _text(records[i]["code"]), records[i]["name"]),
     )  # fmt: skip
     return gdf.iloc[order].reset_index(drop=True)
 
