@@ -255,7 +255,16 @@ def cmd_places_fetch(args: argparse.Namespace) -> None:
     else:
         from .places.poi import fetch_poi
 
-        places, metadata = fetch_poi(args.source, area, _extract(args), timeout=args.timeout)
+        places, metadata = fetch_poi(
+            args.source,
+            area,
+            _extract(args),
+            timeout=args.timeout,
+            cache=args.cache,
+            service_url=args.service_url,
+            delay=args.delay,
+            max_tries=args.retries,
+        )
     path = write_place_file(place_file_path(area.folder, args.source), places, metadata)
     print(f"{len(places)} places from {args.source} → {path}", file=sys.stderr)
 
@@ -295,6 +304,15 @@ def _add_places_parser(commands: Any) -> None:
         "--overpass-url",
         default="https://overpass-api.de/api",
         help="osm: Overpass base URL ending in /api, e.g. a mirror (default: %(default)s)",
+    )
+    fetch.add_argument(
+        "--service-url",
+        help="amap/tianditu: the service's base URL, e.g. a proxy (default: the official one)",
+    )
+    fetch.add_argument(
+        "--delay",
+        type=float,
+        help="amap/tianditu: seconds between requests (default: 0.4, the keys' quota)",
     )
     fetch.add_argument(
         "--timeout", type=float, default=180.0, help="seconds per request (default: %(default)s)"

@@ -10,7 +10,6 @@ lands kilometres or continents away. OpenStreetMap extracts (``.osm``, ``.osm.pb
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,8 +33,8 @@ from ..gisfile import (
     read_layers,
     to_wgs84,
 )
-from .sources import PLACE_COLUMNS
-from .town import TownArea
+from .sources import PLACE_COLUMNS, timestamp
+from .town import TownArea, near_area
 
 NAME_FIELDS = ("name", "名称", "地名", "项目名称", "项目名", "标准名称", "地块名称",
                "mc", "xmmc", "dmmc", "bzmc")  # fmt: skip
@@ -99,7 +98,7 @@ def import_places(
 
         return read_osm_file(path, area)
     layers = read_layers(path, layer=layer, what="GIS file")
-    near = _near_area(area)
+    near = near_area(area)
     frames, report = [], _Report()
     for each in layers:
         where = path.name if len(layers) == 1 else f"{path.name} layer {each.name}"
@@ -110,8 +109,8 @@ def import_places(
     metadata = {
         "source": "import",
         "file": path.name,
-        "file_modified": _iso(datetime.fromtimestamp(path.stat().st_mtime, UTC)),
-        "imported": _iso(now or _clock()),
+        "file_modified": timestamp(datetime.fromtimestamp(path.stat().st_mtime, UTC)),
+        "imported": timestamp(now),
         "crs": ", ".join(dict.fromkeys(report.crs)),
         "crs_from": "--crs" if crs else "file",
         "layers": [x.name for x in layers],
@@ -238,16 +237,6 @@ def _repaired(
     return out
 
 
-def _near_area(area: TownArea) -> shapely.Geometry:
-    """The district, and the town outline widened by how far the outline may be off."""
-    outline = gpd.GeoSeries([area.outline], crs="EPSG:4326")
-    metric = outline.estimate_utm_crs()
-    widened = outline.to_crs(metric).buffer(area.outline_uncertainty_m).to_crs("EPSG:4326")
-    near = widened.iloc[0] if area.district is None else widened.iloc[0].union(area.district)
-    shapely.prepare(near)
-    return near
-
-
 def _landed_elsewhere(
     raw: gpd.GeoDataFrame,
     geoms: np.ndarray,
@@ -364,13 +353,3 @@ def _text(value: Any) -> str:
 
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT
-
-
-def _clock() -> datetime:
-    """Now, or ``SOURCE_DATE_EPOCH`` when set, so that a rebuild can be byte-identical."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    return datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
