@@ -271,7 +271,7 @@ def cmd_places_fetch(args: argparse.Namespace) -> None:
 
 def cmd_places_import(args: argparse.Namespace) -> None:
     """Import a planner's own GIS file as surveyed places of a town."""
-    from .places.importer import import_places
+    from .places.importer import import_places, place_file_stem
     from .places.sources import place_file_path, write_place_file
     from .places.town import find_town
 
@@ -279,7 +279,8 @@ def cmd_places_import(args: argparse.Namespace) -> None:
     places, metadata = import_places(
         args.file, area, crs=args.crs, name_field=args.name_field, layer=args.layer
     )
-    path = write_place_file(place_file_path(area.folder, args.file.stem), places, metadata)
+    path = place_file_path(area.folder, place_file_stem(args.file))
+    path = write_place_file(path, places, metadata)
     print(f"{len(places)} places from {args.file} → {path}", file=sys.stderr)
 
 

@@ -11,6 +11,7 @@ lands kilometres or continents away. OpenStreetMap extracts (``.osm``, ``.osm.pb
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,13 @@ _GEOD = pyproj.Geod(ellps="WGS84")
 _SAMPLE = 2000  # coordinates tried per candidate CRS when a file lands elsewhere
 
 
+def place_file_stem(path: str | Path) -> str:
+    """The stem of the place file an import of ``path`` writes: ``roads.osm.pbf`` → roads."""
+    name = Path(path).name
+    suffix = next((s for s in OSM_SUFFIXES if name.lower().endswith(s)), Path(name).suffix)
+    return name[: len(name) - len(suffix)] if suffix else name
+
+
 def import_places(
     path: str | Path,
     area: TownArea,
@@ -67,7 +75,7 @@ def import_places(
         Shapefile, GeoPackage, GeoJSON, KML/KMZ, CSV (lon/lat or WKT), ``.osm``/``.osm.pbf``.
     area
         The town the places belong to; every feature must lie in its district or within
-        the town outline's uncertainty of it. Features farther away are left out; a file
+        the town outline's uncertainty of it. Features farther away are left out; a layer
         with none near is an error naming the likely cause (a wrong CRS, swapped axes).
     crs
         The CRS of the coordinates, winning over the file's own (EPSG code, PROJ string,
@@ -126,15 +134,15 @@ def import_places(
     return places, metadata
 
 
+@dataclass
 class _Report:
     """What an import did beyond the places themselves, for the provenance."""
 
-    def __init__(self) -> None:
-        self.crs: list[str] = []
-        self.name_fields: list[str] = []
-        self.repaired: list[str] = []
-        self.unnamed = 0
-        self.outside = 0
+    crs: list[str] = field(default_factory=list)
+    name_fields: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+    unnamed: int = 0
+    outside: int = 0
 
 
 def _layer_places(
