@@ -43,7 +43,7 @@ SERVICES = {
     },
     "tianditu": {
         "search": "tianditu_poi",
-        "url": "http://api.tianditu.gov.cn/v2/search",
+        "url": "https://api.tianditu.gov.cn/v2/search",
         "attribution": "© 国家地理信息公共服务平台 天地图 (POI search, CGCS2000)",
         "licence": "Tianditu service terms (https://www.tianditu.gov.cn/about/contact.html)",
         "datum": "CGCS2000",
