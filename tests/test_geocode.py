@@ -160,7 +160,7 @@ def test_csv_overrides_with_lon_lat(tmp_path) -> None:
         ("{not json", ".geojson", "cannot read overrides"),
         ("name,lon,lat\n王家村,31.43,121.33\n", ".csv", "look swapped"),
         ("name,lon,lat\n王家村,2.35,48.85\n", ".csv", "outside China"),
-        ("name,x,y\n王家村,121.3,31.4\n", ".csv", "lon and lat"),
+        ("name,a,b\n王家村,121.3,31.4\n", ".csv", "lon and lat"),
         ("lon,lat\n121.3,31.4\n", ".csv", "'id' or a 'name'"),
         ("", ".csv", "cannot read overrides"),
     ],

@@ -255,14 +255,23 @@ def cmd_places_fetch(args: argparse.Namespace) -> None:
     else:
         from .places.poi import fetch_poi
 
-        places, metadata = fetch_poi(args.source, area, _extract(args), timeout=args.timeout)
+        places, metadata = fetch_poi(
+            args.source,
+            area,
+            _extract(args),
+            timeout=args.timeout,
+            cache=args.cache,
+            service_url=args.service_url,
+            delay=args.delay,
+            max_tries=args.retries,
+        )
     path = write_place_file(place_file_path(area.folder, args.source), places, metadata)
     print(f"{len(places)} places from {args.source} → {path}", file=sys.stderr)
 
 
 def cmd_places_import(args: argparse.Namespace) -> None:
     """Import a planner's own GIS file as surveyed places of a town."""
-    from .places.importer import import_places
+    from .places.importer import import_places, place_file_stem
     from .places.sources import place_file_path, write_place_file
     from .places.town import find_town
 
@@ -270,7 +279,8 @@ def cmd_places_import(args: argparse.Namespace) -> None:
     places, metadata = import_places(
         args.file, area, crs=args.crs, name_field=args.name_field, layer=args.layer
     )
-    path = write_place_file(place_file_path(area.folder, args.file.stem), places, metadata)
+    path = place_file_path(area.folder, place_file_stem(args.file))
+    path = write_place_file(path, places, metadata)
     print(f"{len(places)} places from {args.file} → {path}", file=sys.stderr)
 
 
@@ -295,6 +305,15 @@ def _add_places_parser(commands: Any) -> None:
         "--overpass-url",
         default="https://overpass-api.de/api",
         help="osm: Overpass base URL ending in /api, e.g. a mirror (default: %(default)s)",
+    )
+    fetch.add_argument(
+        "--service-url",
+        help="amap/tianditu: the service's base URL, e.g. a proxy (default: the official one)",
+    )
+    fetch.add_argument(
+        "--delay",
+        type=float,
+        help="amap/tianditu: seconds between requests (default: 0.4, the keys' quota)",
     )
     fetch.add_argument(
         "--timeout", type=float, default=180.0, help="seconds per request (default: %(default)s)"
@@ -415,8 +434,8 @@ def _add_geocoding_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--overrides-crs",
-        default="wgs84",
-        help="CRS of the overrides: wgs84, gcj02, bd09, cgcs2000",
+        help="CRS of the overrides: wgs84, gcj02, bd09, cgcs2000, an EPSG code or a PROJ "
+        "string (default: the file's own, else wgs84)",
     )
     parser.add_argument(
         "--provider",

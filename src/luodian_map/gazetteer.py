@@ -83,6 +83,8 @@ _TOWN_SOURCE = (
 )
 
 _GEOD = pyproj.Geod(ellps="WGS84")
+FUZZY_CUTOFF = 88.0
+"""Edit-distance ratio (0-100) from which two spellings may name the same place."""
 
 
 # --- names -----------------------------------------------------------------------------------
@@ -117,6 +119,19 @@ def normalise_name(name: str) -> str:
     """
     text = unicodedata.normalize("NFKC", str(name)).translate(_TRADITIONAL).translate(_BRACKETS)
     return _IGNORED.sub("", text).casefold()
+
+
+def same_place_name(name: str, other: str, *, cutoff: float = FUZZY_CUTOFF) -> bool:
+    """Whether ``other`` names the place ``name`` names, by the rules of :class:`Gazetteer`.
+
+    The same normalised name, or a near spelling (edit-distance ratio of at least
+    ``cutoff``) with the same generic tail and ordinals. A longer name that starts with
+    the other ("罗店医院停车场", "罗店医院") is a part or a neighbour, not the same place.
+    """
+    a, b = normalise_name(name), normalise_name(other)
+    if a == b:
+        return True
+    return fuzz.ratio(a, b) >= cutoff and _same_kind_of_name(a, b) and _same_kind_of_name(b, a)
 
 
 def _generic_suffix(name: str) -> str:
@@ -526,7 +541,7 @@ def _sorted_frame(records: list[dict[str, Any]], geoms: list[shapely.Geometry]) 
     order = sorted(
         range(len(records)),
         key=lambda i: (_KIND_ORDER.get(records[i]["kind"], len(_KIND_ORDER)),
-                       records[i]["kind"], _text(records[i]["code"]), records[i]["name"]),
+                       _text(records[i]["kind"]), _text(records[i]["code"]), records[i]["name"]),
     )  # fmt: skip
     return gdf.iloc[order].reset_index(drop=True)
 
@@ -594,7 +609,7 @@ class Gazetteer:
         self,
         gdf: gpd.GeoDataFrame | None = None,
         *,
-        fuzzy_cutoff: float = 88.0,
+        fuzzy_cutoff: float = FUZZY_CUTOFF,
         min_parent_chars: int = 2,
     ) -> None:
         self.gdf = load_gazetteer() if gdf is None else gdf

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,15 @@ _COORD_DECIMALS = 7  # 1 cm: a surveyed file round-trips well inside 0.5 m
 def place_file_path(town_folder: str | Path, stem: str) -> Path:
     """Where the place file ``stem`` of a town lives."""
     return Path(town_folder) / SOURCES_FOLDER / f"{stem}.geojson"
+
+
+def timestamp(moment: datetime | None = None) -> str:
+    """ISO 8601 UTC time for provenance: ``moment``, else ``SOURCE_DATE_EPOCH`` when set
+    (so that a rebuild can be byte-identical), else now."""
+    if moment is None:
+        epoch = os.environ.get("SOURCE_DATE_EPOCH")
+        moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def write_place_file(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
+import geopandas as gpd
 import shapely
 
 from ..errors import InputError
@@ -54,3 +55,14 @@ def find_town(geodata: str | Path, town: str | None = None) -> TownArea:
         district=districts.geometry.iloc[0] if len(districts) else None,
         outline_uncertainty_m=float(town_rows["uncertainty_m"].iloc[0]),
     )
+
+
+def near_area(area: TownArea) -> shapely.Geometry:
+    """Where a place of the town may lie: its district, and its outline widened by how far
+    the outline itself may be off (prepared for fast tests)."""
+    outline = gpd.GeoSeries([area.outline], crs="EPSG:4326")
+    metric = outline.estimate_utm_crs()
+    widened = outline.to_crs(metric).buffer(area.outline_uncertainty_m).to_crs("EPSG:4326")
+    near = widened.iloc[0] if area.district is None else widened.iloc[0].union(area.district)
+    shapely.prepare(near)
+    return near
