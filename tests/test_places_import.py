@@ -337,3 +337,17 @@ def test_build_places_imported_items_at_exactly_their_geometry(tmp_path, geodata
         assert max_error_m(geometry, written[name]["geometry"]) < 0.1, name
         assert max_error_m(geometry, {**TRUTH, **ROADS, **PARK}[name]) < 0.5, name
     assert features["罗店医院"]["properties"]["uncertainty_m"] == 0.5
+
+
+def test_import_never_overwrites_a_raw_gazetteer_input(geodata: Path, tmp_path: Path) -> None:
+    """A file named like a raw input of the gazetteer (the district outline) is refused."""
+    raw = geodata / "luodian" / "sources" / "baoshan_310113_gcj02.geojson"
+    before = raw.read_bytes()
+    planner = tmp_path / "baoshan_310113_gcj02.geojson"
+    gpd.GeoDataFrame({"name": ["罗店医院"]}, geometry=[TRUTH["罗店医院"]], crs=4326).to_file(
+        planner
+    )
+    result = run("places", "import", str(planner), "--geodata", str(geodata), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "not a luodian-map place file" in result.stderr
+    assert raw.read_bytes() == before

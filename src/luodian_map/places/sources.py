@@ -82,9 +82,17 @@ def write_place_file(
     -------
     pathlib.Path
         The path written.
+
+    Raises
+    ------
+    InputError
+        When the places are not valid, or ``path`` holds a file that is not a place file
+        (a raw input of the gazetteer is never overwritten).
     """
     if "source" not in metadata:
         raise ValueError("place file metadata needs a 'source'")
+    if Path(path).exists():
+        place_file_metadata(path)  # raises unless it is a place file
     frame = _normalised(places, str(path))
     geoms = shapely.transform(frame.geometry.to_numpy(), lambda c: np.round(c, _COORD_DECIMALS))
     lines = []
@@ -130,7 +138,7 @@ def place_file_metadata(path: str | Path) -> dict[str, Any]:
     """The provenance member of a place file."""
     data = _read_json(Path(path))
     if not isinstance(data, dict) or not isinstance(data.get(SOURCE_MEMBER), dict):
-        raise InputError(f"{path} is not a luodian-map place file")
+        raise InputError(f"{path} exists and is not a luodian-map place file")
     return dict(data[SOURCE_MEMBER])
 
 
