@@ -39,7 +39,6 @@ from luodian_map.errors import InputError
 from luodian_map.gazetteer import load_gazetteer
 from luodian_map.layers import read_layers
 
-REPO = Path(__file__).resolve().parents[1]
 METRIC = "EPSG:32651"
 ORIGIN = (341_000.0, 3_474_000.0)  # about 121.32 E, 31.39 N
 MU = 2000.0 / 3.0  # square metres per 亩
@@ -764,9 +763,9 @@ def test_malformed_features_are_an_input_error(config, change, message):
 
 # ---------------------------------------------------------------------------- shipped report
 @pytest.fixture(scope="module")
-def shipped(config):
-    features = read_layers(REPO / "layers")
-    assert len(features), "no layers: run `luodian-map build --no-maps` in the repository"
+def shipped(config, built_project):
+    features = read_layers(built_project / "layers")
+    assert len(features)
     gaz = load_gazetteer()
     return features, gaz, run_checks(features, gaz, config)
 
@@ -802,12 +801,22 @@ def test_shipped_report_figures_are_consistent(shipped):
 def test_shipped_report_writes_and_checks_strictly(shipped, tmp_path, config):
     _, _, report = shipped
     written = write_coverage(report, tmp_path)
-    assert all(p.exists() and p.stat().st_size for p in written)
-    assert (tmp_path / "coverage.md").read_text("utf-8").startswith("# 罗店镇")
-    reasons = failed_thresholds(report)
-    assert bool(reasons) == (
-        report.summary["located_share"] < config.min_located_share
-        or report.summary["features_outside"] > 0
-    )
-    loose = dataclasses.replace(config, min_located_share=0.0, max_features_outside=10_000)
-    assert failed_thresholds(report, loose) == []
+    names = ["coverage.json", "coverage.md", "coverage.html", *CHART_FILES.values()]
+    assert sorted(p.name for p in written) == sorted(names)
+    data = json.loads((tmp_path / "coverage.json").read_text("utf-8"))
+    assert data["summary"] == json.loads(json.dumps(report.to_dict()["summary"]))
+    markdown = (tmp_path / "coverage.md").read_text("utf-8")
+    assert markdown.startswith("# 罗店镇")
+    assert all(f"]({name})" in markdown for name in CHART_FILES.values())
+    # the shipped report has town-level items: a share between 0 and 1, the bar at it passes
+    share = report.summary["located_share"]
+    assert 0 < share < 1
+    at_share = dataclasses.replace(config, min_located_share=share, max_features_outside=10_000)
+    assert failed_thresholds(report, at_share) == []
+    above = dataclasses.replace(at_share, min_located_share=share + 0.001)
+    (reason,) = failed_thresholds(report, above)
+    assert reason.startswith(f"located share {share:.1%} (") and "min_located_share" in reason
+    # nothing of the shipped report lies outside the town: the default max of 0 holds
+    assert report.summary["features_outside"] == config.max_features_outside == 0
+    strict = dataclasses.replace(config, min_located_share=share)
+    assert failed_thresholds(report, strict) == []
