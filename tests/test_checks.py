@@ -39,6 +39,7 @@ from luodian_map.errors import InputError
 from luodian_map.gazetteer import load_gazetteer
 from luodian_map.layers import read_layers
 
+REPO = Path(__file__).resolve().parents[1]
 METRIC = "EPSG:32651"
 ORIGIN = (341_000.0, 3_474_000.0)  # about 121.32 E, 31.39 N
 MU = 2000.0 / 3.0  # square metres per 亩
@@ -820,3 +821,21 @@ def test_shipped_report_writes_and_checks_strictly(shipped, tmp_path, config):
     assert report.summary["features_outside"] == config.max_features_outside == 0
     strict = dataclasses.replace(config, min_located_share=share)
     assert failed_thresholds(report, strict) == []
+
+
+def test_the_committed_coverage_is_what_check_writes(built_project, tmp_path):
+    """A build leaves a clean checkout clean: ``luodian-map check`` of freshly built layers
+    writes the committed ``maps/coverage*`` files, charts included, byte for byte."""
+    result = subprocess.run(
+        [sys.executable, "-m", "luodian_map.cli", "check", "--maps", str(tmp_path)],
+        cwd=built_project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    committed = REPO / "maps"
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == sorted(p.name for p in committed.glob("coverage*"))
+    for name in written:
+        assert (tmp_path / name).read_bytes() == (committed / name).read_bytes(), name
