@@ -90,9 +90,9 @@ class _FixedMetricsRenderer(RendererSVG):
 class _FixedMetricsCanvas(FigureCanvasSVG):
     """``FigureCanvasSVG.print_svg`` with :class:`_FixedMetricsRenderer`."""
 
-    def print_svg(  # type: ignore[override]
+    def print_svg(
         self,
-        filename: io.BytesIO,
+        filename: Any,  # a binary file: ``_svg`` passes a BytesIO
         *,
         bbox_inches_restore: Any = None,
         metadata: Any = None,
