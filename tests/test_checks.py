@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -637,12 +638,9 @@ def _svg_text(svg: bytes) -> str:
     return "".join(ElementTree.fromstring(svg).itertext())
 
 
-@pytest.mark.parametrize("font", ["installed", "none"])
-def test_charts_keep_their_labels_as_text(monkeypatch, config, font):
+def test_charts_keep_their_labels_as_text(config):
     from luodian_map import charts
 
-    if font == "none":  # no CJK font to measure with: the run must still succeed
-        monkeypatch.setattr(charts, "CJK_FONTS", ("No Such Font",))
     report = small_report(config)
     drawn = charts.draw_charts(chart_input(report))
     assert set(drawn) == set(CHART_FILES)
@@ -651,6 +649,60 @@ def test_charts_keep_their_labels_as_text(monkeypatch, config, font):
     assert "甲村" in _svg_text(drawn["villages"])
     assert f"{uncovered} of 2 without a task" in _svg_text(drawn["villages"])
     assert "服务覆盖" in _svg_text(drawn["reach"])
+    # every text names the same fonts, the CJK ones first, whatever this machine has
+    families = {
+        family for svg in drawn.values() for family in re.findall(rb"font-family: ([^;\"]+)", svg)
+    }
+    assert families == {
+        ", ".join([*(f"'{f}'" for f in charts.CJK_FONTS), "'DejaVu Sans'", "sans-serif"]).encode()
+    }
+
+
+# Draws the charts of the JSON chart input (argv[1]) into argv[2] with only the fonts that
+# ship inside matplotlib, plus, for "impostor", a font with other metrics under the first
+# CJK name: the charts must not change with the machine's fonts.
+_DRAW_WITH_FONTS = """
+import dataclasses, json, sys
+from pathlib import Path
+import matplotlib
+from matplotlib import font_manager
+bundled = Path(matplotlib.get_data_path())
+fonts = [f for f in font_manager.fontManager.ttflist if bundled in Path(f.fname).parents]
+if sys.argv[3] == "impostor":
+    serif = font_manager.ttfFontProperty(
+        font_manager.get_font(bundled / "fonts" / "ttf" / "DejaVuSerif-Bold.ttf"))
+    fonts.append(dataclasses.replace(serif, name="Noto Sans CJK SC", weight=400))
+font_manager.fontManager.ttflist = fonts
+from luodian_map.charts import CJK_FONTS, draw_charts
+found = font_manager.findfont(CJK_FONTS[0])  # what matplotlib would measure the text with
+assert Path(found).name == {"impostor": "DejaVuSerif-Bold.ttf"}.get(sys.argv[3], "DejaVuSans.ttf")
+drawn = draw_charts(json.loads(Path(sys.argv[1]).read_text("utf-8")))
+Path(sys.argv[2]).write_text(json.dumps({k: v.decode() for k, v in drawn.items()}), "utf-8")
+"""
+
+
+@pytest.mark.parametrize("fonts", ["matplotlib-only", "impostor"])
+def test_charts_are_the_same_bytes_whatever_fonts_the_machine_has(config, tmp_path, fonts):
+    from matplotlib import font_manager
+
+    from luodian_map.charts import CJK_FONTS, draw_charts
+
+    data = json.loads(json.dumps(chart_input(small_report(config))))
+    here = draw_charts(data)
+    (tmp_path / "input.json").write_text(json.dumps(data), "utf-8")
+    result = subprocess.run(
+        [sys.executable, "-c", _DRAW_WITH_FONTS, "input.json", "drawn.json", fonts],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    there = json.loads((tmp_path / "drawn.json").read_text("utf-8"))
+    assert {k: v.encode() for k, v in there.items()} == here
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    if os.environ.get("CI"):  # CI installs fonts-noto-cjk: this process drew with it
+        assert CJK_FONTS[0] in installed
 
 
 @pytest.mark.parametrize("parallel", [True, False])
@@ -712,9 +764,9 @@ def test_malformed_features_are_an_input_error(config, change, message):
 
 # ---------------------------------------------------------------------------- shipped report
 @pytest.fixture(scope="module")
-def shipped(config):
-    features = read_layers(REPO / "layers")
-    assert len(features), "no layers: run `luodian-map build --no-maps` in the repository"
+def shipped(config, built_project):
+    features = read_layers(built_project / "layers")
+    assert len(features)
     gaz = load_gazetteer()
     return features, gaz, run_checks(features, gaz, config)
 
@@ -750,12 +802,40 @@ def test_shipped_report_figures_are_consistent(shipped):
 def test_shipped_report_writes_and_checks_strictly(shipped, tmp_path, config):
     _, _, report = shipped
     written = write_coverage(report, tmp_path)
-    assert all(p.exists() and p.stat().st_size for p in written)
-    assert (tmp_path / "coverage.md").read_text("utf-8").startswith("# 罗店镇")
-    reasons = failed_thresholds(report)
-    assert bool(reasons) == (
-        report.summary["located_share"] < config.min_located_share
-        or report.summary["features_outside"] > 0
+    names = ["coverage.json", "coverage.md", "coverage.html", *CHART_FILES.values()]
+    assert sorted(p.name for p in written) == sorted(names)
+    data = json.loads((tmp_path / "coverage.json").read_text("utf-8"))
+    assert data["summary"] == json.loads(json.dumps(report.to_dict()["summary"]))
+    markdown = (tmp_path / "coverage.md").read_text("utf-8")
+    assert markdown.startswith("# 罗店镇")
+    assert all(f"]({name})" in markdown for name in CHART_FILES.values())
+    # the shipped report has town-level items: a share between 0 and 1, the bar at it passes
+    share = report.summary["located_share"]
+    assert 0 < share < 1
+    at_share = dataclasses.replace(config, min_located_share=share, max_features_outside=10_000)
+    assert failed_thresholds(report, at_share) == []
+    above = dataclasses.replace(at_share, min_located_share=share + 0.001)
+    (reason,) = failed_thresholds(report, above)
+    assert reason.startswith(f"located share {share:.1%} (") and "min_located_share" in reason
+    # nothing of the shipped report lies outside the town: the default max of 0 holds
+    assert report.summary["features_outside"] == config.max_features_outside == 0
+    strict = dataclasses.replace(config, min_located_share=share)
+    assert failed_thresholds(report, strict) == []
+
+
+def test_the_committed_coverage_is_what_check_writes(built_project, tmp_path):
+    """A build leaves a clean checkout clean: ``luodian-map check`` of freshly built layers
+    writes the committed ``maps/coverage*`` files, charts included, byte for byte."""
+    result = subprocess.run(
+        [sys.executable, "-m", "luodian_map.cli", "check", "--maps", str(tmp_path)],
+        cwd=built_project,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    loose = dataclasses.replace(config, min_located_share=0.0, max_features_outside=10_000)
-    assert failed_thresholds(report, loose) == []
+    assert result.returncode == 0, result.stderr
+    committed = REPO / "maps"
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == sorted(p.name for p in committed.glob("coverage*"))
+    for name in written:
+        assert (tmp_path / name).read_bytes() == (committed / name).read_bytes(), name

@@ -28,6 +28,12 @@ def committee_villages() -> dict[str, str]:
 
 
 DATA = Path(__file__).parent / "data"
+# The bars every gold file's report must reach, besides its own precision and recall:
+# the share of matched items with the gold year and with the gold category. Category
+# accuracy was 0.936 (罗店 2024), 0.962 (罗泾 2023) and 0.933 (杨行 2021, held out) when
+# first asserted.
+MIN_YEAR_ACCURACY = 0.95
+MIN_CATEGORY_ACCURACY = 0.90
 # (report, names known beforehand, precision and recall it must reach). The held-out
 # report was written and annotated blind and first scored 0.77 / 0.78; see gold/README.md.
 REPORTS = [
@@ -48,7 +54,12 @@ def test_extraction_meets_the_bar_on_hand_annotated_reports(
     print(f"\n{path.stem}: {len(items)} items; {result}")
     assert result.precision >= precision, result
     assert result.recall >= recall, result
-    assert result.year_accuracy >= 0.95, result
+    assert result.year_accuracy >= MIN_YEAR_ACCURACY, result
+    assert result.category_accuracy >= MIN_CATEGORY_ACCURACY, result
+
+
+def test_every_gold_file_is_scored() -> None:
+    assert sorted(p.stem for p in GOLD.glob("*.json")) == sorted(r[0].stem for r in REPORTS)
 
 
 def _report(body_2024: str, body_2025: str = "加快建设示范路。") -> str:
