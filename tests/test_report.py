@@ -44,7 +44,10 @@ def check_invariants(report: Report) -> None:
             assert s.year is None
         else:
             [part] = [p for p in report.parts if p.start <= s.start and s.end <= p.end]
-            assert (part.kind, part.year) == (s.part, s.year)
+            if part.heading:  # a part under a heading: its kind, a year it covers
+                assert s.part == part.kind and part.first_year <= s.year <= part.year
+            else:  # a whole text read as one part: its year, or a next year it names
+                assert part.year <= s.year <= part.year + 1
     assert not "".join(covered).strip(), "text outside every sentence"
     for part in report.parts:
         assert part.kind in ("review", "plan")
@@ -390,7 +393,12 @@ def test_years_come_from_the_report_date_when_headings_have_none(
 def test_years_fall_back_to_the_year_argument_then_to_none() -> None:
     undated = _without_heading_years("某日")
     assert [p.year for p in parse_report(undated, "x", year=2030).parts] == [2030, 2031]
-    assert [p.year for p in parse_report(undated, "x").parts] == [None, None]
+    with pytest.raises(InputError, match=r"cannot tell which year.*--year"):
+        parse_report(undated, "x")
+    # the year argument is a guess the report did not confirm: a note, an error if strict
+    assert parse_report(undated, "x", year=2030).notes
+    with pytest.raises(InputError, match="--strict"):
+        parse_report(undated, "x", year=2030, strict=True)
     # one heading with a year dates the other
     half = undated.replace("今年工作安排", "2021年工作安排")
     assert [p.year for p in parse_report(half, "x", year=2030).parts] == [2020, 2021]
@@ -492,7 +500,7 @@ def _one_line_error(path: Path, pattern: str) -> None:
         ("controls.txt", bytes(range(1, 9)) * 20, "binary file"),
         ("latin.txt", "caf\xe9 \x80 na\xefve r\xe9sum\xe9".encode("latin-1"), "cannot decode"),
         ("cut.txt", RAW.encode()[:3000] + b"\xff" + RAW.encode()[3001:6000], "not valid UTF-8"),
-        ("noparts.txt", "罗店镇简介\n罗店镇位于宝山区。".encode(), "no recognisable report parts"),
+        ("noparts.txt", "罗店镇简介\n罗店镇位于宝山区。".encode(), "cannot tell which year"),
         ("report.odt", b"text", "unsupported file type '.odt'"),
         ("fake.docx", b"not a zip archive", r"not a readable \.docx"),
         ("empty.docx", None, "contains no text"),
@@ -559,7 +567,7 @@ def test_report_like_text_keeps_offsets(lines: list[str]) -> None:
     try:
         report = parse_report("\n".join(lines), "fuzz", year=2024)
     except InputError as exc:
-        assert "no recognisable report parts" in str(exc) or "no text" in str(exc)
+        assert "cannot tell which year" in str(exc) or "no text" in str(exc)
     else:
         check_invariants(report)
 

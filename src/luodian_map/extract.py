@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -688,6 +688,8 @@ def extract_reports(
     year: int | None = None,
     cache_dir: Path,
     workers: int | None = None,
+    strict: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> list[tuple[list[Item], bool]]:
     """The items of every report, in the order given, and whether the cache answered.
 
@@ -695,24 +697,34 @@ def extract_reports(
     changed since the last run. Reports the cache cannot answer are extracted by
     ``workers`` processes (default: one per CPU) when there are at least ``PARALLEL_FROM``
     of them, as reports are independent; the first that fails raises its error, as a
-    serial run would.
+    serial run would. What had to be guessed for a report (no part headings, the year
+    from ``year``) and a report without items are passed to ``warn``, one line each;
+    with ``strict`` the first of them is an :class:`InputError`.
     """
     sources = _sources_digest(tuple(gazetteers[t] for t in sorted(gazetteers, key=str)))
     keys = [_cache_key(Path(path), year, sources) for path in paths]
     cached = [
         _read_cache(cache_dir, Path(path), key) for path, key in zip(paths, keys, strict=True)
     ]
-    todo = [i for i, items in enumerate(cached) if items is None]
+    todo = [i for i, found in enumerate(cached) if found is None]
     workers = min(workers or usable_cpus(), len(todo))
     jobs = [(Path(paths[i]), gazetteers, year, cache_dir, keys[i]) for i in todo]
     if workers > 1 and len(todo) >= PARALLEL_FROM:
         fresh = dict(zip(todo, _in_processes(jobs, workers), strict=True))
     else:
         fresh = dict(zip(todo, map(_extract_and_store, jobs), strict=True))
-    return [(fresh[i], False) if items is None else (items, True) for i, items in enumerate(cached)]
+    results = [
+        (fresh[i], False) if found is None else (found, True) for i, found in enumerate(cached)
+    ]
+    for (_, notes), _ in results:
+        if strict and notes:
+            raise InputError(f"{notes[0]} (--strict)")
+        for note in notes if warn else ():
+            warn(note)
+    return [(items, was_cached) for (items, _), was_cached in results]
 
 
-def _in_processes(jobs: list[tuple], workers: int) -> list[list[Item]]:
+def _in_processes(jobs: list[tuple], workers: int) -> list[tuple[list[Item], list[str]]]:
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
@@ -734,11 +746,11 @@ def _cache_key(path: Path, year: int | None, sources: str) -> str:
     return digest.hexdigest()
 
 
-def _read_cache(cache_dir: Path, path: Path, key: str) -> list[Item] | None:
+def _read_cache(cache_dir: Path, path: Path, key: str) -> tuple[list[Item], list[str]] | None:
     try:
         data = json.loads((cache_dir / f"{path.stem}.json").read_text("utf-8"))
         if data["key"] == key:
-            return [Item.from_dict(entry) for entry in data["items"]]
+            return [Item.from_dict(entry) for entry in data["items"]], list(data["notes"])
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no cache or a stale or damaged one: extract again
     return None
@@ -746,17 +758,30 @@ def _read_cache(cache_dir: Path, path: Path, key: str) -> list[Item] | None:
 
 def _extract_and_store(
     job: tuple[Path, dict[str | None, Path], int | None, Path, str],
-) -> list[Item]:
-    """Extract one report and keep its items in the cache (runs in a worker process)."""
+) -> tuple[list[Item], list[str]]:
+    """Extract one report and keep its items and notes in the cache (runs in a worker
+    process)."""
     from ._io import write_atomic
     from .report import load_report
 
     path, gazetteers, year, cache_dir, key = job
     report = load_report(path, year=year)
     items = extract_items(report, known_places=known_places(gazetteers.get(report.town)))
-    payload = {"key": key, "items": [item.to_dict() for item in items]}
+    notes = [*report.notes, *([] if items else [_nothing_found(report)])]
+    payload = {"key": key, "items": [item.to_dict() for item in items], "notes": notes}
     write_atomic(cache_dir / f"{path.stem}.json", json.dumps(payload, ensure_ascii=False))
-    return items
+    return items, notes
+
+
+def _nothing_found(report: Report) -> str:
+    """Where a report without items was looked at, for the one line that says so."""
+    parts = ", ".join(f"{p.kind} {p.year} ('{p.heading or 'whole text'}')" for p in report.parts)
+    read = sum(s.part != "other" for s in report.sentences)
+    return (
+        f"{report.path or report.id}: no spatial items found in {read} sentences of "
+        f"{parts or 'no part'} (looked for names ending in a place suffix such as 路, 村, "
+        "公园, 项目, lists such as 'A、B等项目', and figures such as 低效用地, 减量化)"
+    )
 
 
 def _sources_digest(gazetteers: tuple[Path, ...]) -> str:
