@@ -694,3 +694,96 @@ def test_sentence_spans_by_marks_match_the_per_character_rules(text: str) -> Non
     from luodian_map.report import _sentence_spans
 
     assert _sentence_spans(text) == _sentence_spans_per_character(text)
+
+
+# ------------------------------------------------------------- layouts as reports arrive
+
+
+def _parts(report: Report) -> list[tuple[str, int | None, int | None]]:
+    return [(p.kind, p.first_year, p.year) for p in report.parts]
+
+
+def test_part_headings_inside_a_paragraph_get_lines_of_their_own() -> None:
+    text = (
+        "政府工作报告\n镇长 吴某 各位代表：现在，我代表某镇人民政府报告工作。 2023年工作回顾 "
+        "2023年，我们完成美兰路改造。 2024年工作安排 2024年，我们将新建祁连公园。"
+    )
+    report = parse_report(text, "inline")
+    assert [(p.kind, p.year, p.heading) for p in report.parts] == [
+        ("review", 2023, "2023年工作回顾"),
+        ("plan", 2024, "2024年工作安排"),
+    ]
+    assert sentence_with(report, "祁连公园").year == 2024
+    assert sentence_with(report, "各位代表").part == "other"
+    check_invariants(report)
+
+
+def test_a_heading_broken_over_two_lines_is_one_heading() -> None:
+    text = (
+        "政府工作报告\n2024年\n工作回顾\n完成美兰路改造，全长两公里，沿线绿化同步完成。\n"
+        "二、\n2025年工作安排\n新建祁连公园。"
+    )
+    report = parse_report(text, "split")
+    assert [(p.kind, p.year, p.heading) for p in report.parts] == [
+        ("review", 2024, "2024年工作回顾"),
+        ("plan", 2025, "二、2025年工作安排"),
+    ]
+    check_invariants(report)
+
+
+def test_a_five_year_review_dates_each_sentence_by_the_year_it_names() -> None:
+    text = (
+        "某镇政府工作报告\n2021年12月15日\n一、本届政府工作回顾\n"
+        "2019年，建成美兰路。新建祁连公园，比2016年增加绿地一倍。\n"
+        "二、今后五年主要任务\n推进A路建设。"
+    )
+    report = parse_report(text, "five")
+    assert _parts(report) == [("review", 2017, 2021), ("plan", 2022, 2022)]
+    assert sentence_with(report, "美兰路").year == 2019
+    assert sentence_with(report, "祁连公园").year == 2021  # 2016 is outside the five years
+    assert sentence_with(report, "A路").year == 2022
+    check_invariants(report)
+
+
+def test_a_half_year_review_plans_the_rest_of_its_own_year() -> None:
+    text = (
+        "某镇政府工作报告\n一、2021年上半年工作回顾\n建成美兰路。\n"
+        "二、下半年工作安排\n推进A路建设。"
+    )
+    assert _parts(parse_report(text, "half")) == [("review", 2021, 2021), ("plan", 2021, 2021)]
+
+
+def test_web_page_furniture_is_dropped_and_its_date_kept() -> None:
+    text = (
+        "索引号：SY-2024-01 | 发布机构：某镇人民政府 | 发布时间 2024-01-03\n某镇政府工作报告\n"
+        "打开网易新闻 查看更多图片\n一、过去一年工作回顾\n建成美兰路。\n点赞 在看\n"
+        "关联信息：某镇2023年预算报告\n二、今年工作安排\n推进A路建设。\n扫一扫在手机打开当前页\n阅读原文"
+    )
+    report = parse_report(text, "web")
+    assert (report.date, report.title) == ("2024-01-03", "某镇政府工作报告")
+    assert _parts(report) == [("review", 2023, 2023), ("plan", 2024, 2024)]
+    for furniture in ("索引号", "网易", "点赞", "关联信息", "扫一扫", "阅读原文"):
+        assert furniture not in report.text
+    check_invariants(report)
+
+
+def test_a_text_without_part_headings_is_one_part_and_says_so() -> None:
+    summary = (
+        "某镇召开第七届人民代表大会第三次会议\n——2024年1月10日，某镇第七届人民代表大会第三次"
+        "会议开幕。过去一年，建成美兰路。2024年，将新建祁连公园。"
+    )
+    report = parse_report(summary, "news")
+    assert _parts(report) == [("review", 2023, 2023)]
+    assert len(report.notes) == 1 and "no part headings" in report.notes[0]
+    assert "review part of 2023" in report.notes[0] and "2024-01-10" in report.notes[0]
+    dated = sentence_with(report, "2024年1月10日")  # a date is not a year the text is about
+    assert (dated.part, dated.year) == ("review", 2023)
+    planned = sentence_with(report, "祁连公园")
+    assert (planned.part, planned.year) == ("plan", 2024)
+    check_invariants(report)
+    with pytest.raises(InputError, match=r"no part headings.*\(--strict\)$"):
+        parse_report(summary, "news", strict=True)
+    # a list of tasks titled with its year is a plan of that year
+    tasks = parse_report("2024年某镇政府实事项目\n1. 新建祁连公园。\n2. 改造美兰路。", "tasks")
+    assert _parts(tasks) == [("plan", 2024, 2024)]
+    assert "year from the title" in tasks.notes[0]

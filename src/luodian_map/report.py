@@ -432,7 +432,7 @@ _REVIEW_WORDS = (
 )  # fmt: skip
 _PLAN_WORDS = (
     "目标", "任务", "重点工作", "安排", "打算", "计划", "思路", "展望", "部署",
-    "今后", "新的一年", "今年", "明年", "总体要求",
+    "今后", "新的一年", "今年", "明年", "总体要求", "实事项目",
 )  # fmt: skip
 
 
@@ -744,7 +744,7 @@ def _year_in(heading: str) -> int | None:
 _ISO_DATE = re.compile(r"(?<![\d.])((?:19|20)\d{2})[-./](\d{1,2})[-./](\d{1,2})(?![\d.])")
 _SPAN = re.compile(r"((?:19|20)\d{2})年?\s*[-—–~至到]\s*((?:19|20)\d{2})年")
 _FIVE_YEARS = re.compile(r"过去的?五年|五年来|本届政府|近五年|本届以来")
-_ANY_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})年")
+_ANY_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})年(?!\d{1,2}月)")  # a year, not a date
 
 
 def _find_date(text: str) -> date | None:
@@ -889,6 +889,7 @@ def _parse(raw: str, report_id: str, year: int | None, where: str, strict: bool)
         )
     if whole:
         kind = drafts[0].kind
+        source = source.replace("the headings", "the title")
         notes.append(
             f"{where}: no part headings found (looked for lines such as '一、2024年工作回顾', "
             "'过去五年工作回顾', '2025年工作安排', '目标任务', '实事项目'); the whole text is "
