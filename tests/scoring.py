@@ -56,6 +56,26 @@ CORPUS = [
         "blind (earlier; tuned since)",
         "plain numbered headings",
     ),
+    CorpusReport(
+        TESTS / "data/blind/zhujing_2024_web.txt",
+        "blind",
+        "web copy, inline headings, furniture; a town in 浙江",
+    ),
+    CorpusReport(
+        TESTS / "data/blind/xinqiao_2021_fiveyear.txt",
+        "blind",
+        "街道 five-year 换届 report, date in the header only",
+    ),
+    CorpusReport(
+        TESTS / "data/blind/huating_2024_wechat.txt",
+        "blind",
+        "WeChat digest of a 实事项目 list, no headings",
+    ),
+    CorpusReport(
+        TESTS / "data/blind/meilan_2022_halfyear.txt",
+        "blind",
+        "PDF-like half-year report, heading over two lines",
+    ),
 ]
 
 
