@@ -49,6 +49,7 @@ class Vocabulary:
     not_names: frozenset[str]
     generic: re.Pattern[str]
     strict_suffixes: frozenset[str]
+    followers: re.Pattern[str]
     boundary: re.Pattern[str]
     title: re.Pattern[str]
     completed: re.Pattern[str]
@@ -82,6 +83,7 @@ def load_vocabulary() -> Vocabulary:
         not_names=frozenset(names["not_names"]),
         generic=re.compile("|".join(names["generic_parts"])),
         strict_suffixes=frozenset(names["strict_suffixes"]),
+        followers=re.compile(_alternation(names["name_followers"])),
         boundary=re.compile(
             _alternation(
                 names["boundary_words"] + names["title_verbs"] + list(raw["locative_suffixes"])
@@ -176,7 +178,8 @@ class _Enumeration:
 
 
 SEGMENT_BREAK = re.compile(
-    r"、|以及|及|与|的|等|和|\[\d+\]|(?<![A-Za-z])\+|\+(?![A-Za-z])|[“”\"'‘’「」《》〈〉\-—~～/\s]"
+    r"、|以及|及|与|的|等|和|\[\d+\]|(?<![A-Za-z])\+|\+(?![A-Za-z])|[“”\"'‘’「」《》〈〉—~～/\s]"
+    r"|(?<![0-9A-Za-z])-|-(?![0-9A-Za-z])"  # "1-7村", "MLa-07地块" stay whole
 )
 COUNTED = re.compile(rf"(?P<number>\d+(?:\.\d+)?|{CHINESE_NUMBER})\s*(?:{CLASSIFIERS})")
 CJK = re.compile(r"[一-龥]")
@@ -184,9 +187,10 @@ DECIMAL = re.compile(r"\d+(?:\.\d+)?")
 LISTED_COUNT = re.compile(rf"[等共]?{COUNTED.pattern}")  # "等4个", "共3处"
 PARENTHESES = re.compile(r"[（(][^（）()]*[）)]")
 WORD_GOES_ON = re.compile(r"[一-龥”\"」]")
-DIGITS = re.compile(r"[\d零一二两三四五六七八九十]")
+DIGITS = re.compile(r"[\d零一二两三四五六七八九十-]")
 NUMBERED = re.compile(r"\d号$")
 WORDS = re.compile(r"[一-龥A-Za-z]")
+PHASED = re.compile(r"(?:[一二三四五六七八九十]|\d{1,2})期")
 INNER_ACRONYM = re.compile(r"(?<=[一-龥])[A-Z]{2,}(?=[一-龥])")
 # Quoted text names brands, slogans, programmes and titles ("博爱家园", "美兰湖、创新药");
 # the only places a report quotes are coined district names ("美兰湖之心").
@@ -239,10 +243,25 @@ class _ClauseReader:
                     mention.stated_count = listed.count
             found += names
         found += self._known_names(clause, [(m.start, m.end) for m in found] + remarks)
-        quoted = [m.span() for m in QUOTED.finditer(clause)]
+        quotes = list(QUOTED.finditer(clause))
+        quoted = [m.span() for m in quotes]
+        slogans = [m.span() for m in quotes if self._is_slogan(clause, m)]
         return sorted(
-            (m for m in found if m.category == "area" or not _inside(m, quoted)),
+            (
+                m
+                for m in found
+                if not _inside(m, slogans) and (m.category == "area" or not _inside(m, quoted))
+            ),
             key=lambda m: m.start,
+        )
+
+    def _is_slogan(self, clause: str, quote: re.Match[str]) -> bool:
+        """A quoted pair of phrases ("幸福新桥·品质街区") or a quote followed by a head that is
+        not a place ("…”品牌"): a slogan or a programme, even when it sounds like a district."""
+        return "·" in quote.group(1) or any(
+            clause.startswith(head, quote.end())
+            for head, category in self.vocab.enumeration_heads.items()
+            if not category
         )
 
     def _may_name_a_place(self, clause: str) -> bool:
@@ -252,6 +271,7 @@ class _ClauseReader:
         return bool(
             self.suffix_pattern.search(clause)
             or self.locative_pattern.search(clause)
+            or PHASED.search(clause)
             or self.vocab.enumeration.search(clause)
             or (self.known_pattern and self.known_pattern.search(clause))
             or self.aggregate_texts is None
@@ -270,6 +290,9 @@ class _ClauseReader:
                 if "place" in pattern.groupindex and match["place"]:
                     lead = self.vocab.boundary.finditer(clause, *match.span("place"))
                     start = max([start, *(b.end() for b in lead if len(b.group()) > 1)])
+                    place = clause[start : match.end("place")]
+                    if place in self.vocab.not_names or self.vocab.generic.search(place):
+                        start = match.end("place")  # "城区5处易积水点": no place named
                 counted = COUNTED.search(clause, start, end)
                 name = LISTED_COUNT.sub("", clause[start:end])
                 if not any(m.start <= start < m.end for m in found):
@@ -311,20 +334,25 @@ class _ClauseReader:
         """Spans between enumeration marks, without enumeration heads and the ``taken``
         spans (aggregates, remarks in ()).
 
-        "和" splits only after a place suffix ("潘川路和富锦路"), not inside a name.
+        "和" splits only after a place suffix ("潘川路和富锦路") or between list members of
+        two or more characters, not inside a name ("嘉和智能").
         """
         cuts = [(e.end, e.head_end) for e in enumerations] + taken
+        previous = 0
         for match in SEGMENT_BREAK.finditer(clause):
             listed = any(e.start <= match.start() < e.end for e in enumerations)
-            if (
-                match.group() == "和"
-                and not listed
-                and not self.suffix_pattern.search(
-                    clause[max(0, match.start() - 6) : match.start()] + "\0"
+            if match.group() == "和" and (
+                match.start() - previous < 2
+                or (
+                    not listed
+                    and not self.suffix_pattern.search(
+                        clause[max(0, match.start() - 6) : match.start()] + "\0"
+                    )
                 )
             ):
                 continue
             cuts.append(match.span())
+            previous = match.end()
         position = 0
         for start, end in sorted(cuts):
             if start > position:
@@ -352,12 +380,16 @@ class _ClauseReader:
 
     def _rightmost_name(self, clause: str, start: int, end: int) -> _Mention | None:
         text = clause[start:end]
-        candidates = {m.span(1) for m in self.suffix_at.finditer(text)} | {
-            m.span() for m in self.locative_pattern.finditer(text) if m.start()
-        }
+        candidates = (
+            {m.span(1) for m in self.suffix_at.finditer(text)}
+            | {m.span() for m in self.locative_pattern.finditer(text) if m.start()}
+            | {m.span() for m in PHASED.finditer(text) if m.start()}
+        )
         for suffix_start, suffix_end in sorted(candidates, key=lambda s: (-s[1], s[0])):
             if not self._ends_word(clause, start + suffix_start, start + suffix_end):
                 continue
+            if self._inside_a_word(text, suffix_start):
+                continue  # "欢迎广大居民": the suffix 大居 starts inside 广大
             name_start = self._name_start(text, suffix_start)
             if self._is_title(clause, start + name_start):
                 continue
@@ -365,6 +397,10 @@ class _ClauseReader:
             counts = [*COUNTED.finditer(text, max(0, name_start - 6), suffix_start)]
             if counts and counts[-1].end() > name_start:
                 name_start = counts[-1].end()
+            if text.endswith("项目", 0, suffix_end) and self._longest_suffix(
+                self.vocab.phase.sub("", text[name_start : suffix_end - 2])
+            ) not in ("", "项目"):
+                suffix_end -= 2  # "梅澜生物医药产业园项目": the park is the place
             name = text[name_start:suffix_end]
             category, kind = self._categorise(name)
             after = COUNTED.match(text, suffix_end)  # "企业技术中心7家", not "盘古路两条断头路"
@@ -384,6 +420,11 @@ class _ClauseReader:
                 return mention
         return None
 
+    def _inside_a_word(self, text: str, at: int) -> bool:
+        """Whether a boundary word spans position ``at`` (starts before it, ends after)."""
+        words = self.vocab.boundary.finditer(text, max(0, at - 3), at + 3)
+        return any(w.start() < at < w.end() for w in words)
+
     def _ends_word(self, text: str, suffix_start: int, suffix_end: int) -> bool:
         """A one-character suffix ends a name only where the word ends too."""
         suffix = self.vocab.phase.sub("", text[suffix_start:suffix_end])
@@ -392,6 +433,7 @@ class _ClauseReader:
             return True
         return bool(
             self.vocab.boundary.match(rest)
+            or self.vocab.followers.match(rest)
             or self.suffix_pattern.match(rest)
             or COUNTED.match(rest)
         )
@@ -400,8 +442,15 @@ class _ClauseReader:
         """After the last boundary word before the suffix; None for counted generics
         ("5个居民区养老服务站") and titles ("创建市级…服务站")."""
         start = 0
+        verb = True  # what ends at ``start`` is a verb, or nothing
         for match in self.vocab.boundary.finditer(text, 0, suffix_start):
+            if match.group() == "和" and match.start() - start < 2 and verb:
+                continue  # "推进和黄医药…", "嘉和智能": a conjunction joins two words
             start = match.end()
+            verb = bool(
+                self.vocab.completed.fullmatch(match.group())
+                or self.vocab.in_progress.fullmatch(match.group())
+            )
         for match in INNER_ACRONYM.finditer(text, start, suffix_start):
             start = match.end()
         return start
@@ -430,8 +479,8 @@ class _ClauseReader:
                 stem_category, kind = self._categorise(bare[: -len(suffix)])
                 return (stem_category or category), kind
         suffix = self._longest_suffix(bare)
-        if not suffix:
-            return None, None
+        if not suffix:  # "启明星材料一期": a phase makes a project of a bare name
+            return ("industry", None) if bare != name and PHASED.search(name) else (None, None)
         if suffix == "项目" and len(bare) > 2:
             inner = self._categorise(bare[:-2])
             if inner[0]:
@@ -454,9 +503,8 @@ class _ClauseReader:
         if stems & self.vocab.not_names:
             return False
         if category == "village" and "村" in bare:
-            stem = bare[: bare.index("村")]
-            plain = DIGITS.sub("", stem)
-            return 2 <= len(stem) <= 4 and len(plain) >= 2
+            stem = bare[: bare.index("村")]  # "七里桥", "万安1-7": not only a numeral
+            return 2 <= len(CJK.findall(stem)) <= 4 and DIGITS.sub("", stem) != ""
         if category == "village" or (bare.endswith("号") and not NUMBERED.search(bare)):
             return False
         suffix = self._longest_suffix(bare)

@@ -527,7 +527,8 @@ def _lines(raw: str) -> tuple[list[str], list[str]]:
 # A web page's frame around the text: document metadata, share buttons, links.
 _FURNITURE = re.compile(
     r"索引号|发布机构|信息来源\s*[:：]|打开网易新闻|查看更多图片|关联信息|扫一扫|阅读原文|"
-    r"责任编辑|打印本页|关闭窗口|分享到|原标题\s*[:：]|返回顶部|上一篇\s*[:：]|下一篇\s*[:：]"
+    r"责任编辑|打印本页|关闭窗口|分享到|原标题\s*[:：]|返回顶部|上一篇\s*[:：]|下一篇\s*[:：]|"
+    r"ICP备|网站标识码|主办单位\s*[:：]|版权所有"
 )
 _FURNITURE_LINE = re.compile(
     r"^(?:(?:来源|作者|编辑|发布时间|发布日期|日期|浏览次数|阅读量|字号)\s*[:：]|发布时间\s*\d)"
