@@ -76,6 +76,21 @@ CORPUS = [
         "blind",
         "PDF-like half-year report, heading over two lines",
     ),
+    CorpusReport(
+        TESTS / "data/written/chenghu_2024_pdf.txt",
+        "written",
+        "PDF text with running headers and page footers, 第一部分 headings; 江苏",
+    ),
+    CorpusReport(
+        TESTS / "data/written/linjiang_2024_district.docx",
+        "written",
+        "district report, .docx with heading styles and a table of 实事项目",
+    ),
+    CorpusReport(
+        TESTS / "data/written/luojing_2024_news.txt",
+        "written",
+        "news summary of a report, no headings",
+    ),
 ]
 
 
