@@ -44,10 +44,9 @@ def check_invariants(report: Report) -> None:
             assert s.year is None
         else:
             [part] = [p for p in report.parts if p.start <= s.start and s.end <= p.end]
-            if part.heading:  # a part under a heading: its kind, a year it covers
-                assert s.part == part.kind and part.first_year <= s.year <= part.year
-            else:  # a whole text read as one part: its year, or a next year it names
-                assert part.year <= s.year <= part.year + 1
+            assert part.first_year <= s.year <= part.last_year  # a year the part covers
+            if part.heading:  # a whole text without headings may name next year's plan
+                assert s.part == part.kind
     assert not "".join(covered).strip(), "text outside every sentence"
     for part in report.parts:
         assert part.kind in ("review", "plan")

@@ -50,6 +50,7 @@ class Vocabulary:
     generic: re.Pattern[str]
     strict_suffixes: frozenset[str]
     followers: re.Pattern[str]
+    venue: re.Pattern[str]
     boundary: re.Pattern[str]
     title: re.Pattern[str]
     completed: re.Pattern[str]
@@ -84,6 +85,7 @@ def load_vocabulary() -> Vocabulary:
         generic=re.compile("|".join(names["generic_parts"])),
         strict_suffixes=frozenset(names["strict_suffixes"]),
         followers=re.compile(_alternation(names["name_followers"])),
+        venue=re.compile(_alternation(names["venue_verbs"])),
         boundary=re.compile(
             _alternation(
                 names["boundary_words"] + names["title_verbs"] + list(raw["locative_suffixes"])
@@ -109,7 +111,7 @@ def load_vocabulary() -> Vocabulary:
         enumeration=re.compile(
             rf"(?:等(?P<count>{count})?(?P<classifier>{CLASSIFIERS})?|"
             rf"(?P<bare>{count})(?P<bare_classifier>{CLASSIFIERS}))"
-            rf"[一-龥]{{0,4}}?(?P<head>{_alternation(heads)})"
+            rf"[一-龥]{{0,4}}?(?P<head>{_alternation(heads)})(?!级)"  # "村级": an adjective
         ),
     )
 
@@ -197,8 +199,15 @@ INNER_ACRONYM = re.compile(r"(?<=[一-龥])[A-Z]{2,}(?=[一-龥])")
 QUOTED = re.compile(r"[“\"「]([^“”\"「」]*)[”\"」]")
 
 
-def _inside(mention: _Mention, spans: list[tuple[int, int]]) -> bool:
-    return any(start <= mention.start and mention.end <= end for start, end in spans)
+def _inside(mention: _Mention, spans: list[tuple[int, int]], *, partly: bool = False) -> bool:
+    """Whether the mention lies in one of ``spans``; with ``partly``, only when it does
+    not fill the whole span (a coined district name is quoted whole: "美兰湖之心")."""
+    return any(
+        start <= mention.start
+        and mention.end <= end
+        and not (partly and (start + 1, end - 1) == (mention.start, mention.end))
+        for start, end in spans
+    )
 
 
 class _ClauseReader:
@@ -250,9 +259,17 @@ class _ClauseReader:
             (
                 m
                 for m in found
-                if not _inside(m, slogans) and (m.category == "area" or not _inside(m, quoted))
+                if not _inside(m, slogans)
+                and not _inside(m, quoted, partly=m.category == "area")
+                and not self._is_venue(clause, m)
             ),
             key=lambda m: m.start,
+        )
+
+    def _is_venue(self, clause: str, mention: _Mention) -> bool:
+        """ "在镇市民中心开幕": where a meeting or event takes place."""
+        return clause[mention.start - 1 : mention.start] == "在" and bool(
+            self.vocab.venue.search(clause, mention.end)
         )
 
     def _is_slogan(self, clause: str, quote: re.Match[str]) -> bool:
@@ -388,7 +405,7 @@ class _ClauseReader:
         for suffix_start, suffix_end in sorted(candidates, key=lambda s: (-s[1], s[0])):
             if not self._ends_word(clause, start + suffix_start, start + suffix_end):
                 continue
-            if self._inside_a_word(text, suffix_start):
+            if self._inside_a_word(text, suffix_start, suffix_end):
                 continue  # "欢迎广大居民": the suffix 大居 starts inside 广大
             name_start = self._name_start(text, suffix_start)
             if self._is_title(clause, start + name_start):
@@ -420,10 +437,14 @@ class _ClauseReader:
                 return mention
         return None
 
-    def _inside_a_word(self, text: str, at: int) -> bool:
-        """Whether a boundary word spans position ``at`` (starts before it, ends after)."""
-        words = self.vocab.boundary.finditer(text, max(0, at - 3), at + 3)
-        return any(w.start() < at < w.end() for w in words)
+    def _inside_a_word(self, text: str, start: int, end: int) -> bool:
+        """Whether the suffix text[start:end] is part of a boundary word: one that starts
+        before it and ends inside it ("广大居民"), or starts with it and goes on
+        ("农田水利")."""
+        words = self.vocab.boundary.finditer(text, max(0, start - 3), end + 4)
+        return any(
+            w.start() < start < w.end() or (w.start() == start < end < w.end()) for w in words
+        )
 
     def _ends_word(self, text: str, suffix_start: int, suffix_end: int) -> bool:
         """A one-character suffix ends a name only where the word ends too."""

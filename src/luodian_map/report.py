@@ -88,8 +88,10 @@ class Part:
     heading: str
     start: int  # offsets into Report.text
     end: int
-    # the first year a multi-year review covers ("过去五年"), else ``year``
+    # the years a sentence may name to take that year instead of ``year``: a review of
+    # five years ("过去五年"), a plan of five ("今后五年"), the year after a whole text
     first_year: int | None = None
+    last_year: int | None = None
 
 
 @dataclass(frozen=True)
@@ -744,7 +746,7 @@ def _year_in(heading: str) -> int | None:
 
 _ISO_DATE = re.compile(r"(?<![\d.])((?:19|20)\d{2})[-./](\d{1,2})[-./](\d{1,2})(?![\d.])")
 _SPAN = re.compile(r"((?:19|20)\d{2})年?\s*[-—–~至到]\s*((?:19|20)\d{2})年")
-_FIVE_YEARS = re.compile(r"过去的?五年|五年来|本届政府|近五年|本届以来")
+_FIVE_YEARS = re.compile(r"过去的?五年|五年来|本届政府|近五年|本届以来|今后五年|未来五年")
 _ANY_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})年(?!\d{1,2}月)")  # a year, not a date
 
 
@@ -904,10 +906,16 @@ def _parse(raw: str, report_id: str, year: int | None, where: str, strict: bool)
     half = _is_half_year(drafts)
     parts = {id(d): _part(d, review_year, half) for d in drafts}
     sentences = []
+    named: tuple[int, str, int | None] = (-1, "other", None)  # paragraph, part, year
     for a, b, index, section, d in placed:
         kind, sentence_year = (
             _sentence_year(text[a:b], parts[id(d)], review_year) if d else ("other", None)
         )
+        if d and not parts[id(d)].heading:  # no headings: a year named in a paragraph
+            if (kind, sentence_year) != (parts[id(d)].kind, parts[id(d)].year):
+                named = (index, kind, sentence_year)  # holds for its following sentences
+            elif named[0] == index:
+                kind, sentence_year = named[1:]
         sentences.append(
             Sentence(
                 text=text[a:b],
@@ -940,33 +948,29 @@ def _part(draft: _PartDraft, review_year: int, half: bool) -> Part:
     covers: five years for "过去五年"/"本届政府", or the named span."""
     span = _SPAN.search(draft.heading)
     if span:
-        return Part(
-            draft.kind,
-            int(span.group(2)),
-            draft.heading,
-            draft.start,
-            draft.end,
-            int(span.group(1)),
-        )
+        first, last = int(span.group(1)), int(span.group(2))
+        year = last if draft.kind == "review" else first
+        return Part(draft.kind, year, draft.heading, draft.start, draft.end, first, last)
     year = draft.heading_year
     if year is None:
         year = review_year + (draft.kind == "plan" and not half)
-    first = year
-    if draft.kind == "review" and _FIVE_YEARS.search(draft.heading):
-        first = year - 4
-    return Part(draft.kind, year, draft.heading, draft.start, draft.end, first)
+    first = last = year
+    if not draft.heading and draft.kind == "review":
+        last = year + 1
+    elif _FIVE_YEARS.search(draft.heading):
+        first, last = (year - 4, year) if draft.kind == "review" else (year, year + 4)
+    return Part(draft.kind, year, draft.heading, draft.start, draft.end, first, last)
 
 
 def _sentence_year(sentence: str, part: Part, review_year: int) -> tuple[str, int | None]:
-    """Part and year of a sentence: its part's, or in a review of several years the
-    latest year the sentence names within them. In a whole text read as one review, a
-    sentence naming the next year is a plan of that year."""
-    if part.first_year is None or (part.first_year == part.year and part.heading):
+    """Part and year of a sentence: its part's, or, in a part of several years, the
+    latest of them the sentence names. In a whole text read as one review, a sentence
+    naming the next year is a plan of that year."""
+    if part.first_year is None or part.last_year is None or part.first_year == part.last_year:
         return part.kind, part.year
-    whole = not part.heading
-    last = part.year + 1 if whole and part.kind == "review" else part.year
-    named = [int(y) for y in _ANY_YEAR.findall(sentence) if part.first_year <= int(y) <= last]
+    years = [int(y) for y in _ANY_YEAR.findall(sentence)]
+    named = [y for y in years if part.first_year <= y <= part.last_year]
     if not named:
         return part.kind, part.year
     year = max(named)
-    return ("plan" if whole and year > review_year else part.kind), year
+    return ("plan" if not part.heading and year > review_year else part.kind), year
