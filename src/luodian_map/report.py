@@ -30,7 +30,12 @@ Normalisation (``Report.text``)
       become one ("Big Data"). PDF lines extracted letter by letter ("政 府 工 作") are
       closed up.
     - ``**`` is removed; page-number lines and running headers (a short line repeated on
-      three or more pages) are dropped.
+      three or more pages) are dropped, and so is the frame of a web or WeChat copy
+      ("索引号 | 发布机构 | …", "打开网易新闻 查看更多图片", "关联信息：", "扫一扫…",
+      "阅读原文", "点赞 在看"), whose dates are kept for dating the report.
+    - A part heading written inside a paragraph, between spaces ("…各位代表：… 2023年工作
+      回顾 2023年，…"), gets a line of its own; one broken over two lines ("2024年" /
+      "工作回顾", "二、" / "2025年工作安排") is joined.
     - Lines are joined into paragraphs, across blank lines and page breaks, when the previous
       line does not end a sentence (。！？；：) and neither line is a heading, the title, a
       byline ("——…"), a bracketed line or a short standalone line (≤ 12 characters).
@@ -51,9 +56,18 @@ Structure
       noun phrase comes last: "2024年目标任务完成情况" is a review). An unrecognised top-level
       heading after a part continues that part; "附件"/"名词解释" start back matter.
     - Years come from the part headings. A heading without a year takes it from the other
-      part's heading, else from the report's date (a report given in July–December of Y
-      reviews Y, one given in January–June reviews Y-1), else from the ``year`` argument
-      (the review year); a plan is the year after its review.
+      part's heading, else from the report's date ("2024年1月10日", "2024-01-03"; a report
+      given in July–December of Y reviews Y, one given in January–June reviews Y-1), else
+      from the ``year`` argument (the review year), which is noted; no year at all is an
+      error. A plan is the year after its review, or the same year after a half-year
+      review ("上半年工作回顾" / "下半年工作安排"). A five-year review ("过去五年",
+      "本届政府") covers the five years up to its year and a five-year plan the five from
+      its year: a sentence naming one of them takes that year.
+    - A text without part headings (a fragment, a news summary, a list of 实事项目) is
+      read whole as one part, a plan if its title says so ("2024年…实事项目"), else a
+      review; a year named in a paragraph holds for the rest of that paragraph, and the
+      year after the review makes a plan. This is noted in ``Report.notes`` and is an
+      error with ``strict``.
     - Text before the first part (title, preamble) and back matter have part "other" and
       year None. Closing words at the end of the plan stay in the plan.
     - Sentences end at 。！？；outside quotes and brackets, not at "：": the colon introduces
