@@ -744,6 +744,19 @@ def test_a_five_year_review_dates_each_sentence_by_the_year_it_names() -> None:
     check_invariants(report)
 
 
+def test_parts_numbered_as_sections_are_parts_when_there_are_no_others() -> None:
+    text = (
+        "某镇政府工作报告\n（一）2023年工作回顾\n建成美兰路。\n（二）2024年工作安排\n推进A路建设。"
+    )
+    report = parse_report(text, "sections")
+    assert [(p.kind, p.year, p.heading) for p in report.parts] == [
+        ("review", 2023, "（一）2023年工作回顾"),
+        ("plan", 2024, "（二）2024年工作安排"),
+    ]
+    assert report.notes == []
+    check_invariants(report)
+
+
 def test_a_half_year_review_plans_the_rest_of_its_own_year() -> None:
     text = (
         "某镇政府工作报告\n一、2021年上半年工作回顾\n建成美兰路。\n"

@@ -845,23 +845,24 @@ class _PartDraft:
     end: int
 
 
-def _parse(raw: str, report_id: str, year: int | None, where: str, strict: bool) -> Report:
-    lines, furniture = _lines(raw)
-    paragraphs, raw_footnotes = _paragraphs(lines)
-    paragraphs = [p for p in map(_canonical, paragraphs) if p]
-    if not paragraphs:
-        raise InputError(f"{where}: the report contains no text")
-    text = "\n".join(paragraphs)
+_Placed = list[tuple[int, int, int, tuple[str, ...], _PartDraft | None]]
 
+
+def _structure(paragraphs: list[str], *, promote: bool) -> tuple[list[_PartDraft], _Placed]:
+    """The parts of the report and every sentence with its offsets, paragraph, heading
+    path and part. With ``promote``, a second-level heading that names a part and its
+    period ("（一）2023年工作回顾") is a top-level one: for reports numbered that way."""
     drafts: list[_PartDraft] = []
     current: _PartDraft | None = None
-    placed: list[tuple[int, int, int, tuple[str, ...], _PartDraft | None]] = []
+    placed: _Placed = []
     top: str | None = None
     second: str | None = None
     offset = 0
     for index, p in enumerate(paragraphs):
         spans = _sentence_spans(p)
         level = _level(p, first=index == 0)
+        if promote and level == 2 and _is_part_heading(p):
+            level = 1
         lead = None
         if level == 1:
             top, second = _strip_final(p), None
@@ -880,6 +881,29 @@ def _parse(raw: str, report_id: str, year: int | None, where: str, strict: bool)
         if current is not None:
             current.end = offset + len(p)
         offset += len(p) + 1
+    return drafts, placed
+
+
+def _is_part_heading(line: str) -> bool:
+    """A whole line that names a period and a part ("（一）2023年工作回顾")."""
+    return (
+        len(line) <= 40
+        and not _CLAUSE_PUNCT.search(line)
+        and bool(re.search(_PERIOD, line) and _part_kind(line))
+    )
+
+
+def _parse(raw: str, report_id: str, year: int | None, where: str, strict: bool) -> Report:
+    lines, furniture = _lines(raw)
+    paragraphs, raw_footnotes = _paragraphs(lines)
+    paragraphs = [p for p in map(_canonical, paragraphs) if p]
+    if not paragraphs:
+        raise InputError(f"{where}: the report contains no text")
+    text = "\n".join(paragraphs)
+
+    drafts, placed = _structure(paragraphs, promote=False)
+    if not drafts:  # parts numbered "（一）2023年工作回顾", as sections usually are
+        drafts, placed = _structure(paragraphs, promote=True)
 
     notes: list[str] = []
     whole = not drafts
