@@ -75,7 +75,7 @@ def test_extract_writes_the_documented_item_schema(tmp_path: Path) -> None:
         (
             "noparts.txt",
             "今天天气很好。我们去公园散步。\n".encode(),
-            "no recognisable report parts",
+            "cannot tell which year",
         ),
         ("report.odt", b"PK\x03\x04", "unsupported file type '.odt'"),
     ],

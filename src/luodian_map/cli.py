@@ -46,8 +46,12 @@ def _extract(args: argparse.Namespace) -> list:
         _town_gazetteers(args),
         year=args.year,
         cache_dir=args.cache.parent / "items",
+        strict=args.strict,
+        warn=lambda note: print(f"{PROG}: warning: {note}", file=sys.stderr),
     )
     items = [item for report_items, _ in results for item in report_items]
+    if not items:
+        raise LuodianMapError(f"{', '.join(map(str, args.reports))}: no spatial items found")
     reused = sum(was_cached for _, was_cached in results)
     print(
         f"extracted {len(results) - reused} report(s), reused {reused} unchanged; "
@@ -467,6 +471,9 @@ def _add_geocoding_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+STRICT_HELP = "a report read without part headings, dated by --year, or without items is an error"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -487,6 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument(
         "--year", type=int, help="year under review, for a report whose headings carry none"
     )
+    extract.add_argument("--strict", action="store_true", help=STRICT_HELP)
     _add_gazetteer_options(extract)
     extract.add_argument("--cache", type=Path, default=settings.CACHE, help=argparse.SUPPRESS)
     extract.set_defaults(run=cmd_extract)
@@ -508,6 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--year", type=int, help="year under review, for a report whose headings carry none"
     )
+    build.add_argument("--strict", action="store_true", help=STRICT_HELP)
     _add_geocoding_options(build)
     build.add_argument("--no-maps", action="store_true", help="write the layers only")
     build.add_argument(
