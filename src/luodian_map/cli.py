@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from . import __version__, settings
+from .categories import PUBLIC_PRECISIONS
 from .errors import LuodianMapError
 
 PROG = "luodian-map"
@@ -228,8 +229,14 @@ def cmd_render(args: argparse.Namespace) -> None:
         edit=args.edit,
         year=args.year,
         title=args.title,
+        public=args.public,
     )
-    print(f"{len(features)} features → {path}", file=sys.stderr)
+    if args.public:
+        drawn = int(features["precision"].isin(PUBLIC_PRECISIONS).sum())
+        listed = f"{len(features) - drawn} listed as 位置待核实"
+        print(f"{drawn} features drawn, {listed} → {path}", file=sys.stderr)
+    else:
+        print(f"{len(features)} features → {path}", file=sys.stderr)
 
 
 def cmd_assets(args: argparse.Namespace) -> None:
@@ -518,6 +525,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--edit",
         action="store_true",
         help="drawing tools to replace a location and export overrides",
+    )
+    render.add_argument(
+        "--public",
+        action="store_true",
+        help="a map for public display: draw only surveyed or sourced locations and list "
+        "the guesses (approximate, town level) in a panel 位置待核实",
     )
     _add_map_options(render)
     render.set_defaults(run=cmd_render)
