@@ -196,7 +196,8 @@ def _outline(args: argparse.Namespace, towns: Iterable[str | None]):
 
 
 def _render_default_maps(features, args: argparse.Namespace) -> None:
-    """``maps/luodian.html`` with every item, and one publication map per year."""
+    """``maps/luodian.html`` with every item, one publication map per year, and
+    ``maps/public.html``, the map for public display (no guess drawn as a place)."""
     from .render import render_map
 
     outline = _outline(args, set(features["town"]))
@@ -211,6 +212,7 @@ def _render_default_maps(features, args: argparse.Namespace) -> None:
         written.append(
             render_map(features, args.maps / f"luodian_{year}.html", year=int(year), **options)
         )
+    written.append(render_map(features, args.maps / "public.html", public=True, **options))
     print(f"maps → {', '.join(str(p) for p in written)}", file=sys.stderr)
 
 
