@@ -234,6 +234,8 @@ def cmd_render(args: argparse.Namespace) -> None:
         public=args.public,
     )
     if args.public:
+        if args.year is not None:
+            features = features[features["year"] == args.year]
         drawn = int(features["precision"].isin(PUBLIC_PRECISIONS).sum())
         listed = f"{len(features) - drawn} listed as 位置待核实"
         print(f"{drawn} features drawn, {listed} → {path}", file=sys.stderr)

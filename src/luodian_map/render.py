@@ -1154,12 +1154,11 @@ def build_html(
     heading = title or strings["title"]
     if year is not None:
         heading = strings["title_year"].format(title=heading, year=year)
-    subtitles = []
-    if year is not None:
-        subtitles.append(strings["subtitle_publication"].format(n=len(data["features"])))
-    if pending is not None:
-        subtitles.append(strings["subtitle_public"].format(n=len(pending)))
-    subtitle = " · ".join(subtitles) or None
+    subtitle = None
+    if pending is not None:  # a public map's legend explains no guesses: say where they are
+        subtitle = strings["subtitle_public"].format(n=len(pending))
+    elif year is not None:
+        subtitle = strings["subtitle_publication"].format(n=len(data["features"]))
     bounds = _bounds([data, frame])
 
     with _deterministic_ids():
