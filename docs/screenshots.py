@@ -1,4 +1,5 @@
-"""Write the README screenshots ``docs/map.png`` and ``docs/map_multi.png``.
+"""Write the README screenshots ``docs/map.png``, ``docs/map_public.png`` and
+``docs/map_multi.png``.
 
 Run from the repository root after ``pip install -e .`` and ``luodian-map assets``::
 
@@ -6,6 +7,8 @@ Run from the repository root after ``pip install -e .`` and ``luodian-map assets
 
 * ``docs/map.png``: the committed layers of the shipped report (``layers/``), rendered
   self-contained with ``--basemap none`` (no tiles: the image needs no network).
+* ``docs/map_public.png``: the same layers as a public map (``--public``): only surveyed
+  or sourced places drawn, the guesses listed under 位置待核实.
 * ``docs/map_multi.png``: the four-report test series (``tests/data/multi``) built into a
   temporary folder, with the popup of one project open on its timeline and follow-up.
 
@@ -83,6 +86,11 @@ def main() -> None:
         single = tmp_path / "map.html"
         luodian_map("render", "--self-contained", "--basemap", "none", "-o", str(single))
         shoot(single, DOCS / "map.png")
+        public = tmp_path / "public.html"
+        luodian_map(
+            "render", "--public", "--self-contained", "--basemap", "none", "-o", str(public)
+        )
+        shoot(public, DOCS / "map_public.png")
 
         layers, maps = tmp_path / "layers", tmp_path / "maps"
         luodian_map(

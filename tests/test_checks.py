@@ -30,6 +30,7 @@ from luodian_map.checks import (
     ChartProcess,
     CheckConfig,
     chart_input,
+    coverage_markdown,
     failed_thresholds,
     load_check_config,
     run_checks,
@@ -85,12 +86,14 @@ def frame(*rows: dict) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(list(rows), geometry="geometry", crs="EPSG:4326")
 
 
-def gazetteer(*committees: tuple[str, str, tuple[float, float]]) -> gpd.GeoDataFrame:
+def gazetteer(*committees: tuple) -> gpd.GeoDataFrame:
+    """A district, the town and committees ``(name, kind, (x, y)[, precision])``: surveyed
+    points unless a precision is given."""
     places = [
-        ("宝山区", "district", box(-10_000, -10_000, 14_000, 14_000)),
-        ("测试镇", "town", box(0, 0, 4000, 4000)),
+        ("宝山区", "district", box(-10_000, -10_000, 14_000, 14_000), "sourced"),
+        ("测试镇", "town", box(0, 0, 4000, 4000), "approximate"),
     ]
-    places += [(name, kind, Point(xy)) for name, kind, xy in committees]
+    places += [(c[0], c[1], Point(c[2]), c[3] if len(c) > 3 else "surveyed") for c in committees]
     return gpd.GeoDataFrame(
         {
             "name": [p[0] for p in places],
@@ -98,7 +101,7 @@ def gazetteer(*committees: tuple[str, str, tuple[float, float]]) -> gpd.GeoDataF
             "kind": [p[1] for p in places],
             "category": None,
             "code": [f"{i:03d}" for i in range(len(places))],
-            "precision": "approximate",
+            "precision": [p[3] for p in places],
             "uncertainty_m": 100.0,
             "source": "test",
         },
@@ -376,7 +379,7 @@ def test_service_reach_before_and_after_the_plan_with_known_distances(config):
     elderly = reach["elderly"]
     assert elderly["committees"] == 3  # residents' committees only
     assert (elderly["facilities_before"], elderly["facilities_after"]) == (1, 2)
-    assert elderly["town_level"] == 1
+    assert elderly["town_level"] == 1 and elderly["guesses"] == 1
     assert (elderly["reached_before"], elderly["reached_after"]) == (1, 2)
     assert (elderly["share_before"], elderly["share_after"]) == (0.333, 0.667)
     assert elderly["unreached_after"] == ["C居委会"]
@@ -386,6 +389,49 @@ def test_service_reach_before_and_after_the_plan_with_known_distances(config):
 
     short = run_checks(frame(*rows), gaz, dataclasses.replace(config, walk_distance_m=400))
     assert {r["kind"]: r for r in short.checks["service_reach"]}["elderly"]["reached_after"] == 0
+
+
+def test_service_reach_leaves_out_guesses_unless_the_config_counts_them(config):
+    """A hand-placed facility 500 m from a committee, and a hand-placed committee next to a
+    surveyed facility, reach nobody by default; the report says how many inputs were left
+    out, and ``reach_include_guesses`` counts them."""
+    gaz = gazetteer(
+        ("A居委会", "residents_committee", (1000, 1000)),
+        ("B居委会", "residents_committee", (3000, 3000), "approximate"),
+        ("甲村", "village_committee", (1500, 1000), "approximate"),
+    )
+    rows = [
+        feature("guess", Point(1500, 1000), category="facility", kind="elderly",
+                precision="approximate", uncertainty_m=3000.0),
+        feature("real", Point(3000, 3200), category="facility", kind="elderly"),
+        feature("agg", Point(2000, 2000), category="facility", kind="elderly",
+                precision="town", aggregate=True),
+        feature("flood", Point(2000, 2000), category="flood_point", precision="approximate"),
+        feature("work", LineString([(2000, 1500), (2000, 2500)]), part="plan", year=2025),
+    ]  # fmt: skip
+    report = run_checks(frame(*rows), gaz, config)
+    elderly = {r["kind"]: r for r in report.checks["service_reach"]}["elderly"]
+    assert elderly["committees"] == 1  # B居委会's point is a guess
+    assert (elderly["facilities_after"], elderly["guesses"]) == (1, 2)
+    assert elderly["reached_after"] == 0  # the real home is 2.2 km from A居委会
+    assert elderly["unreached_after"] == ["A居委会"]
+    # facilities of the five reach kinds (3) and residents' committees (2): 3 guesses
+    counts = report.summary["guess_inputs"]
+    assert counts["service_reach"] == {"inputs": 5, "guesses": 3, "excluded": True}
+    assert counts["flood_works"] == {"inputs": 2, "guesses": 1, "excluded": False}
+    assert counts["villages"] == {"inputs": 8, "guesses": 5, "excluded": False}
+    assert list(report.frames["reach"]["id"]) == ["real"]
+    text = coverage_markdown(report, {})
+    assert "**3 of 5 inputs are guesses, excluded** (`reach_include_guesses = true`" in text
+    assert "1 of 2 inputs are guesses, included, so the figure is indicative only" in text
+    assert json.loads(json.dumps(report.to_dict()))["summary"]["guess_inputs"] == counts
+
+    counted = run_checks(frame(*rows), gaz, dataclasses.replace(config, reach_include_guesses=True))
+    elderly = {r["kind"]: r for r in counted.checks["service_reach"]}["elderly"]
+    assert (elderly["committees"], elderly["facilities_after"]) == (2, 2)
+    assert elderly["reached_after"] == 2  # A by the guess (500 m), B by the real home (200 m)
+    assert counted.summary["guess_inputs"]["service_reach"]["excluded"] is False
+    assert "3 of 5 inputs are guesses, included" in coverage_markdown(counted, {})
 
 
 # ---------------------------------------------------------------------------- flood points
@@ -790,7 +836,15 @@ def test_shipped_report_figures_are_consistent(shipped):
     for v in c["villages"]:
         assert sum(v["by_year"].values()) == v["tasks"] == len(v["items"])
 
+    # every committee point and facility is hand-placed: service reach counts none of them
+    reach = s["guess_inputs"]["service_reach"]
+    assert reach["excluded"] and reach["guesses"] == reach["inputs"] > 51
     for r in c["service_reach"]:
+        assert r["committees"] == r["facilities_after"] == r["reached_after"] == 0
+        assert r["share_after"] is None
+    counting = dataclasses.replace(report.config, reach_include_guesses=True)
+    counted = run_checks(features, gaz, counting)
+    for r in counted.checks["service_reach"]:
         assert r["committees"] == 51
         assert 0 <= r["reached_before"] <= r["reached_after"] <= 51
         assert r["facilities_before"] <= r["facilities_after"]

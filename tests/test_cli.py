@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from luodian_map.categories import PUBLIC_PRECISIONS
+from luodian_map.layers import read_layers
 from luodian_map.report import load_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,8 +139,22 @@ def test_build_writes_maps_per_year_and_the_coverage_check(tmp_path: Path) -> No
     result = run("build", str(REPORT), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     maps = {p.name for p in (tmp_path / "maps").iterdir()}
-    assert {"luodian.html", "luodian_2024.html", "luodian_2025.html"} <= maps
+    assert {"luodian.html", "luodian_2024.html", "luodian_2025.html", "public.html"} <= maps
     assert {"coverage.md", "coverage.json", "coverage.html"} <= maps
+    # the public map draws no guess: every shipped place is one, so all are listed instead
+    layers = read_layers(tmp_path / "layers")
+    drawn = int(layers["precision"].isin(PUBLIC_PRECISIONS).sum())
+    page = (tmp_path / "maps" / "public.html").read_text("utf-8")
+    data = re.search(r'<script type="application/json" id="[^"]+_data">(.*?)</script>', page)
+    assert json.loads(data.group(1))["n"] == drawn
+    listed = re.search(r"LuodianMap\.pendingPanel\(\s*\w+,\s*(\[.*?\]),\s*\{", page, re.S)
+    assert len(json.loads(listed.group(1))) == len(layers) - drawn > 0
+    result = run("render", "--public", "-o", "maps/p.html", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"{drawn} features drawn, {len(layers) - drawn} listed as 位置待核实" in result.stderr
+    result = run("render", "--public", "--edit", "-o", "maps/pe.html", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert not (tmp_path / "maps" / "pe.html").exists()
     first = {name: (tmp_path / "maps" / name).read_bytes() for name in maps}
     assert run("build", str(REPORT), cwd=tmp_path).returncode == 0
     assert {name: (tmp_path / "maps" / name).read_bytes() for name in maps} == first

@@ -579,3 +579,35 @@ def test_mentions_as_json_text_and_absent_parent(tmp_path):
     ]  # fmt: skip
     assert props["park-0032"]["parent_name"] == "美兰湖公园"  # "二期" taken off its own name
     assert props["road-0002"]["follow_up"] is None
+
+
+def test_public_map_carries_no_guess_geometry(tmp_path):
+    """``public=True``: the page's data holds the surveyed and sourced features only; the
+    guesses travel as a list (no geometry) with their quotes escaped like all report text,
+    and the approximate town outline is not drawn, though it still frames the map."""
+    features = make_features()
+    guess = "road-0002"
+    features.loc[features["id"] == guess, "quote"] = "<script>alert(7)</script>美丹路"
+    page = render_map(
+        features, tmp_path / "p.html", basemap="none", public=True,
+        outline=make_outline().assign(precision="approximate"),
+    ).read_text()  # fmt: skip
+    data, config = page_data(page)
+    exact = features["precision"].isin(["surveyed", "sourced"])
+    assert sorted(f["properties"]["id"] for f in data["features"]) == sorted(
+        features.loc[exact, "id"]
+    )
+    assert config["public"] is True and config["hasOutline"] is False
+    listed = json.loads(
+        re.search(r"LuodianMap\.pendingPanel\(\s*\w+,\s*(\[.*?\]),\s*\{", page, re.S).group(1)
+    )
+    assert sorted(i["id"] for i in listed) == sorted(features.loc[~exact, "id"])
+    assert {"geometry", "coordinates"}.isdisjoint(k for i in listed for k in i)
+    item = next(i for i in listed if i["id"] == guess)
+    assert item["quote"] == "<script>alert(7)</script>美丹路" and item["category"] == "道路"
+    assert "<script>alert(7)" not in page and "alert(7)</script>" not in page
+    assert "\\u003cscript\\u003ealert(7)" in page
+    assert "padding" in page and '"paddingTopLeft": [340, 60]' in page
+    with pytest.raises(LuodianMapError, match="--public"):
+        render_map(features, tmp_path / "e.html", basemap="none", public=True, edit=True)
+    assert not (tmp_path / "e.html").exists()

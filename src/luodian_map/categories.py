@@ -54,6 +54,12 @@ PRECISIONS: dict[str, tuple[str, str]] = {
     "approximate": ("近似位置", "Approximate"),
     "town": ("镇级汇总", "Town level"),
 }
+PUBLIC_PRECISIONS = ("surveyed", "sourced")
+"""Precisions a map for public display draws as places; the others are guesses (approximate
+placements and town-level aggregates) and are only listed, never drawn."""
+GUESS_PRECISIONS = tuple(p for p in PRECISIONS if p not in PUBLIC_PRECISIONS)
+"""Precisions whose position is a guess: drawn dashed on the planners' map, left out of public
+maps and of the coverage check's service reach."""
 
 # Colours of the coverage pictures, shared by the charts and the map.
 PRECISION_COLORS = {

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from . import __version__, settings
+from .categories import PUBLIC_PRECISIONS
 from .errors import LuodianMapError
 
 PROG = "luodian-map"
@@ -199,7 +200,8 @@ def _outline(args: argparse.Namespace, towns: Iterable[str | None]):
 
 
 def _render_default_maps(features, args: argparse.Namespace) -> None:
-    """``maps/luodian.html`` with every item, and one publication map per year."""
+    """``maps/luodian.html`` with every item, one publication map per year, and
+    ``maps/public.html``, the map for public display (no guess drawn as a place)."""
     from .render import render_map
 
     outline = _outline(args, set(features["town"]))
@@ -214,6 +216,7 @@ def _render_default_maps(features, args: argparse.Namespace) -> None:
         written.append(
             render_map(features, args.maps / f"luodian_{year}.html", year=int(year), **options)
         )
+    written.append(render_map(features, args.maps / "public.html", public=True, **options))
     print(f"maps → {', '.join(str(p) for p in written)}", file=sys.stderr)
 
 
@@ -232,8 +235,16 @@ def cmd_render(args: argparse.Namespace) -> None:
         edit=args.edit,
         year=args.year,
         title=args.title,
+        public=args.public,
     )
-    print(f"{len(features)} features → {path}", file=sys.stderr)
+    if args.public:
+        if args.year is not None:
+            features = features[features["year"] == args.year]
+        drawn = int(features["precision"].isin(PUBLIC_PRECISIONS).sum())
+        listed = f"{len(features) - drawn} listed as 位置待核实"
+        print(f"{drawn} features drawn, {listed} → {path}", file=sys.stderr)
+    else:
+        print(f"{len(features)} features → {path}", file=sys.stderr)
 
 
 def cmd_assets(args: argparse.Namespace) -> None:
@@ -546,6 +557,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--edit",
         action="store_true",
         help="drawing tools to replace a location and export overrides",
+    )
+    render.add_argument(
+        "--public",
+        action="store_true",
+        help="a map for public display: draw only surveyed or sourced locations and list "
+        "the guesses (approximate, town level) in a panel 位置待核实",
     )
     _add_map_options(render)
     render.set_defaults(run=cmd_render)

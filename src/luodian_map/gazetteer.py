@@ -36,7 +36,7 @@ from rapidfuzz import fuzz, process
 
 from . import crs
 from ._io import write_atomic
-from .categories import CATEGORIES, PRECISIONS
+from .categories import CATEGORIES, PRECISIONS, PUBLIC_PRECISIONS
 from .errors import InputError
 
 GEODATA_DIR = Path(__file__).resolve().parents[2] / "geodata" / "luodian"
@@ -51,6 +51,8 @@ COMMITTEES_FILE = "luodian_committees_2022.csv"
 COLUMNS = ("name", "aliases", "kind", "category", "code", "precision", "uncertainty_m",
            "source", "basis")  # fmt: skip
 PLACEMENT_COLUMNS = ("name", "aliases", "kind", "category", "wkt", "uncertainty_m", "basis")
+"""Required columns of ``placements.csv``; an optional ``anchor`` column names a sourced
+feature a placement is tied to (see :func:`guess_uncertainty`)."""
 
 # Sort order of the written file: containers first, then sourced points, then the rest.
 _KIND_ORDER = {"district": 0, "town": 1, "metro_station": 2, "village_committee": 3,
@@ -85,6 +87,10 @@ _TOWN_SOURCE = (
 _GEOD = pyproj.Geod(ellps="WGS84")
 FUZZY_CUTOFF = 88.0
 """Edit-distance ratio (0-100) from which two spellings may name the same place."""
+# The hand-drawn town outline was measured (against reference points kept outside the
+# project) at worst 1.6 km from the real boundary; it never claims better than this.
+TOWN_OUTLINE_MIN_UNCERTAINTY_M = 2000
+_ROUND_UP_M = 100
 
 
 # --- names -----------------------------------------------------------------------------------
@@ -272,15 +278,18 @@ def _placements(path: Path) -> list[tuple[dict[str, Any], shapely.Geometry]]:
     for line, (row, geom) in enumerate(zip(rows, geoms, strict=True), start=2):
         name, kind = row["name"].strip(), row["kind"].strip()
         category = row["category"].strip() or None
+        anchor = (row.get("anchor") or "").strip() or None
+        stated = row["uncertainty_m"].strip()
         try:
-            uncertainty = float(row["uncertainty_m"])
+            uncertainty = float(stated) if stated else 0.0
         except ValueError:
             uncertainty = math.nan
         problem = (
             "no name" if not name
             else "no kind" if not kind
             else f"unknown category {category!r}" if category and category not in CATEGORIES
-            else "uncertainty_m must be a positive number" if not uncertainty > 0
+            else "uncertainty_m must be a positive number"
+            if not (uncertainty > 0 or (uncertainty == 0 and not stated and not anchor))
             else "empty or invalid geometry" if geom is None or geom.is_empty or not geom.is_valid
             else None
         )  # fmt: skip
@@ -296,9 +305,107 @@ def _placements(path: Path) -> list[tuple[dict[str, Any], shapely.Geometry]]:
             "uncertainty_m": int(uncertainty) if uncertainty.is_integer() else uncertainty,
             "source": _HAND_SOURCE,
             "basis": row["basis"].strip(),
+            "anchor": anchor,
         }
         out.append((props, geom))
     return out
+
+
+def guess_uncertainty(
+    geoms: np.ndarray,
+    stated_m: np.ndarray,
+    outline: shapely.Geometry,
+    outline_uncertainty_m: float,
+    anchor_gap_m: np.ndarray | None = None,
+) -> np.ndarray:
+    """The honest radius of hand placements (metres, rounded up to 100 m).
+
+    A guess with no sourced anchor only knows that the place is in the town: its radius is
+    the farthest distance from any point of its geometry to any point of the town outline,
+    plus the outline's own uncertainty, so wherever in the town the place really is, it
+    lies inside. It may state a wider radius, never a tighter one.
+
+    A guess tied to a sourced anchor states how far from the anchor the place may lie (its
+    reach); its radius is its farthest distance to the anchor plus the anchor's uncertainty
+    (``anchor_gap_m``) plus that reach, and never more than the unanchored radius, which
+    holds as well.
+
+    Parameters
+    ----------
+    geoms
+        The placements' geometries (WGS-84).
+    stated_m
+        The radius an unanchored placement states (0 for none), or an anchored one's reach.
+    outline
+        The town outline (WGS-84) the places lie in.
+    outline_uncertainty_m
+        How far the outline itself may be off.
+    anchor_gap_m
+        Farthest distance to the anchor plus the anchor's uncertainty; NaN for a guess
+        without an anchor.
+
+    Returns
+    -------
+    numpy.ndarray
+        One radius per placement, in metres.
+    """
+    town = farthest_distance_m(geoms, outline) + outline_uncertainty_m
+    stated = np.asarray(stated_m, dtype=float)
+    gap = np.full(len(town), np.nan) if anchor_gap_m is None else np.asarray(anchor_gap_m, float)
+    radius = np.where(np.isfinite(gap), np.minimum(gap + stated, town), np.maximum(stated, town))
+    return np.ceil(radius / _ROUND_UP_M) * _ROUND_UP_M
+
+
+def farthest_distance_m(geoms: np.ndarray, targets: Any) -> np.ndarray:
+    """The largest geodesic distance (m) between any point of each geometry and any point
+    of its target (one geometry for all, or one per geometry; WGS-84)."""
+    geoms = np.asarray(geoms, dtype=object)
+    targets = np.broadcast_to(np.asarray(targets, dtype=object), geoms.shape)
+    # The farthest pair of two sets lies on the vertices of their convex hulls.
+    own, i = shapely.get_coordinates(shapely.convex_hull(geoms), return_index=True)
+    other, j = shapely.get_coordinates(shapely.convex_hull(targets), return_index=True)
+    pairs = pd.DataFrame({"i": i, "x": own[:, 0], "y": own[:, 1]}).merge(
+        pd.DataFrame({"i": j, "tx": other[:, 0], "ty": other[:, 1]}), on="i"
+    )
+    pairs["d"] = _GEOD.inv(pairs["x"], pairs["y"], pairs["tx"], pairs["ty"])[2]
+    return pairs.groupby("i")["d"].max().reindex(range(len(geoms))).to_numpy()
+
+
+def _honest_uncertainty(
+    records: list[dict[str, Any]], geoms: np.ndarray, anchors: list[str | None], path: Path
+) -> None:
+    """Set the ``uncertainty_m`` of every hand placement by :func:`guess_uncertainty`."""
+    kinds = np.array([r["kind"] for r in records])
+    if (kinds == "town").sum() != 1:
+        raise InputError(f"{path}: needs exactly one placement of kind town")
+    town = records[int(np.flatnonzero(kinds == "town")[0])]
+    town["uncertainty_m"] = max(town["uncertainty_m"], TOWN_OUTLINE_MIN_UNCERTAINTY_M)
+    sourced = {r["name"]: k for k, r in enumerate(records) if r["precision"] in PUBLIC_PRECISIONS}
+    guesses = [
+        k for k, r in enumerate(records) if r["precision"] == "approximate" and r is not town
+    ]
+    unknown = [
+        (records[k]["name"], anchors[k]) for k in guesses if anchors[k] not in (None, *sourced)
+    ]
+    if unknown:
+        name, anchor = unknown[0]
+        raise InputError(f"{path}: {name}: anchor {anchor!r} is not a sourced feature")
+    anchored = [k for k in guesses if anchors[k] is not None]
+    gap = pd.Series(np.nan, index=guesses)
+    if anchored:
+        target = [sourced[anchors[k]] for k in anchored]
+        gap[anchored] = farthest_distance_m(geoms[anchored], geoms[target]) + [
+            records[t]["uncertainty_m"] for t in target
+        ]
+    radius = guess_uncertainty(
+        geoms[guesses],
+        [records[k]["uncertainty_m"] for k in guesses],
+        geoms[kinds == "town"][0],
+        town["uncertainty_m"],
+        gap.to_numpy(),
+    )
+    for k, value in zip(guesses, radius.tolist(), strict=True):
+        records[k]["uncertainty_m"] = int(value)
 
 
 def _check_unique_keys(records: list[dict[str, Any]]) -> None:
@@ -350,8 +457,8 @@ def build_gazetteer(
     unplaced = sorted(set(committees) - placed)
     if unplaced:
         raise InputError(f"{placements_csv}: no placement for {', '.join(unplaced)}")
-
     records = [p for p, _ in features]
+    anchors = [r.pop("anchor", None) for r in records]
     for rec in records:
         rec["aliases"] = [a for a in dict.fromkeys(rec["aliases"]) if a != rec["name"]]
     _check_unique_keys(records)
@@ -361,6 +468,7 @@ def build_gazetteer(
     invalid = [r["name"] for r, ok in zip(records, shapely.is_valid(geoms), strict=True) if not ok]
     if invalid:
         raise InputError(f"invalid geometry after rounding: {', '.join(invalid)}")
+    _honest_uncertainty(records, geoms, anchors, placements_csv)
     return _sorted_frame(records, list(geoms))
 
 

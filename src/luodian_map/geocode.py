@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -28,7 +27,7 @@ from shapely.geometry.base import BaseGeometry
 
 from .categories import CATEGORIES
 from .errors import GeocodingError, InputError
-from .gazetteer import Gazetteer
+from .gazetteer import Gazetteer, guess_uncertainty
 from .gisfile import SURVEYED_UNCERTAINTY_M, check_lon_lat, read_layers, to_wgs84
 from .layers import PROPERTIES
 from .link import Entity, link_items, reviewed_years
@@ -64,14 +63,15 @@ class TownFrame:
     outline: BaseGeometry | None
     district: BaseGeometry | None
     level: str = "town"  # "town", or "district" when only the district is known
+    outline_uncertainty_m: float = 0.0
 
     @cached_property
     def radius_m(self) -> float | None:
-        """The radius of a circle as large as the outline: how far off a point in it can be."""
+        """How far off the town's own point can be: the radius of an unanchored guess there."""
         if self.outline is None:
             return None
-        area = gpd.GeoSeries([self.outline], crs="EPSG:4326").to_crs(METRIC_CRS).area.iloc[0]
-        return round(math.sqrt(area / math.pi), -1)
+        point = np.array([shapely.point_on_surface(self.outline)], dtype=object)
+        return float(guess_uncertainty(point, [0.0], self.outline, self.outline_uncertainty_m)[0])
 
 
 def town_frame(gazetteer: Gazetteer, town: str | None = None) -> TownFrame:
@@ -84,9 +84,14 @@ def town_frame(gazetteer: Gazetteer, town: str | None = None) -> TownFrame:
     chosen = towns[towns["name"] == town] if town else towns.iloc[0:0]
     if chosen.empty and len(towns) == 1:
         chosen = towns
-    outline = chosen.geometry.iloc[0] if not chosen.empty else districts.geometry.iloc[0]
+    row = chosen.iloc[0] if not chosen.empty else districts.iloc[0]
     name = chosen["name"].iloc[0] if not chosen.empty else None
-    return TownFrame(name, outline, shapely.union_all(districts.geometry.values))
+    return TownFrame(
+        name,
+        row.geometry,
+        shapely.union_all(districts.geometry.values),
+        outline_uncertainty_m=float(row["uncertainty_m"]),
+    )
 
 
 def gazetteer_town(gazetteer: Gazetteer) -> str | None:
@@ -102,7 +107,8 @@ def district_frame(gazetteers: Iterable[Gazetteer], district: str | None) -> Tow
         found = gdf[(gdf["kind"] == "district") & (gdf["name"] == district)]
         if district and not found.empty:
             outline = found.geometry.iloc[0]
-            return TownFrame(None, outline, outline, level="district")
+            uncertainty = float(found["uncertainty_m"].iloc[0])
+            return TownFrame(None, outline, outline, "district", uncertainty)
     return TownFrame(None, None, None, level="none")
 
 
