@@ -83,9 +83,9 @@ ELEMENTS: list[dict[str, Any]] = [
 """Overpass elements of the fixture: what ``out;`` returns after ``(._;>;);``."""
 
 
-def document(elements: list[dict[str, Any]]) -> dict[str, Any]:
-    """An Overpass JSON answer holding ``elements``."""
-    return {
+def document(elements: list[dict[str, Any]], remark: str | None = None) -> dict[str, Any]:
+    """An Overpass JSON answer holding ``elements`` (and a remark, as a stopped query has)."""
+    answer = {
         "version": 0.6,
         "generator": "Overpass API 0.7.62.1 084b4234",
         "osm3s": {
@@ -95,6 +95,7 @@ def document(elements: list[dict[str, Any]]) -> dict[str, Any]:
         },
         "elements": elements,
     }
+    return answer if remark is None else {**answer, "remark": remark}
 
 
 @dataclass(frozen=True)
@@ -102,10 +103,11 @@ class Reply:
     status: int = 200
     elements: tuple[dict[str, Any], ...] = ()
     headers: tuple[tuple[str, str], ...] = ()
+    remark: str | None = None
 
 
-def elements(items: list[dict[str, Any]] = ELEMENTS) -> Reply:
-    return Reply(200, tuple(items))
+def elements(items: list[dict[str, Any]] = ELEMENTS, *, remark: str | None = None) -> Reply:
+    return Reply(200, tuple(items), remark=remark)
 
 
 def http(status: int, *, retry_after: str | None = None) -> Reply:
@@ -166,7 +168,9 @@ def _handler_for(fake: FakeOverpass) -> type[BaseHTTPRequestHandler]:
                 body = f"<html><body>HTTP {reply.status}</body></html>".encode()
                 self._send(reply.status, body, "text/html", reply.headers)
                 return
-            data = json.dumps(document(list(reply.elements)), ensure_ascii=False).encode()
+            data = json.dumps(
+                document(list(reply.elements), reply.remark), ensure_ascii=False
+            ).encode()
             self._send(200, data, "application/json")
 
         def _send(

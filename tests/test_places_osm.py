@@ -172,6 +172,33 @@ def test_the_osm_town_boundary_replaces_the_hand_outline(fetched) -> None:
     )
 
 
+def test_render_local_basemap_draws_the_fetched_places(fetched, tmp_path: Path) -> None:
+    page = tmp_path / "local.html"
+    result = run("render", "--basemap", "local", "-o", str(page), cwd=fetched["dir"])
+    assert result.returncode == 0, result.stderr
+    text = page.read_text("utf-8")
+    assert "tile.openstreetmap.org" not in text and "tile_layer_" not in text
+    data = _local_base_data(text)
+    kinds = sorted(f["properties"]["k"] for f in data["base"]["features"])
+    assert kinds == ["park", "river", "road", "town"]
+    assert {label["n"] for label in data["labels"]} == {"泽阳路", "马路河"}
+    # a project without place files: no base, and the run says why
+    bare = project(tmp_path / "bare")
+    shutil.copytree(fetched["dir"] / "layers", bare / "layers")
+    result = run("render", "--basemap", "local", "-o", str(page), cwd=bare)
+    assert result.returncode == 0 and "no place files for --basemap local" in result.stderr
+    assert "lm-local-base" not in page.read_text("utf-8")
+
+
+def _local_base_data(page: str) -> dict:
+    """The JSON the LocalBase element hands to its script."""
+    _, _, tail = page.partition('classList.add("lm-local-base")')
+    assert tail, "no local base on the page"
+    start = tail.index("})(") + 3
+    start = tail.index(", ", start) + 2
+    return json.JSONDecoder().raw_decode(tail[start:])[0]
+
+
 def test_unreachable_overpass_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     tmp = project(tmp_path)
     with socket.socket() as sock:  # a port nobody listens on
@@ -194,6 +221,19 @@ def test_a_server_that_stays_busy_fails_after_the_retries(tmp_path: Path) -> Non
     assert result.returncode == 2 and tries == 3
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "busy (HTTP 504) after 3 tries" in lines[0]
+    assert not (tmp / "geodata" / "luodian" / "sources" / "osm.geojson").exists()
+
+
+def test_a_query_the_server_stopped_writes_nothing(tmp_path: Path) -> None:
+    tmp = project(tmp_path)
+    remark = 'runtime error: Query timed out in "query" at line 1 after 181 seconds.'
+    with FakeOverpass(elements(ELEMENTS[:20], remark=remark)) as fake:
+        result = fetch(fake.url, tmp)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert (
+        len(lines) == 1 and "Overpass stopped the query: runtime error: Query timed out" in lines[0]
+    )
     assert not (tmp / "geodata" / "luodian" / "sources" / "osm.geojson").exists()
 
 
@@ -232,6 +272,7 @@ def test_an_osm_xml_file_maps_as_the_fetch_does(fetched, tmp_path: Path) -> None
 
 def test_an_osm_pbf_file_maps_as_the_fetch_does(fetched, tmp_path: Path) -> None:
     import osmium
+
     xml = write_osm_xml(tmp_path / "luodian.osm")
     pbf = tmp_path / "luodian.osm.pbf"
     with osmium.SimpleWriter(str(pbf)) as writer:

@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
+from xml.etree import ElementTree as ET
+from xml.sax import SAXException
 
 import geopandas as gpd
 import numpy as np
@@ -233,7 +235,7 @@ def read_osm_file(path: str | Path, area: TownArea) -> tuple[gpd.GeoDataFrame, d
             raise InputError(
                 f"{path}: no named OSM feature of the mapped kinds in or near {area.name}"
             ) from None
-        except Exception as exc:  # the XML parser raises its own errors for bad input
+        except (ET.ParseError, SAXException, KeyError, ValueError) as exc:
             raise InputError(f"{path}: not readable as OSM XML: {_one_line(exc)}") from None
     places = osm_places(features, area.name)
     if places.empty:
@@ -398,7 +400,7 @@ def _osmnx_settings(url: str | None, timeout: float, rate_limit: bool) -> Iterat
         "requests_timeout": timeout,
         "overpass_rate_limit": rate_limit,
         "overpass_settings": f"[out:json][timeout:{math.ceil(timeout)}]{{maxsize}}",
-        "requests_kwargs": {"hooks": {"response": [_raise_if_busy]}},
+        "requests_kwargs": {"hooks": {"response": [_check_response]}},
     }
     if url is not None:
         wanted["overpass_url"] = url
@@ -412,11 +414,17 @@ def _osmnx_settings(url: str | None, timeout: float, rate_limit: bool) -> Iterat
             setattr(ox.settings, name, value)
 
 
-def _raise_if_busy(response: Any, *args: Any, **kwargs: Any) -> None:
-    """A requests response hook: turn 429/504 into :class:`_Busy` (osmnx would retry forever)."""
+def _check_response(response: Any, *args: Any, **kwargs: Any) -> None:
+    """A requests response hook: 429/504 become :class:`_Busy` (osmnx would retry forever),
+    and a query the server stopped (a "runtime error" remark beside partial data, with
+    status 200) an :class:`OverpassError`, so that no partial file is written."""
     if response.status_code in (429, 504):
         retry_after = response.headers.get("Retry-After", "")
         raise _Busy(response.status_code, float(retry_after) if retry_after.isdigit() else None)
+    if response.ok and '"remark"' in response.text[-2000:]:
+        remark = str(response.json().get("remark", ""))
+        if "error" in remark.lower():
+            raise OverpassError(f"Overpass stopped the query: {_one_line(remark)}")
 
 
 def _has_status(url: str, timeout: float) -> bool:
@@ -424,10 +432,13 @@ def _has_status(url: str, timeout: float) -> bool:
 
     Raises :class:`OverpassError` at once when the server cannot be reached at all.
     """
+    import osmnx as ox
     import requests
 
     try:
-        response = requests.get(f"{url}/status", timeout=timeout)
+        response = requests.get(
+            f"{url}/status", timeout=timeout, headers={"User-Agent": ox.settings.http_user_agent}
+        )
     except requests.Timeout:
         raise OverpassError(f"Overpass at {url} did not answer in {timeout:g} s") from None
     except requests.RequestException as exc:
