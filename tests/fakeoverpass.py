@@ -66,6 +66,8 @@ ELEMENTS: list[dict[str, Any]] = [
     _node(1021, 121.335, 31.44, place="village", name="光明村", alt_name="光明;光明村委会"),
     _node(1071, 121.338, 31.412, amenity="hospital", name="罗店医院", healthcare="hospital"),
     _node(1081, 121.205, 31.305, place="village", name="外冈村"),
+    # inside the box the query asks for, but 3 km west of the outline: no place of the town
+    _node(1091, 121.301, 31.362, place="village", name="外围村"),
     _way(101, [1001, 1002], highway="secondary", name="泽阳路", lanes="4"),
     _way(102, [1002, 1003], highway="secondary", name="泽阳路", lanes="2", oneway="no"),
     _way(103, [1002, 1004], highway="service"),

@@ -86,7 +86,12 @@ def test_fetch_retries_after_429_and_queries_the_tag_table(fetched) -> None:
     # two fetches: the first met a 429 and asked again, the second went straight through
     assert len(fetched["queries"]) == 3
     query = fetched["queries"][0]
-    assert query.startswith("[out:json][timeout:180]") and "(poly:" in query
+    assert query.startswith("[out:json][timeout:180]")
+    # the box around the outline plus 1 km, not the outline's every vertex
+    assert query.count("(poly:'") == 3 * sum(
+        1 if v is True else len(v) for v in query_tags().values()
+    )
+    assert len(query.split("(poly:'")[1].split("'")[0].split()) == 2 * 5
     for rule in TAG_RULES:
         assert f"['{rule.key}'" in query
     assert "['amenity'='kindergarten']" in query and "['waterway'='drain']" in query
@@ -100,7 +105,8 @@ def test_fetched_file_keeps_ids_tags_provenance_and_drops_the_outside(fetched) -
     assert meta["overpass_url"] == fetched["url"]
     assert meta["query"]["tags"] == json.loads(json.dumps(query_tags()))
     places = features_by_name(fetched["path"])
-    # 外冈路 and 外冈村 lie 14 km away; the unnamed lane and the district relation are no places
+    # 外冈路 and 外冈村 lie 14 km away, 外围村 3 km (inside the query's box); the unnamed lane
+    # and the district relation are no places
     assert set(places) == {
         "泽阳路",
         "马路河",
