@@ -42,6 +42,7 @@ BUFFER_M = 1000.0
 outline's own uncertainty, since a hand-drawn outline may cut through the town)."""
 ALIAS_TAGS = ("name:zh", "alt_name", "old_name", "official_name")
 _LINE_M = 15.0
+_CONNECT_S = 10.0  # a server that does not accept a connection by then is not there
 _NOT_TAGS = {"element", "id", "geometry", "visible", "version", "changeset", "timestamp", "uid",
              "user"}  # fmt: skip
 """Columns of an osmnx features frame that are element attributes, not tags."""
@@ -388,7 +389,7 @@ _DEFAULT_M = (TagRule._field_defaults["node_m"], _LINE_M, TagRule._field_default
 _BASIS = (
     ("node", "where on the site the point was put, and the offset of the imagery it was "
      "mapped from"),
-    ("line (the ways of one name, merged)", "the width of the road or river around its "
+    ("line (the ways of its name, merged)", "the width of the road or river around its "
      "mapped centre line, and the imagery offset"),
     ("area", "tracing from imagery, and the imagery offset"),
 )  # fmt: skip
@@ -445,7 +446,9 @@ def _has_status(url: str, timeout: float) -> bool:
 
     try:
         response = requests.get(
-            f"{url}/status", timeout=timeout, headers={"User-Agent": ox.settings.http_user_agent}
+            f"{url}/status",
+            timeout=(min(_CONNECT_S, timeout), timeout),
+            headers={"User-Agent": ox.settings.http_user_agent},
         )
     except requests.Timeout:
         raise OverpassError(f"Overpass at {url} did not answer in {timeout:g} s") from None

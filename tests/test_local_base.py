@@ -1,19 +1,14 @@
-"""``--basemap local``: the town's place files drawn as a vector base, in a real Chromium
-with every network request blocked (the browser fixtures of test_browser.py)."""
+"""``--basemap local``: the vector base built from a town's place files."""
 
 from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
-import pytest
 import shapely
 
 from conftest import make_features, make_outline
 from luodian_map.local_base import LABELS, base_collection
-from luodian_map.render import build_html, render_map
-from test_browser import assert_clean, browser, cdn_files, open_map, screenshot  # noqa: F401
-
-pytestmark = pytest.mark.browser
+from luodian_map.render import build_html
 
 XSS_ROAD = "<b>沪太路</b>"
 
@@ -62,40 +57,3 @@ def test_base_is_small_labelled_and_deterministic() -> None:
         make_features(), basemap="local", places=places
     )
     assert base_collection(places[places["kind"] == "estate"]) is None
-
-
-def test_local_base_draws_offline_under_the_data(open_map, tmp_path, web_assets) -> None:  # noqa: F811
-    path = render_map(
-        make_features(),
-        tmp_path / "local.html",
-        outline=make_outline(),
-        basemap="local",
-        places=town_places(),
-        self_contained=True,
-    )
-    page, log = open_map(path, offline=True)
-    counts = page.evaluate(
-        """() => Object.fromEntries(["town", "park", "water", "river", "road", "major"].map(k =>
-            [k, document.querySelectorAll(".leaflet-lmBase-pane path.lm-base-" + k).length]))"""
-    )
-    assert counts == {"town": 1, "park": 1, "water": 1, "river": 1, "road": 16, "major": 1}
-    labels = page.locator(".lm-base-label").all_text_contents()
-    assert len(labels) == LABELS and XSS_ROAD in labels  # names stay text
-    assert page.locator(".lm-base-label b").count() == 0
-    # the base lies under the features and never takes the mouse
-    z = page.evaluate(
-        """() => [".leaflet-lmBase-pane", ".leaflet-overlay-pane"].map(
-            s => +getComputedStyle(document.querySelector(s)).zIndex)"""
-    )
-    assert z[0] < z[1]
-    assert (
-        page.evaluate(
-            "getComputedStyle(document.querySelector('.leaflet-lmBase-pane')).pointerEvents"
-        )
-        == "none"
-    )
-    page_url = path.as_uri()
-    leaving = [u for u in log.requests if not u.startswith("data:") and u.split("#")[0] != page_url]
-    assert leaving == [] and log.tiles == []
-    screenshot(page, "map_local_base.png")
-    assert_clean(log)
