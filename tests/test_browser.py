@@ -32,7 +32,9 @@ from conftest import (
     town_points,
 )
 from luodian_map.assets import load_manifest
+from luodian_map.local_base import LABELS
 from luodian_map.render import render_map
+from test_local_base import XSS_ROAD, town_places
 
 pytestmark = pytest.mark.browser
 
@@ -969,4 +971,42 @@ def test_switch_hides_guesses_and_round_trips_in_the_hash(open_map, maps):
     assert visible(page) == [i for i in expected(cats=["road"]) if i in exact]
     page.click(".lm-reset")
     assert hash_of(page) == "" and visible(page) == expected()
+    assert_clean(log)
+
+
+def test_local_base_draws_offline_under_the_data(open_map, tmp_path, web_assets):
+    """``--basemap local`` with every request blocked: the place files drawn as a base."""
+    path = render_map(
+        make_features(),
+        tmp_path / "local.html",
+        outline=make_outline(),
+        basemap="local",
+        places=town_places(),
+        self_contained=True,
+    )
+    page, log = open_map(path, offline=True)
+    counts = page.evaluate(
+        """() => Object.fromEntries(["town", "park", "water", "river", "road", "major"].map(k =>
+            [k, document.querySelectorAll(".leaflet-lmBase-pane path.lm-base-" + k).length]))"""
+    )
+    assert counts == {"town": 1, "park": 1, "water": 1, "river": 1, "road": 16, "major": 1}
+    labels = page.locator(".lm-base-label").all_text_contents()
+    assert len(labels) == LABELS and XSS_ROAD in labels  # names stay text
+    assert page.locator(".lm-base-label b").count() == 0
+    # the base lies under the features and never takes the mouse
+    z = page.evaluate(
+        """() => [".leaflet-lmBase-pane", ".leaflet-overlay-pane"].map(
+            s => +getComputedStyle(document.querySelector(s)).zIndex)"""
+    )
+    assert z[0] < z[1]
+    assert (
+        page.evaluate(
+            "getComputedStyle(document.querySelector('.leaflet-lmBase-pane')).pointerEvents"
+        )
+        == "none"
+    )
+    page_url = path.as_uri()
+    leaving = [u for u in log.requests if not u.startswith("data:") and u.split("#")[0] != page_url]
+    assert leaving == [] and log.tiles == []
+    screenshot(page, "map_local_base.png")
     assert_clean(log)

@@ -199,6 +199,30 @@ def _outline(args: argparse.Namespace, towns: Iterable[str | None]):
     return gpd.GeoDataFrame(gpd.pd.concat(frames, ignore_index=True), crs="EPSG:4326")
 
 
+def _local_base(args: argparse.Namespace, towns: Iterable[str | None]):
+    """With ``--basemap local``: the place files of the towns on the map, else None."""
+    if args.basemap != "local":
+        return None
+    import geopandas as gpd
+
+    from .places.sources import read_place_files
+
+    frames = [
+        read_place_files(path.parent)
+        for town, path in sorted(_town_gazetteers(args).items(), key=lambda tp: str(tp[0]))
+        if town in towns
+    ]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        print(
+            "no place files for --basemap local: the map has no base "
+            "(luodian-map places fetch --source osm makes one)",
+            file=sys.stderr,
+        )
+        return None
+    return gpd.GeoDataFrame(gpd.pd.concat(frames, ignore_index=True), crs="EPSG:4326")
+
+
 def _render_default_maps(features, args: argparse.Namespace) -> None:
     """``maps/luodian.html`` with every item, one publication map per year, and
     ``maps/public.html``, the map for public display (no guess drawn as a place)."""
@@ -207,6 +231,7 @@ def _render_default_maps(features, args: argparse.Namespace) -> None:
     outline = _outline(args, set(features["town"]))
     options = {
         "outline": outline,
+        "places": _local_base(args, set(features["town"])),
         "lang": args.lang,
         "basemap": args.basemap,
         "self_contained": args.self_contained,
@@ -229,6 +254,7 @@ def cmd_render(args: argparse.Namespace) -> None:
         features,
         args.output,
         outline=_outline(args, set(features["town"])),
+        places=_local_base(args, set(features["town"])),
         lang=args.lang,
         basemap=args.basemap,
         self_contained=args.self_contained,
@@ -363,9 +389,10 @@ def _add_map_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--basemap",
         default="osm",
-        choices=("osm", "cartodb", "gaode", "tianditu", "none"),
+        choices=("osm", "cartodb", "gaode", "tianditu", "none", "local"),
         help="tiles under the data; gaode shifts the data to GCJ-02 to fit "
-        "its tiles; tianditu needs TIANDITU_KEY (default: %(default)s)",
+        "its tiles; tianditu needs TIANDITU_KEY; local draws the roads, rivers and "
+        "outline of the towns' place files, no tiles (default: %(default)s)",
     )
     parser.add_argument(
         "--lang",

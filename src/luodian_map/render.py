@@ -41,7 +41,7 @@ from .errors import LuodianMapError
 if TYPE_CHECKING:
     import geopandas as gpd
 
-BASEMAPS = ("osm", "cartodb", "gaode", "tianditu", "none")
+BASEMAPS = ("osm", "cartodb", "gaode", "tianditu", "none", "local")
 LANGS = ("zh", "en")
 TIANDITU_KEY_ENV = "TIANDITU_KEY"
 COORD_DECIMALS = 6
@@ -411,6 +411,16 @@ def _elements():
             super().__init__(app, "TownOutline")
             self.data_json = _script_json(data)
 
+    class LocalBase(_Macro):
+        """The offline vector base of ``basemap="local"`` (see :mod:`luodian_map.local_base`)."""
+
+        _template = _template("local_base.j2")
+
+        def __init__(self, data: dict):
+            super().__init__()
+            self._name = "LocalBase"
+            self.data_json = _script_json(data)
+
     class FilterControl(_AppElement):
         """Year × category × status filter with counts; its state lives in the URL hash."""
 
@@ -509,6 +519,7 @@ def _elements():
     _ELEMENTS = _Elements(
         FeatureLayers,
         TownOutline,
+        LocalBase,
         FilterControl,
         Legend,
         PendingPanel,
@@ -529,6 +540,7 @@ def _elements():
 class _Elements:
     FeatureLayers: type
     TownOutline: type
+    LocalBase: type
     FilterControl: type
     Legend: type
     PendingPanel: type
@@ -591,7 +603,7 @@ class _Basemap:
 def _basemap(name: str, lang: str) -> _Basemap:
     import xyzservices.providers as xyz
 
-    if name == "none":
+    if name in ("none", "local"):  # "local": a vector base from place files, no tiles
         return _Basemap()
     if name == "tianditu":
         key = os.environ.get(TIANDITU_KEY_ENV, "").strip()
@@ -1035,6 +1047,7 @@ def render_map(
     edit: bool = False,
     year: int | None = None,
     public: bool = False,
+    places: gpd.GeoDataFrame | None = None,
 ) -> Path:
     """Write an interactive map of ``features`` to ``path`` (one HTML file, atomically).
 
@@ -1051,9 +1064,9 @@ def render_map(
         The map title; a Chinese (or English) default otherwise.
     lang : {"zh", "en"}
         Language of the interface; report text is always shown as written.
-    basemap : {"osm", "cartodb", "gaode", "tianditu", "none"}
+    basemap : {"osm", "cartodb", "gaode", "tianditu", "none", "local"}
         Tiles under the data. "gaode" shows all data shifted to GCJ-02 as Gaode's tiles
-        are; "tianditu" needs ``$TIANDITU_KEY``.
+        are; "tianditu" needs ``$TIANDITU_KEY``; "local" draws ``places`` instead of tiles.
     self_contained : bool
         Inline every script, stylesheet and image (from the asset cache; see
         :func:`luodian_map.assets.fetch_assets`), so the page needs no network apart from
@@ -1068,6 +1081,9 @@ def render_map(
         A map for public display: draw only features (and a town outline) whose precision
         is in :data:`~luodian_map.categories.PUBLIC_PRECISIONS`, and list the others, the
         guesses, with their quotes in a panel "位置待核实".
+    places : GeoDataFrame, optional
+        The towns' place files (roads, rivers, water, parks, the outline), drawn as a light
+        vector base with ``basemap="local"``.
 
     Returns
     -------
@@ -1095,6 +1111,7 @@ def render_map(
         edit=edit,
         year=year,
         public=public,
+        places=places,
     )
     if self_contained:
         from .assets import inline_assets
@@ -1121,6 +1138,7 @@ def build_html(
     edit: bool = False,
     year: int | None = None,
     public: bool = False,
+    places: gpd.GeoDataFrame | None = None,
 ) -> str:
     """The page of :func:`render_map` as a string, with CDN links (not inlined yet)."""
     import folium
@@ -1191,6 +1209,12 @@ def build_html(
                 control=False,
             ).add_to(fmap)
 
+        if basemap == "local":
+            from .local_base import base_collection
+
+            local = base_collection(places)
+            if local is not None:
+                fmap.add_child(el.LocalBase(local))
         app = el.FeatureLayers(data, config)
         fmap.add_child(app)
         fmap.add_child(el.TownOutline(app, outline_data))
