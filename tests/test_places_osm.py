@@ -276,6 +276,16 @@ def test_an_osm_xml_file_maps_as_the_fetch_does(fetched, tmp_path: Path) -> None
     assert feature_lines(out) == feature_lines(fetched["path"])
 
 
+def test_places_import_takes_an_osm_extract(fetched, tmp_path: Path) -> None:
+    """The user's path offline: ``places import FILE.osm`` writes the fetch's places."""
+    tmp = project(tmp_path)
+    xml = write_osm_xml(tmp_path / "extract.osm")
+    result = run("places", "import", str(xml), "--geodata", "geodata", cwd=tmp)
+    assert result.returncode == 0, result.stderr
+    written = tmp / "geodata" / "luodian" / "sources" / "extract.geojson"
+    assert feature_lines(written) == feature_lines(fetched["path"])
+
+
 def test_an_osm_pbf_file_maps_as_the_fetch_does(fetched, tmp_path: Path) -> None:
     import osmium
 

@@ -1,4 +1,4 @@
-"""The fixed category ids of DESIGN.md, with their labels and display defaults.
+"""The fixed category ids of docs/architecture.md, with their labels and display defaults.
 
 Ids are part of the data contract (layer file names, URL hashes, feature properties), so
 they never change; labels are for people and come in Chinese and English.

@@ -284,7 +284,7 @@ def _prepare(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _category_rank(category: str) -> int:
-    """DESIGN.md's order of categories, unknown ones last."""
+    """docs/architecture.md's order of categories, unknown ones last."""
     return list(CATEGORIES).index(category) if category in CATEGORIES else len(CATEGORIES)
 
 
@@ -802,7 +802,7 @@ def run_checks(
     ----------
     features : GeoDataFrame
         The layers (``layers.read_layers``): one row per feature with the properties of
-        DESIGN.md.
+        docs/architecture.md.
     gazetteer_gdf : GeoDataFrame
         The gazetteer (``gazetteer.load_gazetteer``): the town outline, the district and
         the village and residents' committees.

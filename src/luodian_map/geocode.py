@@ -248,7 +248,7 @@ def geocode_items(
     overrides: gpd.GeoDataFrame | None = None,
     online: OnlineGeocoder | Callable[[BaseGeometry], OnlineGeocoder] | None = None,
 ) -> tuple[gpd.GeoDataFrame, list[dict[str, Any]]]:
-    """Features (WGS-84, the DESIGN.md properties) and those only the town could hold.
+    """Features (WGS-84, the docs/architecture.md properties) and those only the town could hold.
 
     Items are linked into entities first (see :mod:`link`); each entity is placed once and
     becomes one feature per year it is mentioned in. ``gazetteers`` maps town names to

@@ -1054,7 +1054,7 @@ def render_map(
     Parameters
     ----------
     features : GeoDataFrame
-        One row per feature in WGS-84 with the columns of DESIGN.md (``id``, ``name``,
+        One row per feature in WGS-84 with the columns of docs/architecture.md (``id``, ``name``,
         ``category``, ``year``, ``status``, ``quote``, ``precision``, ...).
     path : path
         The HTML file to write.
