@@ -232,6 +232,24 @@ def cmd_render(args: argparse.Namespace) -> None:
     print(f"{len(features)} features → {path}", file=sys.stderr)
 
 
+def cmd_export(args: argparse.Namespace) -> None:
+    from .layers import read_layers
+
+    features = read_layers(args.layers)
+    if features.empty:
+        raise LuodianMapError(f"{args.layers}/: no layers to export (run 'luodian-map build')")
+    if args.geoparquet:
+        from .export.geoparquet import export_geoparquet
+
+        path = export_geoparquet(features, args.geoparquet)
+        print(f"{len(features)} features → {path}", file=sys.stderr)
+    if args.postgis:
+        from .export.postgis import TABLE, export_postgis
+
+        rows = export_postgis(features, args.postgis, schema=args.schema)
+        print(f"{rows} features → {args.schema}.{TABLE}", file=sys.stderr)
+
+
 def cmd_assets(args: argparse.Namespace) -> None:
     from .assets import fetch_assets
 
@@ -437,6 +455,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_map_options(render)
     render.set_defaults(run=cmd_render)
 
+    export = commands.add_parser(
+        "export", help="layers/ → a PostGIS table and/or one GeoParquet file"
+    )
+    export.add_argument(
+        "--layers",
+        type=Path,
+        default=settings.LAYERS,
+        help="layers to export (default: %(default)s)",
+    )
+    export.add_argument(
+        "--postgis",
+        metavar="URL",
+        help="replace <schema>.features in this database, postgresql://user@host:port/db "
+        "(the password from PGPASSWORD or ~/.pgpass)",
+    )
+    export.add_argument(
+        "--schema", default="luodian_map", help="schema of the table (default: %(default)s)"
+    )
+    export.add_argument("--geoparquet", type=Path, metavar="FILE", help="write a GeoParquet file")
+    export.set_defaults(run=cmd_export)
+
     assets = commands.add_parser(
         "assets",
         help="download the web assets of --self-contained "
@@ -477,7 +516,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "export" and not (args.postgis or args.geoparquet):
+        parser.error("export: give --postgis URL and/or --geoparquet FILE")
     if hasattr(args, "overrides"):
         args.overrides_given = args.overrides is not None
         args.overrides = args.overrides or settings.OVERRIDES
