@@ -36,9 +36,10 @@ def _report_paths(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
-def _extract(args: argparse.Namespace) -> list:
+def _extract(args: argparse.Namespace, mapper=None) -> list:
     """Items of every report, in name order; unchanged reports are read back from the
-    extraction cache, the others extracted in parallel when there are enough of them."""
+    extraction cache, the others extracted in parallel when there are enough of them, or
+    as tasks of ``mapper`` (a cluster)."""
     from .extract import extract_reports
 
     results = extract_reports(
@@ -46,6 +47,7 @@ def _extract(args: argparse.Namespace) -> list:
         _town_gazetteers(args),
         year=args.year,
         cache_dir=args.cache.parent / "items",
+        mapper=mapper,
     )
     items = [item for report_items, _ in results for item in report_items]
     reused = sum(was_cached for _, was_cached in results)
@@ -91,9 +93,9 @@ def cmd_extract(args: argparse.Namespace) -> None:
         sys.stdout.write(text)
 
 
-def _geocode_and_write(items: list, args: argparse.Namespace, defer=None):
-    """Place the items and write the layers; returns the features. ``defer``: see
-    ``layers.write_layers``."""
+def _geocode_and_write(items: list, args: argparse.Namespace, defer=None, mapper=None):
+    """Place the items (each town's as a task of ``mapper``, if given) and write the
+    layers; returns the features. ``defer``: see ``layers.write_layers``."""
     from .gazetteer import Gazetteer
     from .geocode import geocode_items, load_overrides
     from .layers import write_layers
@@ -112,7 +114,9 @@ def _geocode_and_write(items: list, args: argparse.Namespace, defer=None):
         overrides = load_overrides(args.overrides, args.overrides_crs)
     online = _OnlineFactory(args) if args.provider else None
     try:
-        features, unlocated = geocode_items(items, gazetteers, overrides=overrides, online=online)
+        features, unlocated = geocode_items(
+            items, gazetteers, overrides=overrides, online=online, mapper=mapper
+        )
     finally:
         if online is not None:
             online.close()
@@ -165,16 +169,24 @@ def cmd_geocode(args: argparse.Namespace) -> None:
     _geocode_and_write(items_from_json(args.items), args)
 
 
+def _build_layers(args: argparse.Namespace, defer=None):
+    """Extract, place and write: on the Dask cluster of ``--scheduler``, if given."""
+    from .distributed import cluster_mapper
+
+    with cluster_mapper(args.scheduler) as mapper:
+        return _geocode_and_write(_extract(args, mapper), args, defer=defer, mapper=mapper)
+
+
 def cmd_build(args: argparse.Namespace) -> None:
     if args.no_maps:
-        _geocode_and_write(_extract(args), args)
+        _build_layers(args)
         return
     from .checks import ChartProcess
 
     # matplotlib loads in a second process meanwhile; the GeoPackage is written in a third
     # one while the maps render, and waited for on leaving the block.
     with ChartProcess() as charts, contextlib.ExitStack() as later:
-        features = _geocode_and_write(_extract(args), args, defer=later.callback)
+        features = _build_layers(args, defer=later.callback)
         checked = _run_checks(args, charts, features)
         _render_default_maps(features, args)
         _write_coverage(args, checked)
@@ -424,6 +436,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_geocoding_options(build)
     build.add_argument("--no-maps", action="store_true", help="write the layers only")
+    build.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="extract and place on this Dask cluster (tcp://host:8786), or 'local' for "
+        "one worker process per CPU here; its workers must see the same files",
+    )
     build.add_argument(
         "--maps",
         type=Path,
