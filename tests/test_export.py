@@ -229,6 +229,8 @@ def test_geoparquet_reads_back_with_the_same_rows(layers, tmp_path):
         "string",
         "str",
     )
+    year = gpd.read_parquet(path, filters=[("year", "=", 2024), ("category", "=", "park")])
+    assert sorted(year["name"]) == ["罗店中心绿地", "美兰湖公园"]
     geo = json.loads(pq.read_schema(path).metadata[b"geo"])
     assert geo["version"] == "1.1.0"
     assert geo["primary_column"] == "geometry"
