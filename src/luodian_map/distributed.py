@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,10 @@ from ._process import Mapper, usable_cpus
 from .errors import LuodianMapError
 
 LOCAL = "local"
+# Jobs are sent in batches, about this many per worker: enough to balance reports of
+# different lengths and to lose little when a worker dies, few enough that the
+# scheduler's cost per task does not show.
+TASKS_PER_WORKER = 8
 # How long to wait for a scheduler to answer and for its first worker to join.
 CONNECT_TIMEOUT_S = 10.0
 
@@ -108,6 +114,12 @@ def _check_workers(client: Any, scheduler: str) -> None:
         )
 
 
+def run_batch(batch: tuple[Callable[[Any], Any], Sequence[Any]]) -> list[Any]:
+    """``function`` applied to each job of a batch: one Dask task."""
+    function, jobs = batch
+    return [function(job) for job in jobs]
+
+
 class _ClientMapper:
     """Maps a function over arguments as one Dask task each, results in order."""
 
@@ -117,9 +129,14 @@ class _ClientMapper:
     def __call__(self, function: Callable[[Any], Any], jobs: Sequence[Any]) -> list[Any]:
         from distributed import KilledWorker
 
-        futures = self.client.map(function, list(jobs), pure=False)
+        workers = max(1, len(self.client.scheduler_info()["workers"]))
+        size = max(1, math.ceil(len(jobs) / (TASKS_PER_WORKER * workers)))
+        batches = [(function, jobs[i : i + size]) for i in range(0, len(jobs), size)]
+        run = uuid.uuid4().hex  # tasks named after the function, as the dashboard shows them
+        keys = [f"{function.__name__.lstrip('_')}-{run}-{i}" for i in range(len(batches))]
+        futures = self.client.map(run_batch, batches, key=keys)
         try:
-            return self.client.gather(futures)
+            return [result for batch in self.client.gather(futures) for result in batch]
         except KilledWorker as error:
             raise LuodianMapError(
                 f"Dask workers kept dying while running {function.__name__} ({_first_line(error)})"
