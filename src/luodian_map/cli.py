@@ -93,12 +93,11 @@ def cmd_extract(args: argparse.Namespace) -> None:
         sys.stdout.write(text)
 
 
-def _geocode_and_write(items: list, args: argparse.Namespace, defer=None, mapper=None):
-    """Place the items (each town's as a task of ``mapper``, if given) and write the
-    layers; returns the features. ``defer``: see ``layers.write_layers``."""
+def _geocode(items: list, args: argparse.Namespace, mapper=None) -> tuple:
+    """The features and the unlocated items; each town's placed as a task of ``mapper``,
+    if given."""
     from .gazetteer import Gazetteer
     from .geocode import geocode_items, load_overrides
-    from .layers import write_layers
 
     gazetteers = {
         town: Gazetteer(_load_gazetteer(path)) for town, path in _town_gazetteers(args).items()
@@ -120,6 +119,13 @@ def _geocode_and_write(items: list, args: argparse.Namespace, defer=None, mapper
     finally:
         if online is not None:
             online.close()
+    return features, unlocated
+
+
+def _write(features, unlocated: list, args: argparse.Namespace, defer=None):
+    """Write the layers; returns the features. ``defer``: see ``layers.write_layers``."""
+    from .layers import write_layers
+
     write_layers(features, args.layers, unlocated=unlocated, defer=defer)
     placed = (features["precision"] != "town").sum()
     print(
@@ -166,15 +172,17 @@ class _OnlineFactory:
 def cmd_geocode(args: argparse.Namespace) -> None:
     from .geocode import items_from_json
 
-    _geocode_and_write(items_from_json(args.items), args)
+    _write(*_geocode(items_from_json(args.items), args), args)
 
 
 def _build_layers(args: argparse.Namespace, defer=None):
-    """Extract, place and write: on the Dask cluster of ``--scheduler``, if given."""
+    """Extract and place on the Dask cluster of ``--scheduler``, if given (closed as soon
+    as it is no longer needed: its processes cost time while they wait), then write."""
     from .distributed import cluster_mapper
 
     with cluster_mapper(args.scheduler) as mapper:
-        return _geocode_and_write(_extract(args, mapper), args, defer=defer, mapper=mapper)
+        placed = _geocode(_extract(args, mapper), args, mapper)
+    return _write(*placed, args, defer=defer)
 
 
 def cmd_build(args: argparse.Namespace) -> None:
