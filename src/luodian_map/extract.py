@@ -694,7 +694,7 @@ def extract_reports(
 
     A report is re-extracted only when its text, a gazetteer, the vocabulary or this code
     changed since the last run. Reports the cache cannot answer are extracted by
-    ``mapper`` (one task per report, e.g. on a Dask cluster) if given, else by ``workers``
+    ``mapper`` (one job per report, e.g. for a Dask cluster) if given, else by ``workers``
     processes (default: one per CPU) when there are at least ``PARALLEL_FROM`` of them, as
     reports are independent; the first that fails raises its error, as a serial run would.
     """
