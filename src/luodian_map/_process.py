@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable, Sequence
 from typing import Any
+
+# Maps a module-level function over a list of arguments, results in the same order: how a
+# stage hands its independent tasks to a cluster (``distributed.cluster_mapper``).
+Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
 
 
 def usable_cpus() -> int:

@@ -37,9 +37,10 @@ def _report_paths(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
-def _extract(args: argparse.Namespace) -> list:
+def _extract(args: argparse.Namespace, mapper=None) -> list:
     """Items of every report, in name order; unchanged reports are read back from the
-    extraction cache, the others extracted in parallel when there are enough of them."""
+    extraction cache, the others extracted in parallel when there are enough of them, or
+    as tasks of ``mapper`` (a cluster)."""
     from .extract import extract_reports
 
     results = extract_reports(
@@ -49,6 +50,7 @@ def _extract(args: argparse.Namespace) -> list:
         cache_dir=args.cache.parent / "items",
         strict=args.strict,
         warn=lambda note: print(f"{PROG}: warning: {note}", file=sys.stderr),
+        mapper=mapper,
     )
     items = [item for report_items, _ in results for item in report_items]
     if not items:
@@ -96,12 +98,11 @@ def cmd_extract(args: argparse.Namespace) -> None:
         sys.stdout.write(text)
 
 
-def _geocode_and_write(items: list, args: argparse.Namespace, defer=None):
-    """Place the items and write the layers; returns the features. ``defer``: see
-    ``layers.write_layers``."""
+def _geocode(items: list, args: argparse.Namespace, mapper=None) -> tuple:
+    """The features and the unlocated items; each town's placed as a task of ``mapper``,
+    if given."""
     from .gazetteer import Gazetteer
     from .geocode import geocode_items, load_overrides
-    from .layers import write_layers
 
     gazetteers = {
         town: Gazetteer(_load_gazetteer(path)) for town, path in _town_gazetteers(args).items()
@@ -117,10 +118,19 @@ def _geocode_and_write(items: list, args: argparse.Namespace, defer=None):
         overrides = load_overrides(args.overrides, args.overrides_crs)
     online = _OnlineFactory(args) if args.provider else None
     try:
-        features, unlocated = geocode_items(items, gazetteers, overrides=overrides, online=online)
+        features, unlocated = geocode_items(
+            items, gazetteers, overrides=overrides, online=online, mapper=mapper
+        )
     finally:
         if online is not None:
             online.close()
+    return features, unlocated
+
+
+def _write(features, unlocated: list, args: argparse.Namespace, defer=None):
+    """Write the layers; returns the features. ``defer``: see ``layers.write_layers``."""
+    from .layers import write_layers
+
     write_layers(features, args.layers, unlocated=unlocated, defer=defer)
     placed = (features["precision"] != "town").sum()
     print(
@@ -167,19 +177,29 @@ class _OnlineFactory:
 def cmd_geocode(args: argparse.Namespace) -> None:
     from .geocode import items_from_json
 
-    _geocode_and_write(items_from_json(args.items), args)
+    _write(*_geocode(items_from_json(args.items), args), args)
+
+
+def _build_layers(args: argparse.Namespace, defer=None):
+    """Extract and place on the Dask cluster of ``--scheduler``, if given (closed as soon
+    as it is no longer needed: its processes cost time while they wait), then write."""
+    from .distributed import cluster_mapper
+
+    with cluster_mapper(args.scheduler) as mapper:
+        placed = _geocode(_extract(args, mapper), args, mapper)
+    return _write(*placed, args, defer=defer)
 
 
 def cmd_build(args: argparse.Namespace) -> None:
     if args.no_maps:
-        _geocode_and_write(_extract(args), args)
+        _build_layers(args)
         return
     from .checks import ChartProcess
 
     # matplotlib loads in a second process meanwhile; the GeoPackage is written in a third
     # one while the maps render, and waited for on leaving the block.
     with ChartProcess() as charts, contextlib.ExitStack() as later:
-        features = _geocode_and_write(_extract(args), args, defer=later.callback)
+        features = _build_layers(args, defer=later.callback)
         checked = _run_checks(args, charts, features)
         _render_default_maps(features, args)
         _write_coverage(args, checked)
@@ -271,6 +291,24 @@ def cmd_render(args: argparse.Namespace) -> None:
         print(f"{drawn} features drawn, {listed} → {path}", file=sys.stderr)
     else:
         print(f"{len(features)} features → {path}", file=sys.stderr)
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from .layers import read_layers
+
+    features = read_layers(args.layers)
+    if features.empty:
+        raise LuodianMapError(f"{args.layers}/: no layers to export (run 'luodian-map build')")
+    if args.geoparquet:
+        from .export.geoparquet import export_geoparquet
+
+        path = export_geoparquet(features, args.geoparquet)
+        print(f"{len(features)} features → {path}", file=sys.stderr)
+    if args.postgis:
+        from .export.postgis import TABLE, export_postgis
+
+        rows = export_postgis(features, args.postgis, schema=args.schema)
+        print(f"{rows} features → {args.schema}.{TABLE}", file=sys.stderr)
 
 
 def cmd_assets(args: argparse.Namespace) -> None:
@@ -558,6 +596,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_geocoding_options(build)
     build.add_argument("--no-maps", action="store_true", help="write the layers only")
     build.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="extract and place on this Dask cluster (tcp://host:8786), or 'local' for "
+        "one worker process per CPU here; its workers must see the same files",
+    )
+    build.add_argument(
         "--maps",
         type=Path,
         default=settings.MAPS,
@@ -593,6 +637,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_map_options(render)
     render.set_defaults(run=cmd_render)
+
+    export = commands.add_parser(
+        "export", help="layers/ → a PostGIS table and/or one GeoParquet file"
+    )
+    export.add_argument(
+        "--layers",
+        type=Path,
+        default=settings.LAYERS,
+        help="layers to export (default: %(default)s)",
+    )
+    export.add_argument(
+        "--postgis",
+        metavar="URL",
+        help="replace <schema>.features in this database, postgresql://user@host:port/db "
+        "(the password from PGPASSWORD or ~/.pgpass)",
+    )
+    export.add_argument(
+        "--schema", default="luodian_map", help="schema of the table (default: %(default)s)"
+    )
+    export.add_argument("--geoparquet", type=Path, metavar="FILE", help="write a GeoParquet file")
+    export.set_defaults(run=cmd_export)
 
     assets = commands.add_parser(
         "assets",
@@ -635,7 +700,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "export" and not (args.postgis or args.geoparquet):
+        parser.error("export: give --postgis URL and/or --geoparquet FILE")
     if hasattr(args, "overrides"):
         args.overrides_given = args.overrides is not None
         args.overrides = args.overrides or settings.OVERRIDES

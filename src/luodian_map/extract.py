@@ -22,7 +22,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from ._process import usable_cpus
+from ._process import Mapper, usable_cpus
 from .errors import InputError
 from .model import Item, Quantity
 from .report import Report, Sentence
@@ -759,16 +759,18 @@ def extract_reports(
     workers: int | None = None,
     strict: bool = False,
     warn: Callable[[str], None] | None = None,
+    mapper: Mapper | None = None,
 ) -> list[tuple[list[Item], bool]]:
     """The items of every report, in the order given, and whether the cache answered.
 
     A report is re-extracted only when its text, a gazetteer, the vocabulary or this code
     changed since the last run. Reports the cache cannot answer are extracted by
-    ``workers`` processes (default: one per CPU) when there are at least ``PARALLEL_FROM``
-    of them, as reports are independent; the first that fails raises its error, as a
-    serial run would. What had to be guessed for a report (no part headings, the year
-    from ``year``) and a report without items are passed to ``warn``, one line each;
-    with ``strict`` the first of them is an :class:`InputError`.
+    ``mapper`` (one job per report, e.g. for a Dask cluster) if given, else by ``workers``
+    processes (default: one per CPU) when there are at least ``PARALLEL_FROM`` of them, as
+    reports are independent; the first that fails raises its error, as a serial run would.
+    What had to be guessed for a report (no part headings, the year from ``year``) and a
+    report without items are passed to ``warn``, one line each; with ``strict`` the first
+    of them is an :class:`InputError`.
     """
     sources = _sources_digest(tuple(gazetteers[t] for t in sorted(gazetteers, key=str)))
     keys = [_cache_key(Path(path), year, sources) for path in paths]
@@ -778,7 +780,9 @@ def extract_reports(
     todo = [i for i, found in enumerate(cached) if found is None]
     workers = min(workers or usable_cpus(), len(todo))
     jobs = [(Path(paths[i]), gazetteers, year, cache_dir, keys[i]) for i in todo]
-    if workers > 1 and len(todo) >= PARALLEL_FROM:
+    if mapper is not None and todo:
+        fresh = dict(zip(todo, mapper(_extract_and_store, jobs), strict=True))
+    elif workers > 1 and len(todo) >= PARALLEL_FROM:
         fresh = dict(zip(todo, _in_processes(jobs, workers), strict=True))
     else:
         fresh = dict(zip(todo, map(_extract_and_store, jobs), strict=True))
@@ -829,7 +833,7 @@ def _extract_and_store(
     job: tuple[Path, dict[str | None, Path], int | None, Path, str],
 ) -> tuple[list[Item], list[str]]:
     """Extract one report and keep its items and notes in the cache (runs in a worker
-    process)."""
+    process, or as a task on a cluster whose workers see the same files)."""
     from ._io import write_atomic
     from .report import load_report
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,6 +26,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from ._process import Mapper
 from .categories import CATEGORIES
 from .errors import GeocodingError, InputError
 from .gazetteer import Gazetteer, guess_uncertainty
@@ -247,6 +249,7 @@ def geocode_items(
     *,
     overrides: gpd.GeoDataFrame | None = None,
     online: OnlineGeocoder | Callable[[BaseGeometry], OnlineGeocoder] | None = None,
+    mapper: Mapper | None = None,
 ) -> tuple[gpd.GeoDataFrame, list[dict[str, Any]]]:
     """Features (WGS-84, the docs/architecture.md properties) and those only the town could hold.
 
@@ -254,6 +257,9 @@ def geocode_items(
     becomes one feature per year it is mentioned in. ``gazetteers`` maps town names to
     their gazetteer; a single gazetteer serves its own town. ``online`` is a geocoder, or
     a factory that makes one for a district polygon (towns may lie in different ones).
+    ``mapper`` places each town's entities as one task (e.g. on a Dask cluster); it is not
+    used with ``online``, whose look-ups stay in this process: providers limit the
+    requests per client, and their answers go to one cache file.
     """
     if isinstance(gazetteers, Gazetteer):
         gazetteers = {gazetteer_town(gazetteers): gazetteers}
@@ -271,8 +277,9 @@ def geocode_items(
             )
     reviewed = reviewed_years(items)
     records, geometries, unlocated = [], [], []
-    for entity in link_items(items, gazetteers):
-        placement, reason = chains[entity.town].place(entity)
+    entities = link_items(items, gazetteers)
+    placements = _place(entities, chains, None if online is not None else mapper)
+    for entity, (placement, reason) in zip(entities, placements, strict=True):
         mentions = entity.mentions()  # the same for every year's feature
         for year in entity.years():
             mention = entity.mention_for(year)
@@ -322,6 +329,32 @@ def geocode_items(
     )
     _log_summary(features)
     return features, unlocated
+
+
+def _place(
+    entities: list[Entity], chains: dict[str | None, GeocoderChain], mapper: Mapper | None
+) -> list[tuple[Placement, str | None]]:
+    """Each entity's placement, in order: here, or one ``mapper`` task per town."""
+    if mapper is None:
+        return [chains[entity.town].place(entity) for entity in entities]
+    by_town: dict[str | None, list[int]] = defaultdict(list)
+    for index, entity in enumerate(entities):
+        by_town[entity.town].append(index)
+    towns = sorted(by_town, key=str)
+    jobs = [(chains[town], [entities[i] for i in by_town[town]]) for town in towns]
+    placements: list[Any] = [None] * len(entities)
+    for town, placed in zip(towns, mapper(place_entities, jobs), strict=True):
+        for index, placement in zip(by_town[town], placed, strict=True):
+            placements[index] = placement
+    return placements
+
+
+def place_entities(
+    job: tuple[GeocoderChain, list[Entity]],
+) -> list[tuple[Placement, str | None]]:
+    """Place one town's entities with its chain (a task for a ``Mapper``)."""
+    chain, entities = job
+    return [chain.place(entity) for entity in entities]
 
 
 def _online_for(online: Any, frame: TownFrame) -> OnlineGeocoder | None:

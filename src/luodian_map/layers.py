@@ -46,7 +46,7 @@ def round_coordinates(geometries: gpd.GeoSeries) -> gpd.GeoSeries:
     return gpd.GeoSeries(valid, index=geometries.index, crs=geometries.crs)
 
 
-def _plain(column: gpd.pd.Series) -> list[Any]:
+def plain_values(column: gpd.pd.Series) -> list[Any]:
     """A column as plain Python values (``tolist`` unboxes NumPy scalars), a missing one
     (NaN, None, NA) as None."""
     if column.dtype != object and not column.hasnans:
@@ -66,7 +66,7 @@ class _Table(NamedTuple):
 def _table(features: gpd.GeoDataFrame) -> _Table:
     ordered = features.sort_values("id", kind="stable")
     return _Table(
-        {key: _plain(ordered[key]) for key in PROPERTIES},
+        {key: plain_values(ordered[key]) for key in PROPERTIES},
         np.asarray(round_coordinates(ordered.geometry).values),
     )
 
@@ -130,7 +130,7 @@ def _csv_text(features: gpd.GeoDataFrame) -> str:
     writer = csv.writer(buffer, lineterminator="\r\n")
     columns = [p for p in PROPERTIES if p not in ("quantities", "mentions")]
     writer.writerow([*columns, "quantities", "mentions", "lon", "lat", "geometry_type"])
-    cells = zip(*(map(_csv_cell, _plain(ordered[c])) for c in columns), strict=True)
+    cells = zip(*(map(_csv_cell, plain_values(ordered[c])) for c in columns), strict=True)
     lists = zip(ordered["quantities"].tolist(), ordered["mentions"].tolist(), strict=True)
     for row, (quantities, mentions), point, kind in zip(cells, lists, points, kinds, strict=True):
         where = (
@@ -187,6 +187,12 @@ def _write_gpkg(tables: dict[str, _Table], path: Path) -> None:
 _GPKG_TEXT = tuple(
     p for p in PROPERTIES if p not in ("year", "uncertainty_m", "aggregate", "stated_count")
 )
+
+
+def typed_frame(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The features as the GeoPackage stores them, for other typed stores (PostGIS,
+    GeoParquet): id order, rounded geometries, lists as JSON text, nullable integers."""
+    return _gpkg_frame(_table(features))
 
 
 def _gpkg_frame(table: _Table) -> gpd.GeoDataFrame:
