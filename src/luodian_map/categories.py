@@ -55,6 +55,10 @@ PRECISIONS: dict[str, tuple[str, str]] = {
     "town": ("镇级汇总", "Town level"),
 }
 
+# The precisions a map for the public shows as places; every other item is listed as
+# "位置待核实" (awaiting a verified location) instead.
+PUBLIC_PRECISIONS = ("surveyed", "sourced")
+
 # Colours of the coverage pictures, shared by the charts and the map.
 PRECISION_COLORS = {
     "surveyed": "#1a9641",

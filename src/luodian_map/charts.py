@@ -56,7 +56,8 @@ CJK_FONTS = (
 )
 
 
-def _cjk_font() -> str | None:
+def cjk_font() -> str | None:
+    """The first installed font of :data:`CJK_FONTS`, or None."""
     available = {f.name for f in font_manager.fontManager.ttflist}
     return next((name for name in CJK_FONTS if name in available), None)
 
@@ -65,7 +66,7 @@ def _cjk_font() -> str | None:
 def _chart_style() -> Iterator[None]:
     """Text stays text in the SVG, so the viewer's CJK fonts draw it; the installed CJK font
     (if any) only measures it for the layout, and without one the run still succeeds."""
-    font = _cjk_font()
+    font = cjk_font()
     style = {
         "font.family": "sans-serif",
         "font.sans-serif": [*([font] if font else []), "DejaVu Sans"],
