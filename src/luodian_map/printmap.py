@@ -456,9 +456,14 @@ def _draw(plan: PrintPlan, base: gpd.GeoDataFrame, paper: str) -> tuple[Figure, 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    class Canvas(FigureCanvasAgg):
+        def draw_idle(self, *args: Any, **kwargs: Any) -> None:
+            """Nothing: geopandas asks for a redraw after each layer; the page is drawn
+            once, when it is saved."""
+
     page = _Page(paper)
     figure = Figure(figsize=page.figsize, dpi=DPI)
-    FigureCanvasAgg(figure)
+    Canvas(figure)
     margin, side, header, footer = (
         12 * page.scale,
         96 * page.scale,
