@@ -786,6 +786,7 @@ def _backdrop(ax: Axes, texts, page: _Page, *, extra) -> Bbox:
 
 # ------------------------------------------------------------------------ labels
 # Candidate positions around an anchor: offset direction (x, y) and text alignment.
+_RINGS = (1, 3, 6)  # then the same directions farther out, still beside the place
 _SPOTS = (
     ((1, 0), "left", "center"),
     ((-1, 0), "right", "center"),
@@ -849,8 +850,9 @@ def _place_labels(
             path_effects=[effects.withStroke(linewidth=page.pt(2.5), foreground="#ffffff")],
         )
         gap = gap_pt if is_point else page.pt(2)
-        for (dx, dy), ha, va in _SPOTS:
-            label.xyann = (dx * gap, dy * gap)
+        spots = [(ring * gap, spot) for ring in _RINGS for spot in _SPOTS]
+        for distance, ((dx, dy), ha, va) in spots:
+            label.xyann = (dx * distance, dy * distance)
             label.set_horizontalalignment(ha)
             label.set_verticalalignment(va)
             box = label.get_window_extent(renderer)
