@@ -311,6 +311,25 @@ def test_place_files_give_the_offline_base(project, features, tmp_path) -> None:
     assert "河流、水面（底图）" in text
 
 
+def test_every_geometry_type_and_items_without_a_place(tmp_path) -> None:
+    """The map fixture: multi-parts, two towns, one item without geometry, no gazetteer."""
+    from conftest import UNPLACED_NAME, XSS_NAME, make_features
+
+    features = make_features()
+    printed = render_print(features, tmp_path / "fixture.pdf", fmt="pdf")
+    places = printed.plan.places
+    assert UNPLACED_NAME not in set(places["name"])
+    assert set(places["precision"]) == {"surveyed", "sourced", "approximate"}
+    unplaced = features.geometry.isna() | (features["precision"] == "town")
+    assert sum(printed.plan.withheld.values()) == int(unplaced.sum())
+    assert len(places) + int(unplaced.sum()) == len(features)
+    assert printed.base == {} and printed.crs == "EPSG:32651"
+    text = _pdf_text(printed.path)
+    assert "罗店镇、罗泾镇政府工作报告空间要素分布图（2023–2025年）" in text
+    assert XSS_NAME in text  # report text is drawn as it is written
+    assert "没有该镇的地名库" in text
+
+
 def test_no_cjk_font_is_an_error_not_a_page_of_boxes(features, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(charts, "CJK_FONTS", ("No Such Font",))
     with pytest.raises(LuodianMapError, match="Chinese glyphs"):

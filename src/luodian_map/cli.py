@@ -293,8 +293,9 @@ def _add_map_options(parser: argparse.ArgumentParser) -> None:
         "--basemap",
         default="osm",
         choices=("osm", "cartodb", "gaode", "tianditu", "none"),
-        help="tiles under the data; gaode shifts the data to GCJ-02 to fit "
-        "its tiles; tianditu needs TIANDITU_KEY (default: %(default)s)",
+        help="tiles under the web map's data; gaode shifts the data to GCJ-02 to fit "
+        "its tiles; tianditu needs TIANDITU_KEY (default: %(default)s). Print maps "
+        "(--format pdf|png) draw the offline vector base instead",
     )
     parser.add_argument(
         "--lang",

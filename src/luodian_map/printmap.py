@@ -85,6 +85,7 @@ STRINGS = {
     "north": "北",
     "footer": "坐标系 {crs}；比例尺与指北针按该投影计算。底图：{base}。由 luodian-map 生成。",
     "base_outlines": "区界、镇界（地名库）",
+    "base_none": "无（没有该镇的地名库）",
     "labels_omitted": "因空间不足未标注名称的 {n} 处：\n{names}",
 }
 
@@ -541,7 +542,8 @@ def _set_extent(ax: Axes, places, base, *, aspect: float) -> None:
     width = max(x1 - x0, (y1 - y0) / aspect)
     ax.set_xlim(cx - width / 2, cx + width / 2)
     ax.set_ylim(cy - width * aspect / 2, cy + width * aspect / 2)
-    ax.set_facecolor(BASE_STYLE["outside"])
+    outlined = base["layer"].isin(("district", "town")).any()
+    ax.set_facecolor(BASE_STYLE["outside"] if outlined else BASE_STYLE["town"])
     ax.set_xticks([])
     ax.set_yticks([])
     for spine in ax.spines.values():
@@ -821,7 +823,6 @@ def _place_labels(
     """Greedy placement: each name goes to the first spot around its place whose box (as
     the renderer measures it) is inside the map and clear of the placed names, the point
     symbols and the map furniture; a name with no free spot is left out (and returned)."""
-    import matplotlib.patheffects as effects
     from matplotlib.transforms import Bbox
 
     if places.empty:
@@ -847,7 +848,6 @@ def _place_labels(
             fontsize=page.pt(8),
             color="#1a1a1a",
             zorder=8,
-            path_effects=[effects.withStroke(linewidth=page.pt(2.5), foreground="#ffffff")],
         )
         gap = gap_pt if is_point else page.pt(2)
         spots = [(ring * gap, spot) for ring in _RINGS for spot in _SPOTS]
@@ -860,11 +860,32 @@ def _place_labels(
             if inside and not any(box.overlaps(other) for other in taken):
                 taken.append(box)
                 placed.append(Label(name, _pixels(box, renderer)))
+                _halo(label, page)
                 break
         else:
             label.remove()
             omitted.append(name)
     return tuple(placed), tuple(omitted)
+
+
+def _halo(label, page: _Page) -> None:
+    """A white outline under a label, drawn as a path by a copy of it: the label itself
+    stays text in the PDF (a path effect on it would turn it into outlines)."""
+    import matplotlib.patheffects as effects
+
+    halo = label.axes.annotate(
+        label.get_text(),
+        label.xy,
+        xytext=label.xyann,
+        textcoords="offset points",
+        fontsize=label.get_fontsize(),
+        ha=label.get_horizontalalignment(),
+        va=label.get_verticalalignment(),
+        color="#ffffff",
+        zorder=label.get_zorder() - 0.1,
+        path_effects=[effects.Stroke(linewidth=page.pt(2.5), foreground="#ffffff")],
+    )
+    halo.set_in_layout(False)
 
 
 def _pixels(box: Bbox, renderer) -> tuple[float, float, float, float]:
@@ -1108,4 +1129,5 @@ def _side_panel(
 def _credits(base: gpd.GeoDataFrame) -> str:
     """Where the base comes from: the gazetteer outlines and each place file's source."""
     sources = sorted({str(s) for s in base.loc[base["layer"].isin(BASE_LAYERS), "source"]})
-    return "；".join([STRINGS["base_outlines"], *sources])
+    outlines = [STRINGS["base_outlines"]] if base["layer"].isin(("district", "town")).any() else []
+    return "；".join([*outlines, *sources]) or STRINGS["base_none"]
