@@ -228,7 +228,7 @@ def cmd_render(args: argparse.Namespace) -> None:
         args.output or settings.MAPS / "luodian.html",
         outline=_outline(args, set(features["town"])),
         lang=args.lang,
-        basemap=args.basemap,
+        basemap=args.basemap or "osm",
         self_contained=args.self_contained,
         edit=args.edit,
         year=args.year,
@@ -248,6 +248,8 @@ def _check_render_options(args: argparse.Namespace) -> None:
         given = [name for name, value in web_only.items() if value]
         if args.lang != "zh":
             given.append(f"--lang {args.lang}")
+        if args.basemap in ("gaode", "tianditu"):
+            given.append(f"--basemap {args.basemap}")
         if given:
             raise LuodianMapError(f"{', '.join(given)}: only for --format html")
     suffix = args.output.suffix.lower().lstrip(".") if args.output else args.format
@@ -258,6 +260,7 @@ def _check_render_options(args: argparse.Namespace) -> None:
 def _render_print(features, args: argparse.Namespace) -> None:
     """A print map (PDF or PNG) of the layers over the towns' offline vector base."""
     from .printmap import read_base, render_print
+    from .tiles import tile_source
 
     towns = set(features["town"])
     gazetteers = [p for town, p in _town_gazetteers(args).items() if town in towns]
@@ -271,11 +274,13 @@ def _render_print(features, args: argparse.Namespace) -> None:
         paper=args.paper,
         public=args.public,
         title=args.title,
+        tiles=tile_source(args.basemap) if args.basemap in ("osm", "cartodb") else None,
     )
     withheld = sum(printed.plan.withheld.values())
     print(
         f"{len(printed.plan.places)} places drawn, {withheld} listed without a place, "
-        f"{len(printed.labels_omitted)} names not labelled → {printed.path}",
+        f"{len(printed.labels_omitted)} names not labelled, {printed.basemap} base "
+        f"→ {printed.path}",
         file=sys.stderr,
     )
 
@@ -294,8 +299,9 @@ def _add_map_options(parser: argparse.ArgumentParser) -> None:
         default="osm",
         choices=("osm", "cartodb", "gaode", "tianditu", "none"),
         help="tiles under the web map's data; gaode shifts the data to GCJ-02 to fit "
-        "its tiles; tianditu needs TIANDITU_KEY (default: %(default)s). Print maps "
-        "(--format pdf|png) draw the offline vector base instead",
+        "its tiles; tianditu needs TIANDITU_KEY (default: %(default)s). A print map "
+        "(render --format pdf|png) draws the offline vector base unless osm or cartodb is "
+        "given, and falls back to it when the tiles are neither cached nor answer in 3 s",
     )
     parser.add_argument(
         "--lang",
@@ -505,7 +511,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="drawing tools to replace a location and export overrides",
     )
     _add_map_options(render)
-    render.set_defaults(run=cmd_render)
+    # no --basemap: osm tiles for the web map, the offline vector base for a print map
+    render.set_defaults(run=cmd_render, basemap=None)
 
     assets = commands.add_parser(
         "assets",

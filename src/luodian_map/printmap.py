@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from matplotlib.transforms import Bbox
 
+    from .tiles import TileSource
+
 FORMATS = ("pdf", "png")
 DPI = 300
 # Landscape pages in pixels at DPI (ISO 216 sizes rounded to whole pixels: 420 × 297 mm
@@ -138,6 +140,8 @@ class PrintedMap:
         Base layer (``district``, ``town``, ``water``, ``river``, ``road``) → features drawn.
     crs : str
         The projected CRS the map is drawn in.
+    basemap : {"tiles", "vector"}
+        What is under the data: raster tiles, or the vector base of ``base``.
     map_box, legend_box : tuple of float
         The map frame and the legend (with the boxes of the side panel) as pixel boxes
         ``(left, top, right, bottom)`` of the page at 300 dpi, as in the PNG.
@@ -149,6 +153,7 @@ class PrintedMap:
     labels_omitted: tuple[str, ...]
     base: dict[str, int]
     crs: str
+    basemap: str
     map_box: tuple[float, float, float, float]
     legend_box: tuple[float, float, float, float]
 
@@ -354,6 +359,7 @@ def render_print(
     paper: str = "a3",
     public: bool = False,
     title: str | None = None,
+    tiles: TileSource | None = None,
 ) -> PrintedMap:
     """Draw a print map of ``features`` and write it to ``path`` (atomically).
 
@@ -375,6 +381,9 @@ def render_print(
         Draw only surveyed or sourced places (see :func:`plan_print`).
     title : str, optional
         The title; by default the towns' names and the years.
+    tiles : TileSource, optional
+        Raster tiles under the data when they are cached or answer in time (see
+        :mod:`luodian_map.tiles`); otherwise, and by default, the vector base.
 
     Returns
     -------
@@ -392,7 +401,7 @@ def render_print(
     plan = plan_print(features, year=year, public=public, title=title)
     if base is None:
         base = read_base([])
-    figure, drawn = _draw(plan, base, paper)
+    figure, drawn = _draw(plan, base, paper, tiles)
     buffer = io.BytesIO()
     if fmt == "pdf":
         metadata = {"Title": plan.title, "Creator": "luodian-map", "CreationDate": None}
@@ -452,7 +461,9 @@ class _Page:
         return size * self.scale
 
 
-def _draw(plan: PrintPlan, base: gpd.GeoDataFrame, paper: str) -> tuple[Figure, dict[str, Any]]:
+def _draw(
+    plan: PrintPlan, base: gpd.GeoDataFrame, paper: str, tiles: TileSource | None
+) -> tuple[Figure, dict[str, Any]]:
     """The page as a matplotlib figure, and the counts of what was drawn."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -485,7 +496,8 @@ def _draw(plan: PrintPlan, base: gpd.GeoDataFrame, paper: str) -> tuple[Figure, 
         places = plan.places.to_crs(crs)
         base_m = base.to_crs(crs)
         _set_extent(ax, places, base_m, aspect=map_h / map_w)
-        base_counts = _draw_base(ax, base_m, page)
+        tiled = tiles is not None and _draw_tiles(ax, tiles, crs)
+        base_counts = _draw_base(ax, base_m, page, tiled=tiled)
         _draw_places(ax, places, page)
         ax.set_xlabel("")  # geopandas names the projected axes; the footer names the CRS
         ax.set_ylabel("")
@@ -500,7 +512,8 @@ def _draw(plan: PrintPlan, base: gpd.GeoDataFrame, paper: str) -> tuple[Figure, 
             margin / page.width_mm,
             4 * page.scale / page.height_mm,
             STRINGS["footer"].format(
-                crs=f"{crs.name}（EPSG:{crs.to_epsg()}）", base=_credits(base)
+                crs=f"{crs.name}（EPSG:{crs.to_epsg()}）",
+                base=_credits(base, tiles.attribution if tiled else None),
             ),
             fontsize=page.pt(8),
             color="#555555",
@@ -510,6 +523,7 @@ def _draw(plan: PrintPlan, base: gpd.GeoDataFrame, paper: str) -> tuple[Figure, 
         "labels_omitted": omitted,
         "base": base_counts,
         "crs": f"EPSG:{crs.to_epsg()}",
+        "basemap": "tiles" if tiled else "vector",
         "map_box": _pixels(ax.get_window_extent(), figure.canvas.get_renderer()),
         "legend_box": legend_box,
     }
@@ -550,21 +564,49 @@ def _set_extent(ax: Axes, places, base, *, aspect: float) -> None:
         spine.set_linewidth(0.8)
 
 
-def _draw_base(ax: Axes, base, page: _Page) -> dict[str, int]:
-    """District and town fills and outlines, water, rivers and roads."""
+def _draw_tiles(ax: Axes, tiles: TileSource, crs) -> bool:
+    """The tiles under the map, warped to its CRS; False when they cannot be had."""
+    from pyproj import Transformer
+
+    from .tiles import fetch_mosaic, warp
+
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    to_wgs84 = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    mosaic = fetch_mosaic(tiles, to_wgs84.transform_bounds(x0, y0, x1, y1))
+    if mosaic is None:
+        return False
+    box = ax.get_window_extent()
+    shape = (int(box.height / 2), int(box.width / 2))  # 150 dpi: finer than the tiles
+    image = warp(mosaic, crs, (x0, x1, y0, y1), shape)
+    ax.imshow(image, extent=(x0, x1, y0, y1), origin="upper", zorder=0.5, interpolation="none")
+    return True
+
+
+def _draw_base(ax: Axes, base, page: _Page, *, tiled: bool = False) -> dict[str, int]:
+    """District and town fills and outlines, water, rivers and roads; over tiles only the
+    outlines, with a white veil outside the town."""
     counts = {}
+    if tiled:
+        base = base[base["layer"].isin(("district", "town"))]
     district = base[base["layer"] == "district"]
     town = base[base["layer"] == "town"]
-    if not district.empty:
-        district.plot(
-            ax=ax,
-            facecolor=BASE_STYLE["district"],
-            edgecolor="#7a7a7a",
-            linewidth=page.pt(1.4),
-            linestyle=(0, (8, 2, 1.5, 2)),
-            zorder=1,
+    district_line = {
+        "edgecolor": "#7a7a7a",
+        "linewidth": page.pt(1.4),
+        "linestyle": (0, (8, 2, 1.5, 2)),
+        "zorder": 1,
+    }
+    if tiled and not town.empty:
+        x0, x1 = ax.get_xlim()
+        y0, y1 = ax.get_ylim()
+        veil = shapely.box(x0, y0, x1, y1).difference(shapely.union_all(town.geometry.to_numpy()))
+        town.iloc[:1].set_geometry([veil], crs=town.crs).plot(
+            ax=ax, facecolor="#ffffff", alpha=0.45, edgecolor="none", zorder=1
         )
-    if not town.empty:
+    if not district.empty:
+        district.plot(ax=ax, facecolor="none" if tiled else BASE_STYLE["district"], **district_line)
+    if not town.empty and not tiled:
         town.plot(ax=ax, facecolor=BASE_STYLE["town"], edgecolor="none", zorder=2)
     water = base[base["layer"] == "water"]
     if not water.empty:
@@ -1126,8 +1168,10 @@ def _side_panel(
     return _pixels(Bbox.union(drawn), renderer)
 
 
-def _credits(base: gpd.GeoDataFrame) -> str:
-    """Where the base comes from: the gazetteer outlines and each place file's source."""
+def _credits(base: gpd.GeoDataFrame, tiles: str | None) -> str:
+    """Where the base comes from: the tiles, the gazetteer outlines and each place file's
+    source (place files are not drawn over tiles)."""
     sources = sorted({str(s) for s in base.loc[base["layer"].isin(BASE_LAYERS), "source"]})
     outlines = [STRINGS["base_outlines"]] if base["layer"].isin(("district", "town")).any() else []
-    return "；".join([*outlines, *sources]) or STRINGS["base_none"]
+    drawn = [*([tiles] if tiles else []), *outlines, *([] if tiles else sources)]
+    return "；".join(drawn) or STRINGS["base_none"]
