@@ -974,8 +974,8 @@ def _header(figure: Figure, plan: PrintPlan, page: _Page, margin: float, header:
     )
 
 
-def _legend_handles(plan: PrintPlan, base_counts: dict[str, int], places, page: _Page):
-    """(handles, labels) of the categories present, the precisions and the base."""
+def _legend_handles(plan: PrintPlan, places, page: _Page):
+    """(handles, labels) of the categories present, each with its number of places."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -1007,7 +1007,10 @@ def _legend_handles(plan: PrintPlan, base_counts: dict[str, int], places, page: 
     return handles, labels
 
 
-def _precision_handles(plan: PrintPlan, base_counts: dict[str, int], base_town_exact: bool, page):
+def _precision_handles(
+    plan: PrintPlan, base_counts: dict[str, int], base_town_exact: bool, page: _Page
+):
+    """(handles, labels) of the line styles: precisions, outlines and the vector base."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -1095,7 +1098,6 @@ def _side_panel(
     renderer = panel.figure.canvas.get_renderer()
     panel_box = panel.get_window_extent(renderer)
     gap = page.pt(10) * DPI / 72
-    y = panel_box.y1
 
     def next_y(artist) -> float:
         return artist.get_window_extent(renderer).y0 - gap
@@ -1111,7 +1113,7 @@ def _side_panel(
         "borderaxespad": 0,
         "labelspacing": 0.7,
     }
-    handles, labels = _legend_handles(plan, base_counts, places, page)
+    handles, labels = _legend_handles(plan, places, page)
     heading = panel.text(0, 1, STRINGS["legend"], va="top", fontsize=page.pt(14), fontweight="bold")
     y = next_y(heading)
     if handles:
