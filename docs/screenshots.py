@@ -1,5 +1,5 @@
-"""Write the README screenshots ``docs/map.png``, ``docs/map_multi.png`` and
-``docs/print_preview.png``.
+"""Write the README screenshots ``docs/map.png``, ``docs/map_public.png``,
+``docs/map_multi.png`` and ``docs/print_preview.png``.
 
 Run from the repository root after ``pip install -e .`` and ``luodian-map assets``::
 
@@ -7,12 +7,14 @@ Run from the repository root after ``pip install -e .`` and ``luodian-map assets
 
 * ``docs/map.png``: the committed layers of the shipped report (``layers/``), rendered
   self-contained with ``--basemap none`` (no tiles: the image needs no network).
+* ``docs/map_public.png``: the same layers as a public map (``--public``): only surveyed
+  or sourced places drawn, the guesses listed under 位置待核实.
 * ``docs/map_multi.png``: the four-report test series (``tests/data/multi``) built into a
   temporary folder, with the popup of one project open on its timeline and follow-up.
 * ``docs/print_preview.png``: the A3 print map of 2025 (``render --format png --year 2025``)
   of the committed layers, scaled down to PREVIEW_WIDTH pixels.
 
-The first two are 1400×900, taken with Debian's headless Chromium (``$LUODIAN_MAP_CHROMIUM``,
+The first three are 1400×900, taken with Debian's headless Chromium (``$LUODIAN_MAP_CHROMIUM``,
 default ``/usr/bin/chromium``) through Playwright, with every request that would leave
 the page blocked.
 """
@@ -101,6 +103,11 @@ def main() -> None:
         single = tmp_path / "map.html"
         luodian_map("render", "--self-contained", "--basemap", "none", "-o", str(single))
         shoot(single, DOCS / "map.png")
+        public = tmp_path / "public.html"
+        luodian_map(
+            "render", "--public", "--self-contained", "--basemap", "none", "-o", str(public)
+        )
+        shoot(public, DOCS / "map_public.png")
 
         layers, maps = tmp_path / "layers", tmp_path / "maps"
         luodian_map(

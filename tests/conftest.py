@@ -15,8 +15,14 @@ gazetteer or a known district).
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 XSS_NAME = "<script>alert(1)</script>新川路"
 XSS_QUOTE = "完成<script>alert(1)</script>新川路改造，<img src=x onerror=alert(2)>并拓宽至 24 米。"
@@ -431,3 +437,22 @@ def web_assets():
     from luodian_map.assets import fetch_assets
 
     return fetch_assets()
+
+
+@pytest.fixture(scope="session")
+def built_project(tmp_path_factory) -> Path:
+    """The shipped report built by the CLI into a scratch project, as a user would (layers
+    only, no maps): tests of layers and checks read these, not the committed ``layers/``."""
+    project = tmp_path_factory.mktemp("built")
+    shutil.copytree(
+        ROOT / "geodata", project / "geodata", ignore=shutil.ignore_patterns("overrides.*")
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "luodian_map.cli", "build", "--no-maps"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    return project

@@ -1,4 +1,5 @@
-"""A local stand-in for the five geocoding services, for tests that use the real clients.
+"""A local stand-in for the five geocoding services and the two POI searches (AMap
+place/text, Tianditu v2 search), for tests that use the real clients.
 
 The server listens on 127.0.0.1 on an ephemeral port and answers each provider's path in
 that provider's documented format. Tests script the replies per query (the last reply
@@ -21,12 +22,17 @@ PATHS = {
     "/arcgis/rest/services/World/GeocodeServer/findAddressCandidates": "arcgis",
     "/v3/geocode/geo": "amap",
     "/geocoder": "tianditu",
+    "/v3/place/text": "amap_poi",
+    "/v2/search": "tianditu_poi",
 }
 
 
 @dataclass(frozen=True)
 class Place:
-    """A place in the answering provider's own datum (GCJ-02 for AMap, BD-09 for Baidu)."""
+    """A place in the answering provider's own datum (GCJ-02 for AMap, BD-09 for Baidu).
+
+    For the POI searches ``label`` is the POI's name and ``level`` its type.
+    """
 
     lon: float
     lat: float
@@ -190,6 +196,10 @@ def _query_text(provider: str, params: dict[str, str]) -> str:
         return params.get("singleLine", "")
     if provider == "tianditu":
         return json.loads(params.get("ds", "{}")).get("keyWord", "")
+    if provider == "tianditu_poi":
+        return json.loads(params.get("postStr", "{}")).get("keyWord", "")
+    if provider == "amap_poi":
+        return params.get("keywords", "")
     return params.get("address", "")
 
 
@@ -212,6 +222,23 @@ def _answer(provider: str, places: tuple[Place, ...], query: str) -> Any:
         return {
             "spatialReference": {"wkid": 4326, "latestWkid": 4326},
             "candidates": [_arcgis(p) for p in places],
+        }
+    if provider == "amap_poi":
+        return {
+            "status": "1",
+            "count": str(len(places)),
+            "info": "OK",
+            "infocode": "10000",
+            "suggestion": {"keywords": [], "cities": []},
+            "pois": [_amap_poi(i, p) for i, p in enumerate(places)],
+        }
+    if provider == "tianditu_poi":
+        return {
+            "resultType": 1,
+            "count": len(places),
+            "keyWord": query,
+            "pois": [_tianditu_poi(i, p) for i, p in enumerate(places)],
+            "status": {"infocode": 1000, "cndesc": "服务正常"},
         }
     if provider == "amap":
         return {
@@ -284,7 +311,49 @@ def _amap(p: Place) -> dict[str, Any]:
     }
 
 
+def _amap_poi(i: int, p: Place) -> dict[str, Any]:
+    return {
+        "id": f"B0FFTEST{i:02d}",
+        "parent": [],
+        "name": p.label,
+        "type": p.level or "科教文化服务;学校;小学",
+        "typecode": "141203",
+        "biz_type": [],
+        "address": "罗店镇某路1号",
+        "location": f"{p.lon:.6f},{p.lat:.6f}",
+        "tel": [],
+        "distance": [],
+        "pname": "上海市",
+        "cityname": "上海市",
+        "adname": "宝山区",
+        "adcode": "310113",
+    }
+
+
+def _tianditu_poi(i: int, p: Place) -> dict[str, Any]:
+    return {
+        "name": p.label,
+        "phone": "",
+        "address": "罗店镇某路1号",
+        "lonlat": f"{p.lon:.6f},{p.lat:.6f}",
+        "poiType": 101,
+        "eaddress": "",
+        "ename": "",
+        "hotPointID": f"TDT{i:04d}",
+        "province": "上海市",
+        "provinceCode": "156310000",
+        "city": "上海市",
+        "cityCode": "156310000",
+        "county": "宝山区",
+        "countyCode": "156310113",
+        "source": "0",
+        "typeCode": "141203",
+        "typeName": p.level or "小学",
+    }
+
+
 def _bad_key(provider: str) -> tuple[int, Any]:
+    provider = provider.removesuffix("_poi")
     if provider == "amap":
         return 200, {"status": "0", "info": "INVALID_USER_KEY", "infocode": "10001"}
     if provider == "baidu":

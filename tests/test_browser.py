@@ -32,7 +32,9 @@ from conftest import (
     town_points,
 )
 from luodian_map.assets import load_manifest
+from luodian_map.local_base import LABELS
 from luodian_map.render import render_map
+from test_local_base import XSS_ROAD, town_places
 
 pytestmark = pytest.mark.browser
 
@@ -864,4 +866,147 @@ def test_uncertainty_circles_on_demand(open_map, maps):
     assert sorted(page.evaluate(circles)) == want
     page.evaluate("window.luodianMap.setFilter({year: [2025]})")
     assert len(page.evaluate(circles)) == int((points["year"] == 2025).sum())
+    assert_clean(log)
+
+
+# ---------------------------------------------------------------------------- honest maps
+GUESS_QUOTE = "启动<script>alert(8)</script>美丹路改造<img src=x onerror=alert(9)>。"
+
+
+def test_public_map_draws_no_guess_and_lists_them(open_map, tmp_path):
+    """``public=True``: only surveyed and sourced features are drawn; every guess
+    (approximate or town level, with or without a geometry) is listed with its quote, as
+    text, under 位置待核实."""
+    features = make_features()
+    features.loc[features["id"] == "road-0002", "quote"] = GUESS_QUOTE
+    path = render_map(
+        features, tmp_path / "public.html", basemap="none", outline=make_outline(), public=True
+    )
+    page, log = open_map(path)
+    exact = features["precision"].isin(["surveyed", "sourced"])
+    guesses = features[~exact]
+    assert len(guesses) > 10 and exact.sum() > 3
+    drawn = sorted(features.loc[exact & features.geometry.notna(), "id"])
+    assert visible(page) == drawn
+    assert page.evaluate("window.luodianMap.allIds()") == sorted(features.loc[exact, "id"])
+    painted = page.evaluate("window.luodianMap.paintedIds()")
+    assert painted and set(painted) <= set(drawn)
+    assert page.evaluate("window.luodianMap.townGroups()") == []
+
+    panel = page.locator(".lm-pending")
+    assert panel.locator(".lm-pending-count").inner_text() == f"{len(guesses)} 项"
+    items = panel.locator(".lm-pending-item")
+    assert sorted(items.evaluate_all("l => l.map(i => i.dataset.id)")) == sorted(guesses["id"])
+    assert page.evaluate("window.luodianMap.pendingIds()") == items.evaluate_all(
+        "l => l.map(i => i.dataset.id)"
+    )
+    item = panel.locator(".lm-pending-item[data-id='road-0002']")
+    assert item.locator(".lm-pending-name").text_content() == "美丹路"
+    assert item.locator(".lm-pending-quote").text_content() == GUESS_QUOTE
+    assert "道路" in item.locator(".lm-pending-meta").text_content()
+    assert "近似位置" in item.locator(".lm-pending-meta").text_content()
+    assert panel.locator("script, img").count() == 0
+    # nothing to switch off, and the legend explains only what is drawn
+    assert page.locator(".lm-approx-input").count() == 0
+    assert page.locator(".lm-legend").inner_text().count("近似位置") == 0
+    assert "位置待核实" in page.locator(".lm-title").inner_text()
+    screenshot(page, "public.png")
+    assert_clean(log)
+
+
+def test_public_map_of_exact_features_lists_none(open_map, tmp_path):
+    features = make_features()
+    features = features[features["precision"].isin(["surveyed", "sourced"])]
+    path = render_map(features, tmp_path / "exact.html", basemap="none", public=True)
+    page, log = open_map(path)
+    assert visible(page) == sorted(features.loc[features.geometry.notna(), "id"])
+    assert page.locator(".lm-pending-item").count() == 0
+    assert page.locator(".lm-pending-count").inner_text() == "0 项"
+    assert_clean(log)
+
+
+def test_switch_hides_guesses_and_round_trips_in_the_hash(open_map, maps):
+    page, log = open_map(maps["default"])
+    frame = make_features()
+    exact = set(frame.loc[frame["precision"].isin(["surveyed", "sourced"]), "id"])
+    switch = page.locator(".lm-approx-input")
+    assert switch.is_checked()
+    assert page.locator(".lm-group-approx").inner_text().startswith("近似位置")
+    guesses = [i for i in expected() if i not in exact]
+    count = switch.locator("..").locator(".lm-count")
+    assert count.inner_text() == str(len(frame) - len(exact))  # the unplaced one as well
+
+    switch.click()  # off: guesses hidden, drawn or grouped
+    assert hash_of(page) == "#approx=0"
+    assert visible(page) == [i for i in expected() if i in exact]
+    assert set(page.evaluate("window.luodianMap.paintedIds()")) <= exact
+    assert not any(g["onMap"] for g in page.evaluate("window.luodianMap.townGroups()"))
+    assert page.evaluate("window.luodianMap.unplacedIds()") == []
+    assert count.inner_text() == str(len(frame) - len(exact))  # what switching on would add
+    # category counts leave the hidden guesses out
+    road = page.locator("input[data-group='cat'][data-value='road']").locator("..")
+    roads = frame[(frame["category"] == "road") & frame["id"].isin(exact)]
+    assert road.locator(".lm-count").inner_text() == str(len(roads))
+
+    check(page, "status", "planned")  # with the other filters
+    assert hash_of(page) == "#status=completed,in_progress&approx=0"
+    assert visible(page) == [
+        i for i in expected(statuses=["completed", "in_progress"]) if i in exact
+    ]
+    page.reload()
+    wait_ready(page)
+    assert not page.locator(".lm-approx-input").is_checked()
+    assert visible(page) == [
+        i for i in expected(statuses=["completed", "in_progress"]) if i in exact
+    ]
+    assert page.evaluate("window.luodianMap.getFilter().approx") is False
+
+    page.locator(".lm-approx-input").click()  # on again
+    assert hash_of(page) == "#status=completed,in_progress"
+    assert visible(page) == expected(statuses=["completed", "in_progress"])
+    assert set(guesses) & set(visible(page))
+
+    page.evaluate("location.hash = 'cat=road&approx=0'")  # typed into the address bar
+    page.wait_for_function("window.luodianMap.getFilter().approx === false")
+    assert visible(page) == [i for i in expected(cats=["road"]) if i in exact]
+    page.click(".lm-reset")
+    assert hash_of(page) == "" and visible(page) == expected()
+    assert_clean(log)
+
+
+def test_local_base_draws_offline_under_the_data(open_map, tmp_path, web_assets):
+    """``--basemap local`` with every request blocked: the place files drawn as a base."""
+    path = render_map(
+        make_features(),
+        tmp_path / "local.html",
+        outline=make_outline(),
+        basemap="local",
+        places=town_places(),
+        self_contained=True,
+    )
+    page, log = open_map(path, offline=True)
+    counts = page.evaluate(
+        """() => Object.fromEntries(["town", "park", "water", "river", "road", "major"].map(k =>
+            [k, document.querySelectorAll(".leaflet-lmBase-pane path.lm-base-" + k).length]))"""
+    )
+    assert counts == {"town": 1, "park": 1, "water": 1, "river": 1, "road": 16, "major": 1}
+    labels = page.locator(".lm-base-label").all_text_contents()
+    assert len(labels) == LABELS and XSS_ROAD in labels  # names stay text
+    assert page.locator(".lm-base-label b").count() == 0
+    # the base lies under the features and never takes the mouse
+    z = page.evaluate(
+        """() => [".leaflet-lmBase-pane", ".leaflet-overlay-pane"].map(
+            s => +getComputedStyle(document.querySelector(s)).zIndex)"""
+    )
+    assert z[0] < z[1]
+    assert (
+        page.evaluate(
+            "getComputedStyle(document.querySelector('.leaflet-lmBase-pane')).pointerEvents"
+        )
+        == "none"
+    )
+    page_url = path.as_uri()
+    leaving = [u for u in log.requests if not u.startswith("data:") and u.split("#")[0] != page_url]
+    assert leaving == [] and log.tiles == []
+    screenshot(page, "map_local_base.png")
     assert_clean(log)

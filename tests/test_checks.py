@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from luodian_map.checks import (
     ChartProcess,
     CheckConfig,
     chart_input,
+    coverage_markdown,
     failed_thresholds,
     load_check_config,
     run_checks,
@@ -84,12 +86,14 @@ def frame(*rows: dict) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(list(rows), geometry="geometry", crs="EPSG:4326")
 
 
-def gazetteer(*committees: tuple[str, str, tuple[float, float]]) -> gpd.GeoDataFrame:
+def gazetteer(*committees: tuple) -> gpd.GeoDataFrame:
+    """A district, the town and committees ``(name, kind, (x, y)[, precision])``: surveyed
+    points unless a precision is given."""
     places = [
-        ("宝山区", "district", box(-10_000, -10_000, 14_000, 14_000)),
-        ("测试镇", "town", box(0, 0, 4000, 4000)),
+        ("宝山区", "district", box(-10_000, -10_000, 14_000, 14_000), "sourced"),
+        ("测试镇", "town", box(0, 0, 4000, 4000), "approximate"),
     ]
-    places += [(name, kind, Point(xy)) for name, kind, xy in committees]
+    places += [(c[0], c[1], Point(c[2]), c[3] if len(c) > 3 else "surveyed") for c in committees]
     return gpd.GeoDataFrame(
         {
             "name": [p[0] for p in places],
@@ -97,7 +101,7 @@ def gazetteer(*committees: tuple[str, str, tuple[float, float]]) -> gpd.GeoDataF
             "kind": [p[1] for p in places],
             "category": None,
             "code": [f"{i:03d}" for i in range(len(places))],
-            "precision": "approximate",
+            "precision": [p[3] for p in places],
             "uncertainty_m": 100.0,
             "source": "test",
         },
@@ -375,7 +379,7 @@ def test_service_reach_before_and_after_the_plan_with_known_distances(config):
     elderly = reach["elderly"]
     assert elderly["committees"] == 3  # residents' committees only
     assert (elderly["facilities_before"], elderly["facilities_after"]) == (1, 2)
-    assert elderly["town_level"] == 1
+    assert elderly["town_level"] == 1 and elderly["guesses"] == 1
     assert (elderly["reached_before"], elderly["reached_after"]) == (1, 2)
     assert (elderly["share_before"], elderly["share_after"]) == (0.333, 0.667)
     assert elderly["unreached_after"] == ["C居委会"]
@@ -385,6 +389,49 @@ def test_service_reach_before_and_after_the_plan_with_known_distances(config):
 
     short = run_checks(frame(*rows), gaz, dataclasses.replace(config, walk_distance_m=400))
     assert {r["kind"]: r for r in short.checks["service_reach"]}["elderly"]["reached_after"] == 0
+
+
+def test_service_reach_leaves_out_guesses_unless_the_config_counts_them(config):
+    """A hand-placed facility 500 m from a committee, and a hand-placed committee next to a
+    surveyed facility, reach nobody by default; the report says how many inputs were left
+    out, and ``reach_include_guesses`` counts them."""
+    gaz = gazetteer(
+        ("A居委会", "residents_committee", (1000, 1000)),
+        ("B居委会", "residents_committee", (3000, 3000), "approximate"),
+        ("甲村", "village_committee", (1500, 1000), "approximate"),
+    )
+    rows = [
+        feature("guess", Point(1500, 1000), category="facility", kind="elderly",
+                precision="approximate", uncertainty_m=3000.0),
+        feature("real", Point(3000, 3200), category="facility", kind="elderly"),
+        feature("agg", Point(2000, 2000), category="facility", kind="elderly",
+                precision="town", aggregate=True),
+        feature("flood", Point(2000, 2000), category="flood_point", precision="approximate"),
+        feature("work", LineString([(2000, 1500), (2000, 2500)]), part="plan", year=2025),
+    ]  # fmt: skip
+    report = run_checks(frame(*rows), gaz, config)
+    elderly = {r["kind"]: r for r in report.checks["service_reach"]}["elderly"]
+    assert elderly["committees"] == 1  # B居委会's point is a guess
+    assert (elderly["facilities_after"], elderly["guesses"]) == (1, 2)
+    assert elderly["reached_after"] == 0  # the real home is 2.2 km from A居委会
+    assert elderly["unreached_after"] == ["A居委会"]
+    # facilities of the five reach kinds (3) and residents' committees (2): 3 guesses
+    counts = report.summary["guess_inputs"]
+    assert counts["service_reach"] == {"inputs": 5, "guesses": 3, "excluded": True}
+    assert counts["flood_works"] == {"inputs": 2, "guesses": 1, "excluded": False}
+    assert counts["villages"] == {"inputs": 8, "guesses": 5, "excluded": False}
+    assert list(report.frames["reach"]["id"]) == ["real"]
+    text = coverage_markdown(report, {})
+    assert "**3 of 5 inputs are guesses, excluded** (`reach_include_guesses = true`" in text
+    assert "1 of 2 inputs are guesses, included, so the figure is indicative only" in text
+    assert json.loads(json.dumps(report.to_dict()))["summary"]["guess_inputs"] == counts
+
+    counted = run_checks(frame(*rows), gaz, dataclasses.replace(config, reach_include_guesses=True))
+    elderly = {r["kind"]: r for r in counted.checks["service_reach"]}["elderly"]
+    assert (elderly["committees"], elderly["facilities_after"]) == (2, 2)
+    assert elderly["reached_after"] == 2  # A by the guess (500 m), B by the real home (200 m)
+    assert counted.summary["guess_inputs"]["service_reach"]["excluded"] is False
+    assert "3 of 5 inputs are guesses, included" in coverage_markdown(counted, {})
 
 
 # ---------------------------------------------------------------------------- flood points
@@ -637,12 +684,9 @@ def _svg_text(svg: bytes) -> str:
     return "".join(ElementTree.fromstring(svg).itertext())
 
 
-@pytest.mark.parametrize("font", ["installed", "none"])
-def test_charts_keep_their_labels_as_text(monkeypatch, config, font):
+def test_charts_keep_their_labels_as_text(config):
     from luodian_map import charts
 
-    if font == "none":  # no CJK font to measure with: the run must still succeed
-        monkeypatch.setattr(charts, "CJK_FONTS", ("No Such Font",))
     report = small_report(config)
     drawn = charts.draw_charts(chart_input(report))
     assert set(drawn) == set(CHART_FILES)
@@ -651,6 +695,60 @@ def test_charts_keep_their_labels_as_text(monkeypatch, config, font):
     assert "甲村" in _svg_text(drawn["villages"])
     assert f"{uncovered} of 2 without a task" in _svg_text(drawn["villages"])
     assert "服务覆盖" in _svg_text(drawn["reach"])
+    # every text names the same fonts, the CJK ones first, whatever this machine has
+    families = {
+        family for svg in drawn.values() for family in re.findall(rb"font-family: ([^;\"]+)", svg)
+    }
+    assert families == {
+        ", ".join([*(f"'{f}'" for f in charts.CJK_FONTS), "'DejaVu Sans'", "sans-serif"]).encode()
+    }
+
+
+# Draws the charts of the JSON chart input (argv[1]) into argv[2] with only the fonts that
+# ship inside matplotlib, plus, for "impostor", a font with other metrics under the first
+# CJK name: the charts must not change with the machine's fonts.
+_DRAW_WITH_FONTS = """
+import dataclasses, json, sys
+from pathlib import Path
+import matplotlib
+from matplotlib import font_manager
+bundled = Path(matplotlib.get_data_path())
+fonts = [f for f in font_manager.fontManager.ttflist if bundled in Path(f.fname).parents]
+if sys.argv[3] == "impostor":
+    serif = font_manager.ttfFontProperty(
+        font_manager.get_font(bundled / "fonts" / "ttf" / "DejaVuSerif-Bold.ttf"))
+    fonts.append(dataclasses.replace(serif, name="Noto Sans CJK SC", weight=400))
+font_manager.fontManager.ttflist = fonts
+from luodian_map.charts import CJK_FONTS, draw_charts
+found = font_manager.findfont(CJK_FONTS[0])  # what matplotlib would measure the text with
+assert Path(found).name == {"impostor": "DejaVuSerif-Bold.ttf"}.get(sys.argv[3], "DejaVuSans.ttf")
+drawn = draw_charts(json.loads(Path(sys.argv[1]).read_text("utf-8")))
+Path(sys.argv[2]).write_text(json.dumps({k: v.decode() for k, v in drawn.items()}), "utf-8")
+"""
+
+
+@pytest.mark.parametrize("fonts", ["matplotlib-only", "impostor"])
+def test_charts_are_the_same_bytes_whatever_fonts_the_machine_has(config, tmp_path, fonts):
+    from matplotlib import font_manager
+
+    from luodian_map.charts import CJK_FONTS, draw_charts
+
+    data = json.loads(json.dumps(chart_input(small_report(config))))
+    here = draw_charts(data)
+    (tmp_path / "input.json").write_text(json.dumps(data), "utf-8")
+    result = subprocess.run(
+        [sys.executable, "-c", _DRAW_WITH_FONTS, "input.json", "drawn.json", fonts],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    there = json.loads((tmp_path / "drawn.json").read_text("utf-8"))
+    assert {k: v.encode() for k, v in there.items()} == here
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    if os.environ.get("CI"):  # CI installs fonts-noto-cjk: this process drew with it
+        assert CJK_FONTS[0] in installed
 
 
 @pytest.mark.parametrize("parallel", [True, False])
@@ -712,9 +810,9 @@ def test_malformed_features_are_an_input_error(config, change, message):
 
 # ---------------------------------------------------------------------------- shipped report
 @pytest.fixture(scope="module")
-def shipped(config):
-    features = read_layers(REPO / "layers")
-    assert len(features), "no layers: run `luodian-map build --no-maps` in the repository"
+def shipped(config, built_project):
+    features = read_layers(built_project / "layers")
+    assert len(features)
     gaz = load_gazetteer()
     return features, gaz, run_checks(features, gaz, config)
 
@@ -738,7 +836,15 @@ def test_shipped_report_figures_are_consistent(shipped):
     for v in c["villages"]:
         assert sum(v["by_year"].values()) == v["tasks"] == len(v["items"])
 
+    # every committee point and facility is hand-placed: service reach counts none of them
+    reach = s["guess_inputs"]["service_reach"]
+    assert reach["excluded"] and reach["guesses"] == reach["inputs"] > 51
     for r in c["service_reach"]:
+        assert r["committees"] == r["facilities_after"] == r["reached_after"] == 0
+        assert r["share_after"] is None
+    counting = dataclasses.replace(report.config, reach_include_guesses=True)
+    counted = run_checks(features, gaz, counting)
+    for r in counted.checks["service_reach"]:
         assert r["committees"] == 51
         assert 0 <= r["reached_before"] <= r["reached_after"] <= 51
         assert r["facilities_before"] <= r["facilities_after"]
@@ -749,13 +855,46 @@ def test_shipped_report_figures_are_consistent(shipped):
 
 def test_shipped_report_writes_and_checks_strictly(shipped, tmp_path, config):
     _, _, report = shipped
+    (tmp_path / CHART_FILES["reach"]).write_text("stale")  # a picture of an earlier run
     written = write_coverage(report, tmp_path)
-    assert all(p.exists() and p.stat().st_size for p in written)
-    assert (tmp_path / "coverage.md").read_text("utf-8").startswith("# 罗店镇")
-    reasons = failed_thresholds(report)
-    assert bool(reasons) == (
-        report.summary["located_share"] < config.min_located_share
-        or report.summary["features_outside"] > 0
+    # every committee point is a guess, left out of service reach: no reach chart
+    charts = [name for key, name in CHART_FILES.items() if key != "reach"]
+    names = ["coverage.json", "coverage.md", "coverage.html", *charts]
+    assert sorted(p.name for p in written) == sorted(names)
+    assert not (tmp_path / CHART_FILES["reach"]).exists()
+    data = json.loads((tmp_path / "coverage.json").read_text("utf-8"))
+    assert data["summary"] == json.loads(json.dumps(report.to_dict()["summary"]))
+    markdown = (tmp_path / "coverage.md").read_text("utf-8")
+    assert markdown.startswith("# 罗店镇")
+    assert all(f"]({name})" in markdown for name in charts)
+    assert CHART_FILES["reach"] not in markdown
+    # the shipped report has town-level items: a share between 0 and 1, the bar at it passes
+    share = report.summary["located_share"]
+    assert 0 < share < 1
+    at_share = dataclasses.replace(config, min_located_share=share, max_features_outside=10_000)
+    assert failed_thresholds(report, at_share) == []
+    above = dataclasses.replace(at_share, min_located_share=share + 0.001)
+    (reason,) = failed_thresholds(report, above)
+    assert reason.startswith(f"located share {share:.1%} (") and "min_located_share" in reason
+    # nothing of the shipped report lies outside the town: the default max of 0 holds
+    assert report.summary["features_outside"] == config.max_features_outside == 0
+    strict = dataclasses.replace(config, min_located_share=share)
+    assert failed_thresholds(report, strict) == []
+
+
+def test_the_committed_coverage_is_what_check_writes(built_project, tmp_path):
+    """A build leaves a clean checkout clean: ``luodian-map check`` of freshly built layers
+    writes the committed ``maps/coverage*`` files, charts included, byte for byte."""
+    result = subprocess.run(
+        [sys.executable, "-m", "luodian_map.cli", "check", "--maps", str(tmp_path)],
+        cwd=built_project,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    loose = dataclasses.replace(config, min_located_share=0.0, max_features_outside=10_000)
-    assert failed_thresholds(report, loose) == []
+    assert result.returncode == 0, result.stderr
+    committed = REPO / "maps"
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == sorted(p.name for p in committed.glob("coverage*"))
+    for name in written:
+        assert (tmp_path / name).read_bytes() == (committed / name).read_bytes(), name

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from luodian_map.categories import PUBLIC_PRECISIONS
+from luodian_map.layers import read_layers
+from luodian_map.report import load_report
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "geodata" / "reports" / "luodian_2024_work_report.txt"
@@ -24,7 +29,14 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
     )
 
 
+def is_subsequence(short: str, long: str) -> bool:
+    """Whether ``short``'s characters appear in ``long`` in order."""
+    rest = iter(long)
+    return all(char in rest for char in short)
+
+
 def test_extract_writes_the_documented_item_schema(tmp_path: Path) -> None:
+    text = load_report(REPORT).text  # the normalised text the spans point into
     out = tmp_path / "items.json"
     result = run("extract", str(REPORT), "-o", str(out))
     assert result.returncode == 0, result.stderr
@@ -44,8 +56,16 @@ def test_extract_writes_the_documented_item_schema(tmp_path: Path) -> None:
     for item in items:
         assert required <= set(item)
         assert item["year"] in (2024, 2025)
-        # a name completed from its list ("新镇东部…学校和幼儿园") ends in quoted text
-        assert item["name"] in item["quote"] or item["name"][-3:] in item["quote"]
+        # the span is where the report writes the place, inside the quoted sentence
+        start, end = item["span"]
+        written = text[start:end]
+        assert written and written in item["quote"], item
+        # the name is that text, or made from it and the sentence: completed from its list
+        # ("新镇东部九年一贯制学校和幼儿园" → 新镇东部幼儿园) or without a count
+        # ("G1503沿线七个易积水点" → G1503沿线易积水点), never with a character the sentence lacks
+        if item["name"] != written:
+            assert item["name"].endswith(written) or is_subsequence(item["name"], written), item
+            assert is_subsequence(item["name"], item["quote"]), item
 
 
 @pytest.mark.parametrize(
@@ -53,14 +73,16 @@ def test_extract_writes_the_documented_item_schema(tmp_path: Path) -> None:
     [
         ("empty.txt", b"", "empty"),
         ("binary.txt", bytes(range(256)) * 8, "binary"),
-        ("latin.txt", "Ð".encode("latin-1") * 3 + b"\xff\xfe\x00\x81" * 40, ""),
+        # neither UTF-8 nor GB18030, and no NUL byte that would make it "binary"
+        ("latin.txt", "Ð".encode("latin-1") * 3 + b"\xff\xfe\x81" * 40, "cannot decode the text"),
         (
             "noparts.txt",
             "今天天气很好。我们去公园散步。\n".encode(),
-            "no recognisable report parts",
+            "cannot tell which year",
         ),
-        ("report.odt", b"PK\x03\x04", ""),
+        ("report.odt", b"PK\x03\x04", "unsupported file type '.odt'"),
     ],
+    ids=["empty", "binary", "undecodable", "no-parts", "odt"],
 )
 def test_bad_reports_give_one_line_exit_2_and_write_nothing(
     tmp_path: Path, name: str, content: bytes, fragment: str
@@ -117,8 +139,22 @@ def test_build_writes_maps_per_year_and_the_coverage_check(tmp_path: Path) -> No
     result = run("build", str(REPORT), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     maps = {p.name for p in (tmp_path / "maps").iterdir()}
-    assert {"luodian.html", "luodian_2024.html", "luodian_2025.html"} <= maps
+    assert {"luodian.html", "luodian_2024.html", "luodian_2025.html", "public.html"} <= maps
     assert {"coverage.md", "coverage.json", "coverage.html"} <= maps
+    # the public map draws no guess: every shipped place is one, so all are listed instead
+    layers = read_layers(tmp_path / "layers")
+    drawn = int(layers["precision"].isin(PUBLIC_PRECISIONS).sum())
+    page = (tmp_path / "maps" / "public.html").read_text("utf-8")
+    data = re.search(r'<script type="application/json" id="[^"]+_data">(.*?)</script>', page)
+    assert json.loads(data.group(1))["n"] == drawn
+    listed = re.search(r"LuodianMap\.pendingPanel\(\s*\w+,\s*(\[.*?\]),\s*\{", page, re.S)
+    assert len(json.loads(listed.group(1))) == len(layers) - drawn > 0
+    result = run("render", "--public", "-o", "maps/p.html", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"{drawn} features drawn, {len(layers) - drawn} listed as 位置待核实" in result.stderr
+    result = run("render", "--public", "--edit", "-o", "maps/pe.html", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert not (tmp_path / "maps" / "pe.html").exists()
     first = {name: (tmp_path / "maps" / name).read_bytes() for name in maps}
     assert run("build", str(REPORT), cwd=tmp_path).returncode == 0
     assert {name: (tmp_path / "maps" / name).read_bytes() for name in maps} == first

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import json
+import re
+import tomllib
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -13,42 +15,90 @@ from hypothesis import strategies as st
 from luodian_map.errors import InputError
 from luodian_map.extract import extract_items
 from luodian_map.report import load_report, parse_report
-from scoring import score
+from scoring import CORPUS, score_report
 
 ROOT = Path(__file__).resolve().parents[1]
-GOLD = Path(__file__).parent / "gold"
-COMMITTEES = ROOT / "geodata" / "luodian" / "sources" / "luodian_committees_2022.csv"
-
-
-def committee_villages() -> dict[str, str]:
-    """The real list of Luodian's village committees: vocabulary, not answers."""
-    with COMMITTEES.open(encoding="utf-8") as handle:
-        names = [row["name"] for row in csv.DictReader(handle)]
-    return {n.removesuffix("村委会") + "村": "village" for n in names if n.endswith("村委会")}
-
-
 DATA = Path(__file__).parent / "data"
-# (report, names known beforehand, precision and recall it must reach). The held-out
-# report was written and annotated blind and first scored 0.77 / 0.78; see gold/README.md.
-REPORTS = [
-    (ROOT / "geodata/reports/luodian_2024_work_report.txt", committee_villages, 0.90, 0.90),
-    (DATA / "reports/luojing_2023_work_report.txt", dict, 0.90, 0.90),
-    (DATA / "heldout/yanghang_2021_work_report.txt", dict, 0.85, 0.90),
-]
+SHIPPED = CORPUS[0]
 
 
-@pytest.mark.parametrize(
-    ("path", "known", "precision", "recall"), REPORTS, ids=lambda v: getattr(v, "stem", "")
-)
-def test_extraction_meets_the_bar_on_hand_annotated_reports(
-    path: Path, known, precision: float, recall: float
-) -> None:
-    items = extract_items(load_report(path), known_places=known())
-    result = score(items, GOLD / f"{path.stem}.json")
-    print(f"\n{path.stem}: {len(items)} items; {result}")
-    assert result.precision >= precision, result
-    assert result.recall >= recall, result
-    assert result.year_accuracy >= 0.95, result
+@pytest.fixture(scope="module")
+def corpus_scores():
+    return {entry.path.name: score_report(entry) for entry in CORPUS}
+
+
+def test_the_corpus_covers_the_layouts_reports_arrive_in() -> None:
+    assert len(CORPUS) >= 10
+    assert sum(entry.origin == "blind" for entry in CORPUS) >= 3
+    assert {entry.path.suffix for entry in CORPUS} >= {".txt", ".docx"}
+
+
+def test_extraction_meets_the_bar_over_the_corpus(corpus_scores) -> None:
+    """Means over the corpus, and no report far below them (see gold/README.md)."""
+    scores = list(corpus_scores.values())
+    table = "\n".join(f"{name}: {result}" for name, result in corpus_scores.items())
+    print(table)
+
+    def mean(field: str) -> float:
+        return sum(getattr(s, field) for s in scores) / len(scores)
+
+    assert mean("precision") >= 0.85, table
+    assert mean("recall") >= 0.85, table
+    assert mean("category_accuracy") >= 0.90, table
+    assert mean("year_accuracy") >= 0.95, table
+    assert all(s.precision >= 0.70 and s.recall >= 0.70 for s in scores), table
+    # Every report, not just the mean: a wrong category or year misfiles the item on the map.
+    assert all(s.category_accuracy >= 0.85 and s.year_accuracy >= 0.90 for s in scores), table
+
+
+def test_every_gold_file_is_scored() -> None:
+    gold = Path(__file__).parent / "gold"
+    assert sorted(p.stem for p in gold.glob("*.json")) == sorted(e.gold.stem for e in CORPUS)
+
+
+def test_the_shipped_report_keeps_its_scores(corpus_scores) -> None:
+    result = corpus_scores[SHIPPED.path.name]
+    assert result.precision >= 0.94 and result.recall == 1.0, result
+
+
+def _vocabulary() -> dict:
+    text = resources.files("luodian_map").joinpath("data/vocabulary.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def test_vocabulary_entries_are_word_classes_not_names_of_one_report() -> None:
+    """An entry the test reports use fewer than twice must be listed under the general
+    word class it belongs to: the vocabulary describes the language of reports, not one
+    document. Whole sections of verbs and units are word classes by themselves."""
+    raw = _vocabulary()
+    names = raw["names"]
+    words = {
+        *raw["suffixes"],
+        *raw["locative_suffixes"],
+        *raw["enumeration_heads"],
+        *names["not_names"],
+        *names["strict_suffixes"],
+    }
+    patterns = set(names["generic_parts"])  # regular expressions
+    entries = words | patterns
+    documented = {word for words in raw["word_classes"].values() for word in words}
+    texts = {load_report(path).text for path in _test_reports()}
+    assert len(texts) >= 10
+
+    def used_in(entry: str, text: str) -> bool:
+        return entry in text if entry in words else re.search(entry, text) is not None
+
+    rare = sorted(e for e in entries if sum(used_in(e, t) for t in texts) < 2)
+    assert [e for e in rare if e not in documented] == []
+    assert sorted(documented - entries) == []  # no class lists a word that is not used
+    for section in raw["word_class_sections"]:
+        table, key = section.split(".")
+        assert isinstance(raw[table][key], list), section
+
+
+def _test_reports() -> list[Path]:
+    multi = sorted((DATA / "multi").glob("*.txt"))
+    return [entry.path for entry in CORPUS] + multi
 
 
 def _report(body_2024: str, body_2025: str = "加快建设示范路。") -> str:
@@ -194,7 +244,7 @@ def test_arbitrary_text_never_crashes_extraction(body: str) -> None:
 def _corpus(folder: Path) -> list[Path]:
     """Twelve reports, enough for extraction in worker processes: the multi-report set and
     two gold reports, each under two names (the name is the report id)."""
-    sources = [*sorted((DATA / "multi").glob("*.txt")), REPORTS[1][0], REPORTS[2][0]]
+    sources = [*sorted((DATA / "multi").glob("*.txt")), CORPUS[1].path, CORPUS[2].path]
     paths = []
     for copy in ("a", "b"):
         for index, source in enumerate(sources):
@@ -236,7 +286,7 @@ def test_a_bad_report_in_a_parallel_run_raises_its_input_error(tmp_path: Path) -
     paths = _corpus(tmp_path)
     bad = tmp_path / "0_broken.txt"
     bad.write_text("今天天气很好。我们去公园散步。\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"0_broken\.txt: no recognisable report parts"):
+    with pytest.raises(InputError, match=r"0_broken\.txt: cannot tell which year"):
         extract.extract_reports([*paths, bad], {}, cache_dir=tmp_path / "c", workers=2)
 
 
@@ -251,6 +301,88 @@ def test_required_text_of_a_pattern_is_in_every_match() -> None:
     assert _required_text(re.compile("公园|绿地")) == ""
     assert _required_text(re.compile("abc", re.IGNORECASE)) == ""
     assert _required_text(re.compile("x(?i:abc)yz")) == "yz"
-    text = load_report(REPORTS[0][0]).text
+    text = load_report(SHIPPED.path).text
     for pattern, _, _, required in load_vocabulary().aggregates:
         assert all(required in m.group() for m in pattern.finditer(text))
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        # project lists without a place suffix
+        (
+            "翌圣生物、晟斯、倍特药业等项目竣工投产。",
+            [("翌圣生物", "industry"), ("晟斯", "industry"), ("倍特药业", "industry")],
+        ),
+        (
+            "康宁达医药、嘉和智能等项目签约落地。",
+            [("康宁达医药", "industry"), ("嘉和智能", "industry")],
+        ),
+        (
+            "启迪之星、中芯微电等企业总部落户。",
+            [("启迪之星", "industry"), ("中芯微电", "industry")],
+        ),
+        ("启明星材料一期完成主体结构封顶。", [("启明星材料一期", "industry")]),
+        # names with numerals, codes and a leading 和
+        ("七灶村完成村庄设计，五星村创建示范村。", [("七灶村", "village"), ("五星村", "village")]),
+        ("完成城北02单元控制性详细规划修编。", [("城北02单元", "area")]),
+        ("完成银都1-7村旧住房成套改造。", [("银都1-7村", "village")]),
+        ("完成MLa-07地块出让。", [("MLa-07地块", "area")]),
+        ("推进和黄医药全球创新药生产基地建设。", [("和黄医药全球创新药生产基地", "industry")]),
+        ("轨道交通15号线临江段全线贯通。", [("轨道交通15号线", "transport")]),
+        # the place a figure or a project belongs to
+        ("新建东浜村高标准农田1200亩。", [("东浜村高标准农田", "agriculture")]),
+        ("完成城区5处易积水点改造。", [("易积水点", "flood_point")]),
+        ("加快梅澜生物医药产业园项目落地。", [("梅澜生物医药产业园", "industry")]),
+        (
+            "长虹港综合治理工程通过验收，完成迎湖路、太平路提档升级。",
+            [
+                ("长虹港", "ecology"),
+                ("迎湖路", "road"),
+                ("太平路", "road"),
+            ],
+        ),
+        # precision guards: slogans, verb phrases, venues and lists that are not places
+        ("聚力建设“宜居和美新城区”，打响“幸福新桥·品质街区”品牌。", []),
+        ("改善村容村貌，发布古镇保护利用三年行动计划，研究古镇区域交通组织方案。", []),
+        ("紧紧抓住虹桥国际开放枢纽建设机遇。", []),
+        ("为老年人免费开展癌胚抗原、甲胎蛋白等检测。", []),
+        ("镇人民代表大会在镇市民中心开幕，欢迎广大居民参加。", []),
+        ("打造“美兰湖之心”。", [("美兰湖之心", "area")]),  # a coined district, quoted whole
+    ],
+)
+def test_extraction_rules_generalise(sentence: str, expected: list[tuple[str, str]]) -> None:
+    assert [(i.name, i.category) for i in _items(sentence) if i.year == 2024] == expected
+
+
+def test_a_name_broken_by_a_line_wrap_is_whole() -> None:
+    body = (
+        "城乡面貌持续改善，完成迎湖路提档升级，新建滨湖口袋\n"
+        "公园3座，农房改造翻建126户，完成农村人居环境整治。"
+    )
+    assert ("滨湖口袋公园", "park") in [(i.name, i.category) for i in _items(body)]
+
+
+def test_reports_without_parts_or_items_say_so_and_strict_refuses(tmp_path: Path) -> None:
+    from luodian_map import extract
+
+    summary = tmp_path / "news.txt"
+    summary.write_text(
+        "某镇人代会开幕\n——2024年1月10日，某镇人民代表大会开幕。过去一年，建成美兰路。",
+        encoding="utf-8",
+    )
+    empty = tmp_path / "empty.txt"
+    empty.write_text("政府工作报告\n一、2024年工作回顾\n经济平稳增长。", encoding="utf-8")
+    notes: list[str] = []
+    results = extract.extract_reports(
+        [summary, empty], {}, cache_dir=tmp_path / "c", warn=notes.append
+    )
+    assert [[i.name for i in items] for items, _ in results] == [["美兰路"], []]
+    assert len(notes) == 2
+    assert "news.txt: no part headings found" in notes[0] and "review part of 2023" in notes[0]
+    assert "empty.txt: no spatial items found in 2 sentences of review 2024" in notes[1]
+    again: list[str] = []  # the cache keeps the notes with the items
+    extract.extract_reports([summary, empty], {}, cache_dir=tmp_path / "c", warn=again.append)
+    assert again == notes
+    with pytest.raises(InputError, match=r"news\.txt: no part headings.*\(--strict\)$"):
+        extract.extract_reports([summary], {}, cache_dir=tmp_path / "c", strict=True)

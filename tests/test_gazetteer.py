@@ -99,9 +99,48 @@ def test_precision_and_uncertainty_are_honest(built):
     assert set(built["precision"]) == {"sourced", "approximate"}
     hand = built[built["precision"] == "approximate"]
     assert (hand["uncertainty_m"] >= 300).all()
-    villages = built[built["kind"] == "village_committee"]
-    assert villages["uncertainty_m"].between(1500, 3000).all()
     assert built["basis"].str.len().gt(20).all()
+
+
+def _anchors() -> dict[str, str]:
+    with PLACEMENTS_CSV.open(encoding="utf-8") as handle:
+        return {r["name"]: r["anchor"] for r in csv.DictReader(handle) if r["anchor"]}
+
+
+def test_no_guess_claims_more_than_the_town_without_an_anchor(built):
+    """An unanchored hand placement's radius reaches every point of the town outline,
+    widened by the outline's own uncertainty (measured at worst 1.6 km off)."""
+    metric = built.to_crs(UTM)
+    town = metric[metric["kind"] == "town"].iloc[0]
+    assert town["uncertainty_m"] >= 2000
+    anchors = _anchors()
+    guesses = metric[(metric["precision"] == "approximate") & (metric["kind"] != "town")]
+    free = guesses[~guesses["name"].isin(list(anchors))]
+    # From every vertex of a guess, the farthest point of the town (a point's Hausdorff
+    # distance to a polygon); the worst vertex of each guess.
+    coords, index = shapely.get_coordinates(free.geometry.to_numpy(), return_index=True)
+    reach = np.zeros(len(free))
+    np.maximum.at(reach, index, shapely.hausdorff_distance(shapely.points(coords), town.geometry))
+    assert len(free) > 60
+    assert (free["uncertainty_m"].to_numpy() >= reach + town["uncertainty_m"] - 10.0).all()
+    # The measured village errors (median 3.9 km, worst 6.7 km) lie inside every radius.
+    villages = built.loc[built["kind"] == "village_committee", "uncertainty_m"]
+    assert len(villages) == 20 and villages.min() > 6700
+
+
+def test_anchored_guesses_reach_their_sourced_anchor(built):
+    metric = built.to_crs(UTM).set_index("name")
+    anchors = _anchors()
+    assert set(anchors.values()) <= set(metric.index[metric["precision"] == "sourced"])
+    names, targets = list(anchors), list(anchors.values())
+    gap = shapely.hausdorff_distance(
+        metric.geometry[names].to_numpy(), metric.geometry[targets].to_numpy()
+    )  # every anchor is a station (a point): the farthest vertex of the guess from it
+    floor = gap + metric.loc[targets, "uncertainty_m"].to_numpy()
+    radius = metric.loc[names, "uncertainty_m"].to_numpy()
+    assert (radius >= floor - 10.0).all()
+    assert (radius < metric.loc["罗店镇", "uncertainty_m"] + 10_000).all()
+    assert metric.loc["中集美兰湖金地广场", "uncertainty_m"] <= 500  # the TOD on its station
 
 
 def test_every_feature_is_valid_and_inside_the_district(built):
@@ -207,6 +246,35 @@ def test_build_rejects_bad_wkt_and_clashing_aliases(tmp_path, sources):
     )
     with pytest.raises(InputError, match="光明村"):
         build_gazetteer(sources, clash)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("X,,facility,,POINT (121.34 31.41),300,b,无此站\n", "anchor '无此站' is not a sourced"),
+        ("X,,facility,,POINT (121.34 31.41),300,b,光明村\n", "anchor '光明村' is not a sourced"),
+        ("X,,facility,,POINT (121.34 31.41),,b,美兰湖站\n", "uncertainty_m must be"),
+    ],
+)
+def test_build_rejects_a_bad_anchor(tmp_path, sources, row, message):
+    path = _placements_with(tmp_path, lambda ls: [*ls, row])
+    with pytest.raises(InputError, match=message):
+        build_gazetteer(sources, path)
+
+
+def test_a_stated_radius_never_undercuts_the_rule(tmp_path, sources):
+    """A guess stating 100 m without an anchor is as uncertain as the town; with an anchor
+    its radius is the gap to the anchor plus its uncertainty plus the stated reach."""
+    rows = [
+        "近站,,facility,,POINT (121.3465 31.4035),100,b,美兰湖站\n",
+        "无据,,facility,,POINT (121.3465 31.4035),100,b,\n",
+    ]
+    built = build_gazetteer(sources, _placements_with(tmp_path, lambda ls: [*ls, *rows]))
+    by_name = built.set_index("name")
+    station = by_name.geometry["美兰湖站"]
+    gap = GEOD.inv(121.3465, 31.4035, station.x, station.y)[2]
+    assert by_name.loc["近站", "uncertainty_m"] == np.ceil((gap + 50 + 100) / 100) * 100
+    assert by_name.loc["无据", "uncertainty_m"] > 6000
 
 
 def test_build_rejects_disagreeing_station_sources(sources):

@@ -93,8 +93,9 @@ def test_gazetteer_places_with_its_own_precision_and_the_rest_is_town_level() ->
     for name in ("无名新村", "低效产业用地"):
         assert (rows[name]["geocoder"], rows[name]["precision"]) == ("town", "town")
         assert TOWN.contains(rows[name].geometry)
-        # a town-level point is as uncertain as the town is wide (~3.9 km for this box)
-        assert 3000 < rows[name]["uncertainty_m"] < 5000
+        # a town-level point reaches every corner of the town, plus the outline's 1000 m:
+        # half the diagonal of this 9.5 × 7.8 km box (6.15 km) + 1 km, rounded up to 100 m
+        assert rows[name]["uncertainty_m"] == 7200
     assert {u["name"] for u in unlocated} == {"无名新村", "低效产业用地"}
     assert all(u["reason"] for u in unlocated)
 
@@ -160,7 +161,7 @@ def test_csv_overrides_with_lon_lat(tmp_path) -> None:
         ("{not json", ".geojson", "cannot read overrides"),
         ("name,lon,lat\n王家村,31.43,121.33\n", ".csv", "look swapped"),
         ("name,lon,lat\n王家村,2.35,48.85\n", ".csv", "outside China"),
-        ("name,x,y\n王家村,121.3,31.4\n", ".csv", "lon and lat"),
+        ("name,a,b\n王家村,121.3,31.4\n", ".csv", "lon and lat"),
         ("lon,lat\n121.3,31.4\n", ".csv", "'id' or a 'name'"),
         ("", ".csv", "cannot read overrides"),
     ],

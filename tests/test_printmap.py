@@ -24,7 +24,7 @@ from luodian_map import charts
 from luodian_map.categories import CATEGORIES, PUBLIC_PRECISIONS
 from luodian_map.errors import LuodianMapError
 from luodian_map.layers import read_layers
-from luodian_map.printmap import PAPERS, read_base, render_print
+from luodian_map.printmap import PAPERS, cjk_font, read_base, render_print
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "geodata" / "reports" / "luodian_2024_work_report.txt"
@@ -32,7 +32,7 @@ SURVEYED = {"罗店医院": "point", "美兰湖公园": "polygon"}
 
 # CI installs fonts-noto-cjk: there a missing CJK font fails the tests instead of skipping them
 pytestmark = pytest.mark.skipif(
-    charts.cjk_font() is None and not os.environ.get("CI"),
+    cjk_font() is None and not os.environ.get("CI"),
     reason="needs a CJK font (Debian fonts-noto-cjk)",
 )
 
@@ -78,54 +78,53 @@ def _overrides() -> dict:
 
 
 def _place_file() -> dict:
-    """A place file in the luodian_map format: a road, a river, a lake and a school."""
+    """A place file as ``places fetch`` writes it: a road, a river, a lake, a park and a
+    school (not part of the base)."""
 
-    def feature(name, category, tags, geometry):
+    def feature(name, kind, category, geometry):
         return {
             "type": "Feature",
             "properties": {
                 "name": name,
-                "kind": "test",
+                "aliases": [],
+                "kind": kind,
                 "category": category,
                 "precision": "sourced",
-                "source": "test base © its authors",
-                "tags": tags,
+                "uncertainty_m": 20,
+                "source": "osm",
+                "source_id": f"way/{len(name)}{kind}",
+                "basis": "test",
+                "tags": {},
             },
             "geometry": geometry,
         }
 
+    def square(x, y, d=0.004):
+        return {
+            "type": "Polygon",
+            "coordinates": [[[x, y], [x + d, y], [x + d, y + d], [x, y + d], [x, y]]],
+        }
+
     return {
         "type": "FeatureCollection",
-        "luodian_map": {"source": "test"},
+        "luodian_map": {"source": "osm", "attribution": "test base © its authors"},
         "features": [
             feature(
                 "测试路",
                 "road",
-                {"highway": "primary"},
+                "road",
                 {"type": "LineString", "coordinates": [[121.33, 31.40], [121.37, 31.43]]},
             ),
             feature(
                 "测试河",
+                "river",
                 "ecology",
-                {"waterway": "river"},
                 {"type": "LineString", "coordinates": [[121.32, 31.43], [121.38, 31.39]]},
             ),
+            feature("测试湖", "water", None, square(121.36, 31.40)),
+            feature("测试公园", "park", "park", square(121.34, 31.42)),
             feature(
-                "测试湖",
-                "ecology",
-                {"natural": "water"},
-                {
-                    "type": "Polygon",
-                    "coordinates": [
-                        [[121.36, 31.40], [121.365, 31.40], [121.365, 31.404], [121.36, 31.40]]
-                    ],
-                },
-            ),
-            feature(
-                "测试学校",
-                "facility",
-                {"amenity": "school"},
-                {"type": "Point", "coordinates": [121.35, 31.41]},
+                "测试学校", "school", "facility", {"type": "Point", "coordinates": [121.35, 31.41]}
             ),
         ],
     }
@@ -303,12 +302,14 @@ def test_place_files_give_the_offline_base(project, features, tmp_path) -> None:
     base = read_base([town_dir / "gazetteer.geojson"])
     layers = dict(zip(base["name"], base["layer"], strict=True))
     assert layers == {"宝山区": "district", "罗店镇": "town", "测试路": "road",
-                      "测试河": "river", "测试湖": "water"}  # fmt: skip
+                      "测试河": "river", "测试湖": "water", "测试公园": "park"}  # fmt: skip
     printed = render_print(features, tmp_path / "base.pdf", fmt="pdf", base=base)
-    assert printed.base == {"district": 1, "town": 1, "water": 1, "river": 1, "road": 1}
+    assert printed.base == {
+        "district": 1, "town": 1, "park": 1, "water": 1, "river": 1, "road": 1
+    }  # fmt: skip
     text = _pdf_text(printed.path)
     assert "test base © its authors" in text and "道路（底图）" in text
-    assert "河流、水面（底图）" in text
+    assert "河流、水面（底图）" in text and "公园绿地（底图）" in text
 
 
 def test_every_geometry_type_and_items_without_a_place(tmp_path) -> None:
@@ -340,7 +341,7 @@ def test_no_cjk_font_is_an_error_not_a_page_of_boxes(features, tmp_path, monkeyp
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--format", "html", "--public"], "--public applies to --format pdf or png"),
+        (["--format", "pdf", "--basemap", "gaode"], "--basemap gaode: only for --format html"),
         (["--format", "pdf", "--year", "2030"], "no items of 2030"),
         (["--format", "pdf", "-o", "maps/x.png"], "a .png file name for --format pdf"),
         (["--format", "png", "--edit"], "--edit: only for --format html"),

@@ -237,10 +237,60 @@ def test_report_text_is_escaped(tmp_path):
     assert not [t for t, _ in tags if t in ("img", "iframe", "object", "embed")]
     handlers = [(t, k) for t, attrs in tags for k in attrs if k.lower().startswith("on")]
     assert handlers == []
-    # Every <script> element is one of ours or a library link: none came from the data.
     data, _ = page_data(page)
     names = [f["properties"]["name"] for f in data["features"]]
     assert XSS_NAME in names
+
+
+class Scripts(HTMLParser):
+    """Every <script> element: its attributes and its text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.scripts: list[tuple[dict[str, str | None], str]] = []
+        self._open = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "script":
+            self.scripts.append((dict(attrs), ""))
+            self._open = True
+
+    def handle_endtag(self, tag):
+        self._open = self._open and tag != "script"
+
+    def handle_data(self, data):
+        if self._open:
+            attrs, text = self.scripts[-1]
+            self.scripts[-1] = (attrs, text + data)
+
+
+@pytest.mark.parametrize("edit", [False, True])
+def test_report_text_adds_no_script_element(tmp_path, edit):
+    """A name and a quote holding a <script> element and template syntax give the page the
+    same <script> elements as harmless text does; they reach the page only as JSON data."""
+    name = "<script>alert(1)</script>{{ 7*7 }}新川路"
+    quote = f"完成{name}改造，</script><script>alert(7)</script>并拓宽。"
+
+    def scripts(name: str, quote: str, file: str) -> tuple[str, list[tuple[dict, str]]]:
+        features = make_features()
+        row = features["id"] == "road-0003"
+        features.loc[row, "name"] = name
+        features.loc[row, "quote"] = quote
+        page = render_map(features, tmp_path / file, basemap="none", edit=edit).read_text()
+        parser = Scripts()
+        parser.feed(page)
+        return page, parser.scripts
+
+    page, hostile = scripts(name, quote, "hostile.html")
+    _, harmless = scripts("新川路", "完成新川路改造。", "harmless.html")
+    assert [attrs for attrs, _ in hostile] == [attrs for attrs, _ in harmless]
+    differ = [(a, t) for (a, t), (_, u) in zip(hostile, harmless, strict=True) if t != u]
+    (attrs, text), *others = differ  # only the data block differs ...
+    assert others == [] and attrs["type"] == "application/json"
+    data = decode(json.loads(text))  # ... and holds the text as it was
+    props = {f["properties"]["id"]: f["properties"] for f in data["features"]}
+    assert (props["road-0003"]["name"], props["road-0003"]["quote"]) == (name, quote)
+    assert "alert(1)</script>" not in page and "</script><script>alert(7)" not in page
 
 
 def test_template_syntax_in_report_text_stays_text(tmp_path):
@@ -529,3 +579,35 @@ def test_mentions_as_json_text_and_absent_parent(tmp_path):
     ]  # fmt: skip
     assert props["park-0032"]["parent_name"] == "美兰湖公园"  # "二期" taken off its own name
     assert props["road-0002"]["follow_up"] is None
+
+
+def test_public_map_carries_no_guess_geometry(tmp_path):
+    """``public=True``: the page's data holds the surveyed and sourced features only; the
+    guesses travel as a list (no geometry) with their quotes escaped like all report text,
+    and the approximate town outline is not drawn, though it still frames the map."""
+    features = make_features()
+    guess = "road-0002"
+    features.loc[features["id"] == guess, "quote"] = "<script>alert(7)</script>美丹路"
+    page = render_map(
+        features, tmp_path / "p.html", basemap="none", public=True,
+        outline=make_outline().assign(precision="approximate"),
+    ).read_text()  # fmt: skip
+    data, config = page_data(page)
+    exact = features["precision"].isin(["surveyed", "sourced"])
+    assert sorted(f["properties"]["id"] for f in data["features"]) == sorted(
+        features.loc[exact, "id"]
+    )
+    assert config["public"] is True and config["hasOutline"] is False
+    listed = json.loads(
+        re.search(r"LuodianMap\.pendingPanel\(\s*\w+,\s*(\[.*?\]),\s*\{", page, re.S).group(1)
+    )
+    assert sorted(i["id"] for i in listed) == sorted(features.loc[~exact, "id"])
+    assert {"geometry", "coordinates"}.isdisjoint(k for i in listed for k in i)
+    item = next(i for i in listed if i["id"] == guess)
+    assert item["quote"] == "<script>alert(7)</script>美丹路" and item["category"] == "道路"
+    assert "<script>alert(7)" not in page and "alert(7)</script>" not in page
+    assert "\\u003cscript\\u003ealert(7)" in page
+    assert "padding" in page and '"paddingTopLeft": [340, 60]' in page
+    with pytest.raises(LuodianMapError, match="--public"):
+        render_map(features, tmp_path / "e.html", basemap="none", public=True, edit=True)
+    assert not (tmp_path / "e.html").exists()

@@ -44,7 +44,9 @@ def check_invariants(report: Report) -> None:
             assert s.year is None
         else:
             [part] = [p for p in report.parts if p.start <= s.start and s.end <= p.end]
-            assert (part.kind, part.year) == (s.part, s.year)
+            assert part.first_year <= s.year <= part.last_year  # a year the part covers
+            if part.heading:  # a whole text without headings may name next year's plan
+                assert s.part == part.kind
     assert not "".join(covered).strip(), "text outside every sentence"
     for part in report.parts:
         assert part.kind in ("review", "plan")
@@ -390,7 +392,12 @@ def test_years_come_from_the_report_date_when_headings_have_none(
 def test_years_fall_back_to_the_year_argument_then_to_none() -> None:
     undated = _without_heading_years("某日")
     assert [p.year for p in parse_report(undated, "x", year=2030).parts] == [2030, 2031]
-    assert [p.year for p in parse_report(undated, "x").parts] == [None, None]
+    with pytest.raises(InputError, match=r"cannot tell which year.*--year"):
+        parse_report(undated, "x")
+    # the year argument is a guess the report did not confirm: a note, an error if strict
+    assert parse_report(undated, "x", year=2030).notes
+    with pytest.raises(InputError, match="--strict"):
+        parse_report(undated, "x", year=2030, strict=True)
     # one heading with a year dates the other
     half = undated.replace("今年工作安排", "2021年工作安排")
     assert [p.year for p in parse_report(half, "x", year=2030).parts] == [2020, 2021]
@@ -492,7 +499,7 @@ def _one_line_error(path: Path, pattern: str) -> None:
         ("controls.txt", bytes(range(1, 9)) * 20, "binary file"),
         ("latin.txt", "caf\xe9 \x80 na\xefve r\xe9sum\xe9".encode("latin-1"), "cannot decode"),
         ("cut.txt", RAW.encode()[:3000] + b"\xff" + RAW.encode()[3001:6000], "not valid UTF-8"),
-        ("noparts.txt", "罗店镇简介\n罗店镇位于宝山区。".encode(), "no recognisable report parts"),
+        ("noparts.txt", "罗店镇简介\n罗店镇位于宝山区。".encode(), "cannot tell which year"),
         ("report.odt", b"text", "unsupported file type '.odt'"),
         ("fake.docx", b"not a zip archive", r"not a readable \.docx"),
         ("empty.docx", None, "contains no text"),
@@ -559,7 +566,7 @@ def test_report_like_text_keeps_offsets(lines: list[str]) -> None:
     try:
         report = parse_report("\n".join(lines), "fuzz", year=2024)
     except InputError as exc:
-        assert "no recognisable report parts" in str(exc) or "no text" in str(exc)
+        assert "cannot tell which year" in str(exc) or "no text" in str(exc)
     else:
         check_invariants(report)
 
@@ -686,3 +693,109 @@ def test_sentence_spans_by_marks_match_the_per_character_rules(text: str) -> Non
     from luodian_map.report import _sentence_spans
 
     assert _sentence_spans(text) == _sentence_spans_per_character(text)
+
+
+# ------------------------------------------------------------- layouts as reports arrive
+
+
+def _parts(report: Report) -> list[tuple[str, int | None, int | None]]:
+    return [(p.kind, p.first_year, p.year) for p in report.parts]
+
+
+def test_part_headings_inside_a_paragraph_get_lines_of_their_own() -> None:
+    text = (
+        "政府工作报告\n镇长 吴某 各位代表：现在，我代表某镇人民政府报告工作。 2023年工作回顾 "
+        "2023年，我们完成美兰路改造。 2024年工作安排 2024年，我们将新建祁连公园。"
+    )
+    report = parse_report(text, "inline")
+    assert [(p.kind, p.year, p.heading) for p in report.parts] == [
+        ("review", 2023, "2023年工作回顾"),
+        ("plan", 2024, "2024年工作安排"),
+    ]
+    assert sentence_with(report, "祁连公园").year == 2024
+    assert sentence_with(report, "各位代表").part == "other"
+    check_invariants(report)
+
+
+def test_a_heading_broken_over_two_lines_is_one_heading() -> None:
+    text = (
+        "政府工作报告\n2024年\n工作回顾\n完成美兰路改造，全长两公里，沿线绿化同步完成。\n"
+        "二、\n2025年工作安排\n新建祁连公园。"
+    )
+    report = parse_report(text, "split")
+    assert [(p.kind, p.year, p.heading) for p in report.parts] == [
+        ("review", 2024, "2024年工作回顾"),
+        ("plan", 2025, "二、2025年工作安排"),
+    ]
+    check_invariants(report)
+
+
+def test_a_five_year_review_dates_each_sentence_by_the_year_it_names() -> None:
+    text = (
+        "某镇政府工作报告\n2021年12月15日\n一、本届政府工作回顾\n"
+        "2019年，建成美兰路。新建祁连公园，比2016年增加绿地一倍。\n"
+        "二、今后五年主要任务\n推进A路建设。"
+    )
+    report = parse_report(text, "five")
+    assert _parts(report) == [("review", 2017, 2021), ("plan", 2022, 2022)]
+    assert sentence_with(report, "美兰路").year == 2019
+    assert sentence_with(report, "祁连公园").year == 2021  # 2016 is outside the five years
+    assert sentence_with(report, "A路").year == 2022
+    check_invariants(report)
+
+
+def test_parts_numbered_as_sections_are_parts_when_there_are_no_others() -> None:
+    text = (
+        "某镇政府工作报告\n（一）2023年工作回顾\n建成美兰路。\n（二）2024年工作安排\n推进A路建设。"
+    )
+    report = parse_report(text, "sections")
+    assert [(p.kind, p.year, p.heading) for p in report.parts] == [
+        ("review", 2023, "（一）2023年工作回顾"),
+        ("plan", 2024, "（二）2024年工作安排"),
+    ]
+    assert report.notes == []
+    check_invariants(report)
+
+
+def test_a_half_year_review_plans_the_rest_of_its_own_year() -> None:
+    text = (
+        "某镇政府工作报告\n一、2021年上半年工作回顾\n建成美兰路。\n"
+        "二、下半年工作安排\n推进A路建设。"
+    )
+    assert _parts(parse_report(text, "half")) == [("review", 2021, 2021), ("plan", 2021, 2021)]
+
+
+def test_web_page_furniture_is_dropped_and_its_date_kept() -> None:
+    text = (
+        "索引号：SY-2024-01 | 发布机构：某镇人民政府 | 发布时间 2024-01-03\n某镇政府工作报告\n"
+        "打开网易新闻 查看更多图片\n一、过去一年工作回顾\n建成美兰路。\n点赞 在看\n"
+        "关联信息：某镇2023年预算报告\n二、今年工作安排\n推进A路建设。\n扫一扫在手机打开当前页\n阅读原文"
+    )
+    report = parse_report(text, "web")
+    assert (report.date, report.title) == ("2024-01-03", "某镇政府工作报告")
+    assert _parts(report) == [("review", 2023, 2023), ("plan", 2024, 2024)]
+    for furniture in ("索引号", "网易", "点赞", "关联信息", "扫一扫", "阅读原文"):
+        assert furniture not in report.text
+    check_invariants(report)
+
+
+def test_a_text_without_part_headings_is_one_part_and_says_so() -> None:
+    summary = (
+        "某镇召开第七届人民代表大会第三次会议\n——2024年1月10日，某镇第七届人民代表大会第三次"
+        "会议开幕。过去一年，建成美兰路。2024年，将新建祁连公园。"
+    )
+    report = parse_report(summary, "news")
+    assert _parts(report) == [("review", 2023, 2023)]
+    assert len(report.notes) == 1 and "no part headings" in report.notes[0]
+    assert "review part of 2023" in report.notes[0] and "2024-01-10" in report.notes[0]
+    dated = sentence_with(report, "2024年1月10日")  # a date is not a year the text is about
+    assert (dated.part, dated.year) == ("review", 2023)
+    planned = sentence_with(report, "祁连公园")
+    assert (planned.part, planned.year) == ("plan", 2024)
+    check_invariants(report)
+    with pytest.raises(InputError, match=r"no part headings.*\(--strict\)$"):
+        parse_report(summary, "news", strict=True)
+    # a list of tasks titled with its year is a plan of that year
+    tasks = parse_report("2024年某镇政府实事项目\n1. 新建祁连公园。\n2. 改造美兰路。", "tasks")
+    assert _parts(tasks) == [("plan", 2024, 2024)]
+    assert "year from the title" in tasks.notes[0]

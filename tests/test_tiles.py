@@ -20,8 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from luodian_map import charts
-from luodian_map.printmap import render_print
+from luodian_map.printmap import cjk_font, render_print
 from luodian_map.tiles import MAX_TILES, TileSource, fetch_mosaic, warp
 
 BOUNDS = (121.30, 31.38, 121.40, 31.45)  # west, south, east, north: around 罗店镇
@@ -105,9 +104,7 @@ def test_mosaic_is_placed_where_its_tiles_belong(tile_server, tmp_path) -> None:
         assert tuple(image[row, col]) == tile_color(tx, ty)
 
 
-@pytest.mark.skipif(
-    charts.cjk_font() is None and not os.environ.get("CI"), reason="needs a CJK font"
-)
+@pytest.mark.skipif(cjk_font() is None and not os.environ.get("CI"), reason="needs a CJK font")
 def test_print_map_over_tiles_then_from_the_cache(tile_server, tmp_path, monkeypatch) -> None:
     from conftest import make_features
 

@@ -29,6 +29,7 @@ from .errors import GeocodingError
 __all__ = [
     "DEFAULT_NEGATIVE_TTL_S",
     "NO_RESULT",
+    "OTHER_NAME",
     "OUTSIDE_DISTRICT",
     "CachedAnswer",
     "GeocodeCache",
@@ -40,7 +41,8 @@ DEFAULT_NEGATIVE_TTL_S = 90 * 24 * 3600.0
 
 NO_RESULT = "no_result"
 OUTSIDE_DISTRICT = "outside_district"
-REASONS = (NO_RESULT, OUTSIDE_DISTRICT)
+OTHER_NAME = "other_name"  # places in the district, but none of them the one asked for
+REASONS = (NO_RESULT, OUTSIDE_DISTRICT, OTHER_NAME)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -78,7 +80,7 @@ class CachedAnswer:
 
     ``lon``/``lat`` are WGS-84 (already converted); ``crs`` names the provider's own datum
     before conversion, so a suspicious point can be traced back. ``reason`` says why a
-    negative answer is negative (``no_result`` or ``outside_district``).
+    negative answer is negative (``no_result``, ``outside_district`` or ``other_name``).
     """
 
     provider: str

@@ -1,4 +1,4 @@
-"""The fixed category ids of DESIGN.md, with their labels and display defaults.
+"""The fixed category ids of docs/architecture.md, with their labels and display defaults.
 
 Ids are part of the data contract (layer file names, URL hashes, feature properties), so
 they never change; labels are for people and come in Chinese and English.
@@ -54,10 +54,12 @@ PRECISIONS: dict[str, tuple[str, str]] = {
     "approximate": ("近似位置", "Approximate"),
     "town": ("镇级汇总", "Town level"),
 }
-
-# The precisions a map for the public shows as places; every other item is listed as
-# "位置待核实" (awaiting a verified location) instead.
 PUBLIC_PRECISIONS = ("surveyed", "sourced")
+"""Precisions a map for public display draws as places; the others are guesses (approximate
+placements and town-level aggregates) and are only listed, never drawn."""
+GUESS_PRECISIONS = tuple(p for p in PRECISIONS if p not in PUBLIC_PRECISIONS)
+"""Precisions whose position is a guess: drawn dashed on the planners' map, left out of public
+maps and of the coverage check's service reach."""
 
 # Colours of the coverage pictures, shared by the charts and the map.
 PRECISION_COLORS = {

@@ -1,7 +1,9 @@
 """Charts of the coverage checks for ``coverage.md``, drawn with matplotlib.
 
-Byte-for-byte reproducible: each chart is drawn on a ``Figure`` of its own (no pyplot
-state) and saved as SVG with a fixed id salt and no date stamp. The charts take plain
+Byte-for-byte reproducible, whatever fonts the machine has: each chart is drawn on a
+``Figure`` of its own (no pyplot state) and saved as SVG with a fixed id salt and no date
+stamp; text stays text under a fixed font-family list, and is laid out with fixed metrics
+(:class:`_FixedMetricsRenderer`) rather than those of an installed font. The charts take plain
 data (:class:`ChartInput`, made by ``checks.chart_input``) and the module imports neither
 geopandas nor the checks, so a second process that only loads matplotlib can draw them
 while the first renders the maps (``checks.ChartProcess``).
@@ -9,18 +11,22 @@ while the first renders the maps (``checks.ChartProcess``).
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import io
-import warnings
+import unicodedata
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, TypedDict
 
 import matplotlib
 import numpy as np
-from matplotlib import font_manager
+from matplotlib.backends.backend_mixed import MixedModeRenderer
+from matplotlib.backends.backend_svg import FigureCanvasSVG, RendererSVG
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 
 from .categories import (
     CATEGORIES,
@@ -43,7 +49,8 @@ class ChartInput(TypedDict):
     outline: list[list[list[float]]]  # the town outline's rings as [x, y] lists
 
 
-# Fonts with the CJK glyphs of category and committee names, most likely first.
+# The font-family list every SVG text carries, so the viewer's CJK font draws it: fonts
+# with the glyphs of category and committee names, most likely first.
 CJK_FONTS = (
     "Noto Sans CJK SC",
     "Source Han Sans SC",
@@ -54,33 +61,77 @@ CJK_FONTS = (
     "Microsoft YaHei",
     "PingFang SC",
 )
+# Text is measured with the DejaVu Sans that ships inside matplotlib (not one of the
+# system's fonts), each wide (CJK) character counted one em, as CJK fonts draw it ...
+_MEASURE_FONT = str(Path(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf"))
+# ... and a line's ascent and descent in em are those of Noto Sans CJK.
+_ASCENT, _DESCENT = 0.88, 0.12
 
 
-def cjk_font() -> str | None:
-    """The first installed font of :data:`CJK_FONTS`, or None."""
-    available = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in CJK_FONTS if name in available), None)
+class _FixedMetricsRenderer(RendererSVG):
+    """An SVG renderer whose text extents do not depend on the installed fonts."""
+
+    def get_text_width_height_descent(
+        self, s: str, prop: FontProperties, ismath: Any
+    ) -> tuple[float, float, float]:
+        wide = sum(unicodedata.east_asian_width(c) in "WF" for c in s)
+        narrow = "".join(c for c in s if unicodedata.east_asian_width(c) not in "WF")
+        measure = FontProperties(fname=_MEASURE_FONT, size=prop.get_size_in_points())
+        width, height, descent = super().get_text_width_height_descent(narrow, measure, ismath)
+        return width + wide * prop.get_size_in_points(), height, descent
+
+    def _get_font_height_metrics(self, prop: FontProperties) -> tuple[float, float, float]:
+        """Ascent, descent and line gap of a line of text: matplotlib 3.11+ asks the
+        renderer (private hook) before reading them from the font ``prop`` resolves to."""
+        size = self.points_to_pixels(prop.get_size_in_points())
+        return _ASCENT * size, _DESCENT * size, 0.0
+
+
+class _FixedMetricsCanvas(FigureCanvasSVG):
+    """``FigureCanvasSVG.print_svg`` with :class:`_FixedMetricsRenderer`."""
+
+    def print_svg(
+        self,
+        filename: Any,  # a binary file: ``_svg`` passes a BytesIO
+        *,
+        bbox_inches_restore: Any = None,
+        metadata: Any = None,
+        **_raster_options: Any,  # dpi, facecolor…: print_figure passes them to every format
+    ) -> None:
+        text = codecs.getwriter("utf-8")(filename)
+        dpi = self.figure.dpi
+        self.figure.dpi = 72
+        width, height = self.figure.get_size_inches()
+        renderer = MixedModeRenderer(
+            self.figure,
+            width,
+            height,
+            dpi,
+            _FixedMetricsRenderer(width * 72, height * 72, text, image_dpi=dpi, metadata=metadata),
+            bbox_inches_restore=bbox_inches_restore,
+        )
+        self.figure.draw(renderer)
+        renderer.finalize()
 
 
 @contextlib.contextmanager
 def _chart_style() -> Iterator[None]:
-    """Text stays text in the SVG, so the viewer's CJK fonts draw it; the installed CJK font
-    (if any) only measures it for the layout, and without one the run still succeeds."""
-    font = cjk_font()
+    """Text stays text in the SVG, under the fixed family list: the viewer's CJK fonts draw
+    it, and no installed font changes the file."""
     style = {
         "font.family": "sans-serif",
-        "font.sans-serif": [*([font] if font else []), "DejaVu Sans"],
+        "font.sans-serif": [*CJK_FONTS, "DejaVu Sans"],
         "axes.unicode_minus": False,
         "svg.fonttype": "none",
         "svg.hashsalt": "luodian-map",
     }
-    with matplotlib.rc_context(style), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Glyph .* missing from")
+    with matplotlib.rc_context(style):
         yield
 
 
 def _svg(figure: Figure) -> bytes:
     buffer = io.BytesIO()
+    _FixedMetricsCanvas(figure)
     figure.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()
 

@@ -39,7 +39,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ._io import write_atomic
 from ._process import call, usable_cpus
-from .categories import CATEGORIES, PRECISIONS
+from .categories import CATEGORIES, GUESS_PRECISIONS, PRECISIONS
 
 if typing.TYPE_CHECKING:
     from .charts import ChartInput
@@ -49,7 +49,7 @@ from .geocode import gazetteer_town, town_frame
 
 WGS84 = "EPSG:4326"
 PRECISION_ORDER = tuple(PRECISIONS)  # surveyed, sourced, approximate, town
-NEEDS_SURVEY = ("approximate", "town")
+NEEDS_SURVEY = GUESS_PRECISIONS  # approximate, town: a guess needs a surveyed location
 COMMITTEE_KINDS = ("village_committee", "residents_committee")
 COMMITTEE_LABELS = {"village_committee": "村委会", "residents_committee": "居委会"}
 KIND_LABELS = {
@@ -95,6 +95,7 @@ class CheckConfig:
     reach_kinds: tuple[str, ...]
     flood_work_categories: tuple[str, ...]
     metric_crs: str
+    reach_include_guesses: bool
 
 
 def _typed(key: str, value: Any, expected: Any, source: str) -> Any:
@@ -109,13 +110,15 @@ def _typed(key: str, value: Any, expected: Any, source: str) -> Any:
         raise InputError(f"{source}: {key} must be a non-negative integer, not {value!r}")
     if expected is str and isinstance(value, str):
         return value
+    if expected is bool and isinstance(value, bool):
+        return value
     if (
         typing.get_origin(expected) is tuple
         and isinstance(value, list)
         and all(isinstance(v, str) for v in value)
     ):
         return tuple(value)
-    names = {float: "a number", int: "an integer", str: "a string"}
+    names = {float: "a number", int: "an integer", str: "a string", bool: "true or false"}
     raise InputError(
         f"{source}: {key} must be {names.get(expected, 'a list of strings')}, not {value!r}"
     )
@@ -276,11 +279,12 @@ def _prepare(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     f["kind"] = f["kind"].where(f["kind"].notna(), None)
     f["has_geometry"] = f.geometry.notna() & ~f.geometry.is_empty
     f["placed"] = f["has_geometry"] & (f["precision"] != "town")
+    f["guess"] = f["precision"].isin(GUESS_PRECISIONS)
     return f
 
 
 def _category_rank(category: str) -> int:
-    """DESIGN.md's order of categories, unknown ones last."""
+    """docs/architecture.md's order of categories, unknown ones last."""
     return list(CATEGORIES).index(category) if category in CATEGORIES else len(CATEGORIES)
 
 
@@ -575,10 +579,17 @@ def _service_reach(
     config: CheckConfig,
 ) -> list[dict[str, Any]]:
     """Share of residents' committees within walking distance of each kind of facility,
-    with the reviewed facilities only (before) and with the planned ones added (after)."""
-    residents = np.flatnonzero((committees["kind"] == "residents_committee").to_numpy())
+    with the reviewed facilities only (before) and with the planned ones added (after).
+
+    Facilities and committee points whose position is a guess (approximate or town level)
+    are left out unless ``config.reach_include_guesses``: a circle drawn round a point
+    kilometres off says nothing about who lives within it."""
+    keep = config.reach_include_guesses
+    usable = ~committees["precision"].isin(GUESS_PRECISIONS) | keep
+    residents = np.flatnonzero(((committees["kind"] == "residents_committee") & usable).to_numpy())
     facilities = f["category"].eq("facility") & f["kind"].isin(config.reach_kinds)
-    placed = np.flatnonzero((facilities & f["placed"]).to_numpy())
+    used = f["placed"] & (~f["guess"] | keep)
+    placed = np.flatnonzero((facilities & used).to_numpy())
     tree = gpd.GeoSeries(metric.values[placed]).sindex
     near_c, near_i = tree.query(
         committees_m.values[residents], predicate="dwithin", distance=config.walk_distance_m
@@ -602,9 +613,10 @@ def _service_reach(
                 "kind": kind,
                 "kind_label": KIND_LABELS.get(kind, kind),
                 "committees": total,
-                "facilities_before": int((of_kind & f["placed"] & f["part"].eq("review")).sum()),
-                "facilities_after": int((of_kind & f["placed"]).sum()),
+                "facilities_before": int((of_kind & used & f["part"].eq("review")).sum()),
+                "facilities_after": int((of_kind & used).sum()),
                 "town_level": int((of_kind & ~f["placed"]).sum()),
+                "guesses": int((of_kind & f["guess"]).sum()),
                 "reached_before": len(before),
                 "reached_after": len(after),
                 "share_before": round(len(before) / total, 3) if total else None,
@@ -655,6 +667,42 @@ def _flood_works(
             ]
         rows.append({**_item(point), "precision": point["precision"], "works": works_near})
     return rows
+
+
+def _guess_inputs(
+    f: gpd.GeoDataFrame, committees: gpd.GeoDataFrame, config: CheckConfig
+) -> dict[str, dict[str, Any]]:
+    """For each figure measured by distance, how many of its inputs are guesses
+    (approximate or town level) and whether they were left out.
+
+    Inputs: facilities of the reach kinds and residents' committees (service reach);
+    flood-prone points and the planned works of the flood categories (flood works);
+    committees and tasks (village coverage by distance)."""
+    committee_guess = committees["precision"].isin(GUESS_PRECISIONS)
+    residents = committees["kind"] == "residents_committee"
+    facilities = f["category"].eq("facility") & f["kind"].isin(config.reach_kinds)
+    flood = f["category"].eq("flood_point")
+    works = f["part"].eq("plan") & f["category"].isin(config.flood_work_categories)
+
+    def count(features: pd.Series, points: pd.Series, excluded: bool) -> dict[str, Any]:
+        return {
+            "inputs": int(features.sum() + points.sum()),
+            "guesses": int((features & f["guess"]).sum() + (points & committee_guess).sum()),
+            "excluded": excluded,
+        }
+
+    none = pd.Series(False, index=committees.index)
+    return {
+        "service_reach": count(facilities, residents, not config.reach_include_guesses),
+        "flood_works": count(flood | works, none, False),
+        "villages": count(pd.Series(True, index=f.index), ~none, False),
+    }
+
+
+def guess_note(counts: dict[str, Any]) -> str:
+    """ "N of M inputs are guesses, excluded" (or included), for a figure's text."""
+    fate = "excluded" if counts["excluded"] else "included, so the figure is indicative only"
+    return f"{counts['guesses']} of {counts['inputs']} inputs are guesses, {fate}"
 
 
 def _mentions(value: Any) -> list[dict[str, Any]]:
@@ -754,7 +802,7 @@ def run_checks(
     ----------
     features : GeoDataFrame
         The layers (``layers.read_layers``): one row per feature with the properties of
-        DESIGN.md.
+        docs/architecture.md.
     gazetteer_gdf : GeoDataFrame
         The gazetteer (``gazetteer.load_gazetteer``): the town outline, the district and
         the village and residents' committees.
@@ -797,6 +845,7 @@ def run_checks(
         "follow_up": follow_up,
     }
     summary = _summary(f, checks, reports)
+    summary["guess_inputs"] = _guess_inputs(f, committees, config)
     frames = _frames(f, metric, committees, villages, outside, outline, config)
     return CoverageReport(town, summary, checks, notes, config, frames)
 
@@ -855,6 +904,7 @@ def _frames(
         by_year=[v["by_year"] for v in villages],
     )
     reach = f["category"].eq("facility") & f["kind"].isin(config.reach_kinds) & f["placed"]
+    reach &= ~f["guess"] | config.reach_include_guesses
     buffers = gpd.GeoDataFrame(
         f.loc[reach, ["id", "name", "kind", "part", "year"]].reset_index(drop=True),
         geometry=metric[reach].buffer(config.walk_distance_m).to_crs(WGS84).values,
@@ -1066,7 +1116,8 @@ def coverage_markdown(report: CoverageReport, charts: dict[str, str]) -> str:
     out.append(
         f"A task touches a committee when the committee's name appears in the item's name or "
         f"quote, or when the task lies within {cfg.village_distance_m:g} m of the committee's "
-        "point (town-level items only by name).\n\n"
+        "point (town-level items only by name). "
+        f"{guess_note(s['guess_inputs']['villages'])}.\n\n"
     )
     if "villages" in charts:
         out.append(f"![Village coverage]({charts['villages']})\n\n")
@@ -1093,7 +1144,13 @@ def coverage_markdown(report: CoverageReport, charts: dict[str, str]) -> str:
     out.append(
         f"Share of the residents' committees within {cfg.walk_distance_m:g} m of a facility "
         "of each kind: before = the facilities of the review, after = with the plan's added. "
-        "Town-level facilities have no place and are not counted.\n\n"
+        "Town-level facilities have no place and are not counted. "
+        f"**{guess_note(s['guess_inputs']['service_reach'])}**"
+        + (
+            " (`reach_include_guesses = true` in the config counts them).\n\n"
+            if s["guess_inputs"]["service_reach"]["excluded"]
+            else ".\n\n"
+        )
     )
     if "reach" in charts:
         out.append(f"![Service reach]({charts['reach']})\n\n")
@@ -1104,6 +1161,7 @@ def coverage_markdown(report: CoverageReport, charts: dict[str, str]) -> str:
                 "facilities before",
                 "after",
                 "town-level",
+                "guesses",
                 "reached before",
                 "after",
                 "share before",
@@ -1115,6 +1173,7 @@ def coverage_markdown(report: CoverageReport, charts: dict[str, str]) -> str:
                     r["facilities_before"],
                     r["facilities_after"],
                     r["town_level"],
+                    r["guesses"],
                     f"{r['reached_before']}/{r['committees']}",
                     f"{r['reached_after']}/{r['committees']}",
                     _percent(r["share_before"]),
@@ -1128,7 +1187,8 @@ def coverage_markdown(report: CoverageReport, charts: dict[str, str]) -> str:
     out.append("\n## 易积水点与工程 Flood points vs works\n")
     out.append(
         f"Planned {_cell('、'.join(_label(x) for x in cfg.flood_work_categories))} works "
-        f"within {cfg.flood_work_distance_m:g} m of each flood-prone point.\n\n"
+        f"within {cfg.flood_work_distance_m:g} m of each flood-prone point. "
+        f"{guess_note(s['guess_inputs']['flood_works'])}.\n\n"
     )
     out.append(
         _table(
@@ -1184,7 +1244,9 @@ def chart_input(report: CoverageReport) -> ChartInput:
     return {
         "located": report.checks["located"],
         "villages": bool(report.checks["villages"]),
-        "reach": report.checks["service_reach"] if report.summary["committees"] else [],
+        "reach": report.checks["service_reach"]
+        if any(r["committees"] for r in report.checks["service_reach"])
+        else [],
         "walk_m": report.config.walk_distance_m,
         "committees": {
             "name": committees["name"].tolist(),

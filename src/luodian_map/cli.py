@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from . import __version__, settings
+from .categories import PUBLIC_PRECISIONS
 from .errors import LuodianMapError
 
 PROG = "luodian-map"
@@ -46,8 +47,12 @@ def _extract(args: argparse.Namespace) -> list:
         _town_gazetteers(args),
         year=args.year,
         cache_dir=args.cache.parent / "items",
+        strict=args.strict,
+        warn=lambda note: print(f"{PROG}: warning: {note}", file=sys.stderr),
     )
     items = [item for report_items, _ in results for item in report_items]
+    if not items:
+        raise LuodianMapError(f"{', '.join(map(str, args.reports))}: no spatial items found")
     reused = sum(was_cached for _, was_cached in results)
     print(
         f"extracted {len(results) - reused} report(s), reused {reused} unchanged; "
@@ -73,10 +78,10 @@ def _find_gazetteers(gazetteer: Path | None, geodata: Path) -> dict[str | None, 
 
 @cache
 def _load_gazetteer(path: Path):
-    """Each gazetteer is read once per run, whichever stages need it."""
-    from .gazetteer import load_gazetteer
+    """Each gazetteer is read once per run, with its place files, whichever stages need it."""
+    from .gazetteer import load_town_gazetteer
 
-    return load_gazetteer(path)
+    return load_town_gazetteer(path)
 
 
 def cmd_extract(args: argparse.Namespace) -> None:
@@ -194,13 +199,39 @@ def _outline(args: argparse.Namespace, towns: Iterable[str | None]):
     return gpd.GeoDataFrame(gpd.pd.concat(frames, ignore_index=True), crs="EPSG:4326")
 
 
+def _local_base(args: argparse.Namespace, towns: Iterable[str | None]):
+    """With ``--basemap local``: the place files of the towns on the map, else None."""
+    if args.basemap != "local":
+        return None
+    import geopandas as gpd
+
+    from .places.sources import read_place_files
+
+    frames = [
+        read_place_files(path.parent)
+        for town, path in sorted(_town_gazetteers(args).items(), key=lambda tp: str(tp[0]))
+        if town in towns
+    ]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        print(
+            "no place files for --basemap local: the map has no base "
+            "(luodian-map places fetch --source osm makes one)",
+            file=sys.stderr,
+        )
+        return None
+    return gpd.GeoDataFrame(gpd.pd.concat(frames, ignore_index=True), crs="EPSG:4326")
+
+
 def _render_default_maps(features, args: argparse.Namespace) -> None:
-    """``maps/luodian.html`` with every item, and one publication map per year."""
+    """``maps/luodian.html`` with every item, one publication map per year, and
+    ``maps/public.html``, the map for public display (no guess drawn as a place)."""
     from .render import render_map
 
     outline = _outline(args, set(features["town"]))
     options = {
         "outline": outline,
+        "places": _local_base(args, set(features["town"])),
         "lang": args.lang,
         "basemap": args.basemap,
         "self_contained": args.self_contained,
@@ -210,6 +241,7 @@ def _render_default_maps(features, args: argparse.Namespace) -> None:
         written.append(
             render_map(features, args.maps / f"luodian_{year}.html", year=int(year), **options)
         )
+    written.append(render_map(features, args.maps / "public.html", public=True, **options))
     print(f"maps → {', '.join(str(p) for p in written)}", file=sys.stderr)
 
 
@@ -227,24 +259,30 @@ def cmd_render(args: argparse.Namespace) -> None:
         features,
         args.output or settings.MAPS / "luodian.html",
         outline=_outline(args, set(features["town"])),
+        places=_local_base(args, set(features["town"])),
         lang=args.lang,
         basemap=args.basemap or "osm",
         self_contained=args.self_contained,
         edit=args.edit,
         year=args.year,
         title=args.title,
+        public=args.public,
     )
-    print(f"{len(features)} features → {path}", file=sys.stderr)
+    if args.public:
+        if args.year is not None:
+            features = features[features["year"] == args.year]
+        drawn = int(features["precision"].isin(PUBLIC_PRECISIONS).sum())
+        listed = f"{len(features) - drawn} listed as 位置待核实"
+        print(f"{drawn} features drawn, {listed} → {path}", file=sys.stderr)
+    else:
+        print(f"{len(features)} features → {path}", file=sys.stderr)
 
 
 def _check_render_options(args: argparse.Namespace) -> None:
     """Options of one output format given for another, and a file name that contradicts
     the format, are errors rather than silently ignored."""
     web_only = {"--edit": args.edit, "--self-contained": args.self_contained}
-    if args.format == "html":
-        if args.public:
-            raise LuodianMapError("--public applies to --format pdf or png")
-    else:
+    if args.format != "html":
         given = [name for name, value in web_only.items() if value]
         if args.lang != "zh":
             given.append(f"--lang {args.lang}")
@@ -293,15 +331,120 @@ def cmd_assets(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_places_fetch(args: argparse.Namespace) -> None:
+    """Fetch real geometry for a town from OpenStreetMap or a map service."""
+    from .places.sources import place_file_path, write_place_file
+    from .places.town import find_town
+
+    area = find_town(args.geodata, args.town)
+    if args.source == "osm":
+        from .places.osm import fetch_osm
+
+        places, metadata = fetch_osm(
+            area, overpass_url=args.overpass_url, timeout=args.timeout, retries=args.retries
+        )
+    else:
+        from .places.poi import fetch_poi
+
+        places, metadata = fetch_poi(
+            args.source,
+            area,
+            _extract(args),
+            timeout=args.timeout,
+            cache=args.cache,
+            service_url=args.service_url,
+            delay=args.delay,
+            max_tries=args.retries,
+        )
+    path = write_place_file(place_file_path(area.folder, args.source), places, metadata)
+    print(f"{len(places)} places from {args.source} → {path}", file=sys.stderr)
+
+
+def cmd_places_import(args: argparse.Namespace) -> None:
+    """Import a planner's own GIS file as surveyed places of a town."""
+    from .places.importer import import_places, place_file_stem
+    from .places.sources import place_file_path, write_place_file
+    from .places.town import find_town
+
+    area = find_town(args.geodata, args.town)
+    places, metadata = import_places(
+        args.file, area, crs=args.crs, name_field=args.name_field, layer=args.layer
+    )
+    path = place_file_path(area.folder, place_file_stem(args.file))
+    path = write_place_file(path, places, metadata)
+    print(f"{len(places)} places from {args.file} → {path}", file=sys.stderr)
+
+
+def _add_places_parser(commands: Any) -> None:
+    places = commands.add_parser(
+        "places",
+        help="real positions: fetch from OpenStreetMap or a map service, or import a GIS "
+        "file, into geodata/<town>/sources/",
+    )
+    actions = places.add_subparsers(dest="places_command", required=True, metavar="ACTION")
+    fetch = actions.add_parser("fetch", help="fetch a town's named places from a source")
+    fetch.add_argument("--source", required=True, choices=("osm", "amap", "tianditu"))
+    fetch.add_argument(
+        "reports",
+        nargs="*",
+        type=Path,
+        default=[settings.REPORTS],
+        metavar="REPORT",
+        help="amap/tianditu: look up the places of these reports (default: %(default)s)",
+    )
+    fetch.add_argument(
+        "--overpass-url",
+        default="https://overpass-api.de/api",
+        help="osm: Overpass base URL ending in /api, e.g. a mirror (default: %(default)s)",
+    )
+    fetch.add_argument(
+        "--service-url",
+        help="amap/tianditu: the service's base URL, e.g. a proxy (default: the official one)",
+    )
+    fetch.add_argument(
+        "--delay",
+        type=float,
+        help="amap/tianditu: seconds between requests (default: 0.4, the keys' quota)",
+    )
+    fetch.add_argument(
+        "--timeout", type=float, default=180.0, help="seconds per request (default: %(default)s)"
+    )
+    fetch.add_argument(
+        "--retries", type=int, default=3, help="tries on 429/504, with back-off (default: 3)"
+    )
+    fetch.add_argument("--year", type=int, help=argparse.SUPPRESS)
+    fetch.add_argument("--cache", type=Path, default=settings.CACHE, help=argparse.SUPPRESS)
+    fetch.set_defaults(run=cmd_places_fetch, gazetteer=None)
+    imported = actions.add_parser("import", help="import a planner's own GIS file")
+    imported.add_argument(
+        "file", type=Path, help="Shapefile, GeoPackage, GeoJSON, KML, CSV, .osm or .osm.pbf"
+    )
+    imported.add_argument(
+        "--crs", help="CRS when the file states none (EPSG code, PROJ, gcj02, bd09)"
+    )
+    imported.add_argument("--name-field", help="the field holding the place names")
+    imported.add_argument("--layer", help="only this layer of a GeoPackage")
+    imported.set_defaults(run=cmd_places_import, gazetteer=None)
+    for action in (fetch, imported):
+        action.add_argument("--town", help="the town's name, when geodata/ holds several")
+        action.add_argument(
+            "--geodata",
+            type=Path,
+            default=settings.GEODATA,
+            help="folder with one gazetteer per town (default: %(default)s)",
+        )
+
+
 def _add_map_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--basemap",
         default="osm",
-        choices=("osm", "cartodb", "gaode", "tianditu", "none"),
-        help="tiles under the web map's data; gaode shifts the data to GCJ-02 to fit "
-        "its tiles; tianditu needs TIANDITU_KEY (default: %(default)s). A print map "
-        "(render --format pdf|png) draws the offline vector base unless osm or cartodb is "
-        "given, and falls back to it when the tiles are neither cached nor answer in 3 s",
+        choices=("osm", "cartodb", "gaode", "tianditu", "none", "local"),
+        help="tiles under the data; gaode shifts the data to GCJ-02 to fit "
+        "its tiles; tianditu needs TIANDITU_KEY; local draws the roads, rivers and "
+        "outline of the towns' place files, no tiles (default: %(default)s). A print map "
+        "(render --format pdf|png) draws that vector base unless osm or cartodb is given, "
+        "and falls back to it when the tiles are neither cached nor answer in 3 s",
     )
     parser.add_argument(
         "--lang",
@@ -385,8 +528,8 @@ def _add_geocoding_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--overrides-crs",
-        default="wgs84",
-        help="CRS of the overrides: wgs84, gcj02, bd09, cgcs2000",
+        help="CRS of the overrides: wgs84, gcj02, bd09, cgcs2000, an EPSG code or a PROJ "
+        "string (default: the file's own, else wgs84)",
     )
     parser.add_argument(
         "--provider",
@@ -418,6 +561,9 @@ def _add_geocoding_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+STRICT_HELP = "a report read without part headings, dated by --year, or without items is an error"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -438,6 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument(
         "--year", type=int, help="year under review, for a report whose headings carry none"
     )
+    extract.add_argument("--strict", action="store_true", help=STRICT_HELP)
     _add_gazetteer_options(extract)
     extract.add_argument("--cache", type=Path, default=settings.CACHE, help=argparse.SUPPRESS)
     extract.set_defaults(run=cmd_extract)
@@ -459,6 +606,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--year", type=int, help="year under review, for a report whose headings carry none"
     )
+    build.add_argument("--strict", action="store_true", help=STRICT_HELP)
     _add_geocoding_options(build)
     build.add_argument("--no-maps", action="store_true", help="write the layers only")
     build.add_argument(
@@ -497,18 +645,19 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("a3", "a4"),
         help="page of a print map, landscape (default: %(default)s)",
     )
-    render.add_argument(
-        "--public",
-        action="store_true",
-        help="print map for the public: only surveyed or sourced places are drawn, "
-        "the rest are counted as 位置待核实",
-    )
     render.add_argument("--year", type=int, help="a publication map of this year only")
     render.add_argument("--title", help="the map's title")
     render.add_argument(
         "--edit",
         action="store_true",
         help="drawing tools to replace a location and export overrides",
+    )
+    render.add_argument(
+        "--public",
+        action="store_true",
+        help="a map for public display: draw only surveyed or sourced locations and list "
+        "the guesses (approximate, town level) in a panel 位置待核实 (a print map counts "
+        "them by category)",
     )
     _add_map_options(render)
     # no --basemap: osm tiles for the web map, the offline vector base for a print map
@@ -550,6 +699,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="exit 1 when a threshold of the config is missed"
     )
     check.set_defaults(run=cmd_check)
+    _add_places_parser(commands)
     return parser
 
 

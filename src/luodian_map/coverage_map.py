@@ -17,7 +17,7 @@ import shapely
 from branca.element import Element
 
 from .categories import STAGE_COLORS, TASK_BINS, UNCOVERED_COLOR
-from .checks import COMMITTEE_LABELS, CoverageReport
+from .checks import COMMITTEE_LABELS, CoverageReport, guess_note
 
 
 def _escaped(frame: gpd.GeoDataFrame, columns: dict[str, Any]) -> gpd.GeoDataFrame:
@@ -65,6 +65,7 @@ def _legend(report: CoverageReport) -> str:
         f"{e(f'服务半径 {report.config.walk_distance_m:g} m（回顾 review）')}",
         f'<i style="background:{STAGE_COLORS["plan"]};opacity:.5"></i>{e("服务半径（计划 plan）")}',
         f'<i style="background:#000;border-radius:50%"></i>{e("镇域外要素 outside the town")}',
+        e(f"服务半径 reach: {guess_note(report.summary['guess_inputs']['service_reach'])}"),
     ]
     style = (
         "position:fixed;bottom:48px;left:12px;z-index:1000;background:#fff;"

@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -49,6 +49,8 @@ class Vocabulary:
     not_names: frozenset[str]
     generic: re.Pattern[str]
     strict_suffixes: frozenset[str]
+    followers: re.Pattern[str]
+    venue: re.Pattern[str]
     boundary: re.Pattern[str]
     title: re.Pattern[str]
     completed: re.Pattern[str]
@@ -82,6 +84,8 @@ def load_vocabulary() -> Vocabulary:
         not_names=frozenset(names["not_names"]),
         generic=re.compile("|".join(names["generic_parts"])),
         strict_suffixes=frozenset(names["strict_suffixes"]),
+        followers=re.compile(_alternation(names["name_followers"])),
+        venue=re.compile(_alternation(names["venue_verbs"])),
         boundary=re.compile(
             _alternation(
                 names["boundary_words"] + names["title_verbs"] + list(raw["locative_suffixes"])
@@ -107,7 +111,7 @@ def load_vocabulary() -> Vocabulary:
         enumeration=re.compile(
             rf"(?:等(?P<count>{count})?(?P<classifier>{CLASSIFIERS})?|"
             rf"(?P<bare>{count})(?P<bare_classifier>{CLASSIFIERS}))"
-            rf"[一-龥]{{0,4}}?(?P<head>{_alternation(heads)})"
+            rf"[一-龥]{{0,4}}?(?P<head>{_alternation(heads)})(?!级)"  # "村级": an adjective
         ),
     )
 
@@ -176,7 +180,8 @@ class _Enumeration:
 
 
 SEGMENT_BREAK = re.compile(
-    r"、|以及|及|与|的|等|和|\[\d+\]|(?<![A-Za-z])\+|\+(?![A-Za-z])|[“”\"'‘’「」《》〈〉\-—~～/\s]"
+    r"、|以及|及|与|的|等|和|\[\d+\]|(?<![A-Za-z])\+|\+(?![A-Za-z])|[“”\"'‘’「」《》〈〉—~～/\s]"
+    r"|(?<![0-9A-Za-z])-|-(?![0-9A-Za-z])"  # "1-7村", "MLa-07地块" stay whole
 )
 COUNTED = re.compile(rf"(?P<number>\d+(?:\.\d+)?|{CHINESE_NUMBER})\s*(?:{CLASSIFIERS})")
 CJK = re.compile(r"[一-龥]")
@@ -184,17 +189,25 @@ DECIMAL = re.compile(r"\d+(?:\.\d+)?")
 LISTED_COUNT = re.compile(rf"[等共]?{COUNTED.pattern}")  # "等4个", "共3处"
 PARENTHESES = re.compile(r"[（(][^（）()]*[）)]")
 WORD_GOES_ON = re.compile(r"[一-龥”\"」]")
-DIGITS = re.compile(r"[\d零一二两三四五六七八九十]")
+DIGITS = re.compile(r"[\d零一二两三四五六七八九十-]")
 NUMBERED = re.compile(r"\d号$")
 WORDS = re.compile(r"[一-龥A-Za-z]")
+PHASED = re.compile(r"(?:[一二三四五六七八九十]|\d{1,2})期")
 INNER_ACRONYM = re.compile(r"(?<=[一-龥])[A-Z]{2,}(?=[一-龥])")
 # Quoted text names brands, slogans, programmes and titles ("博爱家园", "美兰湖、创新药");
 # the only places a report quotes are coined district names ("美兰湖之心").
 QUOTED = re.compile(r"[“\"「]([^“”\"「」]*)[”\"」]")
 
 
-def _inside(mention: _Mention, spans: list[tuple[int, int]]) -> bool:
-    return any(start <= mention.start and mention.end <= end for start, end in spans)
+def _inside(mention: _Mention, spans: list[tuple[int, int]], *, partly: bool = False) -> bool:
+    """Whether the mention lies in one of ``spans``; with ``partly``, only when it does
+    not fill the whole span (a coined district name is quoted whole: "美兰湖之心")."""
+    return any(
+        start <= mention.start
+        and mention.end <= end
+        and not (partly and (start + 1, end - 1) == (mention.start, mention.end))
+        for start, end in spans
+    )
 
 
 class _ClauseReader:
@@ -239,10 +252,33 @@ class _ClauseReader:
                     mention.stated_count = listed.count
             found += names
         found += self._known_names(clause, [(m.start, m.end) for m in found] + remarks)
-        quoted = [m.span() for m in QUOTED.finditer(clause)]
+        quotes = list(QUOTED.finditer(clause))
+        quoted = [m.span() for m in quotes]
+        slogans = [m.span() for m in quotes if self._is_slogan(clause, m)]
         return sorted(
-            (m for m in found if m.category == "area" or not _inside(m, quoted)),
+            (
+                m
+                for m in found
+                if not _inside(m, slogans)
+                and not _inside(m, quoted, partly=m.category == "area")
+                and not self._is_venue(clause, m)
+            ),
             key=lambda m: m.start,
+        )
+
+    def _is_venue(self, clause: str, mention: _Mention) -> bool:
+        """ "在镇市民中心开幕": where a meeting or event takes place."""
+        return clause[mention.start - 1 : mention.start] == "在" and bool(
+            self.vocab.venue.search(clause, mention.end)
+        )
+
+    def _is_slogan(self, clause: str, quote: re.Match[str]) -> bool:
+        """A quoted pair of phrases ("幸福新桥·品质街区") or a quote followed by a head that is
+        not a place ("…”品牌"): a slogan or a programme, even when it sounds like a district."""
+        return "·" in quote.group(1) or any(
+            clause.startswith(head, quote.end())
+            for head, category in self.vocab.enumeration_heads.items()
+            if not category
         )
 
     def _may_name_a_place(self, clause: str) -> bool:
@@ -252,6 +288,7 @@ class _ClauseReader:
         return bool(
             self.suffix_pattern.search(clause)
             or self.locative_pattern.search(clause)
+            or PHASED.search(clause)
             or self.vocab.enumeration.search(clause)
             or (self.known_pattern and self.known_pattern.search(clause))
             or self.aggregate_texts is None
@@ -270,6 +307,9 @@ class _ClauseReader:
                 if "place" in pattern.groupindex and match["place"]:
                     lead = self.vocab.boundary.finditer(clause, *match.span("place"))
                     start = max([start, *(b.end() for b in lead if len(b.group()) > 1)])
+                    place = clause[start : match.end("place")]
+                    if place in self.vocab.not_names or self.vocab.generic.search(place):
+                        start = match.end("place")  # "城区5处易积水点": no place named
                 counted = COUNTED.search(clause, start, end)
                 name = LISTED_COUNT.sub("", clause[start:end])
                 if not any(m.start <= start < m.end for m in found):
@@ -311,20 +351,25 @@ class _ClauseReader:
         """Spans between enumeration marks, without enumeration heads and the ``taken``
         spans (aggregates, remarks in ()).
 
-        "和" splits only after a place suffix ("潘川路和富锦路"), not inside a name.
+        "和" splits only after a place suffix ("潘川路和富锦路") or between list members of
+        two or more characters, not inside a name ("嘉和智能").
         """
         cuts = [(e.end, e.head_end) for e in enumerations] + taken
+        previous = 0
         for match in SEGMENT_BREAK.finditer(clause):
             listed = any(e.start <= match.start() < e.end for e in enumerations)
-            if (
-                match.group() == "和"
-                and not listed
-                and not self.suffix_pattern.search(
-                    clause[max(0, match.start() - 6) : match.start()] + "\0"
+            if match.group() == "和" and (
+                match.start() - previous < 2
+                or (
+                    not listed
+                    and not self.suffix_pattern.search(
+                        clause[max(0, match.start() - 6) : match.start()] + "\0"
+                    )
                 )
             ):
                 continue
             cuts.append(match.span())
+            previous = match.end()
         position = 0
         for start, end in sorted(cuts):
             if start > position:
@@ -352,12 +397,16 @@ class _ClauseReader:
 
     def _rightmost_name(self, clause: str, start: int, end: int) -> _Mention | None:
         text = clause[start:end]
-        candidates = {m.span(1) for m in self.suffix_at.finditer(text)} | {
-            m.span() for m in self.locative_pattern.finditer(text) if m.start()
-        }
+        candidates = (
+            {m.span(1) for m in self.suffix_at.finditer(text)}
+            | {m.span() for m in self.locative_pattern.finditer(text) if m.start()}
+            | {m.span() for m in PHASED.finditer(text) if m.start()}
+        )
         for suffix_start, suffix_end in sorted(candidates, key=lambda s: (-s[1], s[0])):
             if not self._ends_word(clause, start + suffix_start, start + suffix_end):
                 continue
+            if self._inside_a_word(text, suffix_start, suffix_end):
+                continue  # "欢迎广大居民": the suffix 大居 starts inside 广大
             name_start = self._name_start(text, suffix_start)
             if self._is_title(clause, start + name_start):
                 continue
@@ -365,6 +414,10 @@ class _ClauseReader:
             counts = [*COUNTED.finditer(text, max(0, name_start - 6), suffix_start)]
             if counts and counts[-1].end() > name_start:
                 name_start = counts[-1].end()
+            if text.endswith("项目", 0, suffix_end) and self._longest_suffix(
+                self.vocab.phase.sub("", text[name_start : suffix_end - 2])
+            ) not in ("", "项目"):
+                suffix_end -= 2  # "梅澜生物医药产业园项目": the park is the place
             name = text[name_start:suffix_end]
             category, kind = self._categorise(name)
             after = COUNTED.match(text, suffix_end)  # "企业技术中心7家", not "盘古路两条断头路"
@@ -384,6 +437,15 @@ class _ClauseReader:
                 return mention
         return None
 
+    def _inside_a_word(self, text: str, start: int, end: int) -> bool:
+        """Whether the suffix text[start:end] is part of a boundary word: one that starts
+        before it and ends inside it ("广大居民"), or starts with it and goes on
+        ("农田水利")."""
+        words = self.vocab.boundary.finditer(text, max(0, start - 3), end + 4)
+        return any(
+            w.start() < start < w.end() or (w.start() == start < end < w.end()) for w in words
+        )
+
     def _ends_word(self, text: str, suffix_start: int, suffix_end: int) -> bool:
         """A one-character suffix ends a name only where the word ends too."""
         suffix = self.vocab.phase.sub("", text[suffix_start:suffix_end])
@@ -392,6 +454,7 @@ class _ClauseReader:
             return True
         return bool(
             self.vocab.boundary.match(rest)
+            or self.vocab.followers.match(rest)
             or self.suffix_pattern.match(rest)
             or COUNTED.match(rest)
         )
@@ -400,8 +463,15 @@ class _ClauseReader:
         """After the last boundary word before the suffix; None for counted generics
         ("5个居民区养老服务站") and titles ("创建市级…服务站")."""
         start = 0
+        verb = True  # what ends at ``start`` is a verb, or nothing
         for match in self.vocab.boundary.finditer(text, 0, suffix_start):
+            if match.group() == "和" and match.start() - start < 2 and verb:
+                continue  # "推进和黄医药…", "嘉和智能": a conjunction joins two words
             start = match.end()
+            verb = bool(
+                self.vocab.completed.fullmatch(match.group())
+                or self.vocab.in_progress.fullmatch(match.group())
+            )
         for match in INNER_ACRONYM.finditer(text, start, suffix_start):
             start = match.end()
         return start
@@ -430,8 +500,8 @@ class _ClauseReader:
                 stem_category, kind = self._categorise(bare[: -len(suffix)])
                 return (stem_category or category), kind
         suffix = self._longest_suffix(bare)
-        if not suffix:
-            return None, None
+        if not suffix:  # "启明星材料一期": a phase makes a project of a bare name
+            return ("industry", None) if bare != name and PHASED.search(name) else (None, None)
         if suffix == "项目" and len(bare) > 2:
             inner = self._categorise(bare[:-2])
             if inner[0]:
@@ -454,9 +524,8 @@ class _ClauseReader:
         if stems & self.vocab.not_names:
             return False
         if category == "village" and "村" in bare:
-            stem = bare[: bare.index("村")]
-            plain = DIGITS.sub("", stem)
-            return 2 <= len(stem) <= 4 and len(plain) >= 2
+            stem = bare[: bare.index("村")]  # "七里桥", "万安1-7": not only a numeral
+            return 2 <= len(CJK.findall(stem)) <= 4 and DIGITS.sub("", stem) != ""
         if category == "village" or (bare.endswith("号") and not NUMBERED.search(bare)):
             return False
         suffix = self._longest_suffix(bare)
@@ -688,6 +757,8 @@ def extract_reports(
     year: int | None = None,
     cache_dir: Path,
     workers: int | None = None,
+    strict: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> list[tuple[list[Item], bool]]:
     """The items of every report, in the order given, and whether the cache answered.
 
@@ -695,24 +766,34 @@ def extract_reports(
     changed since the last run. Reports the cache cannot answer are extracted by
     ``workers`` processes (default: one per CPU) when there are at least ``PARALLEL_FROM``
     of them, as reports are independent; the first that fails raises its error, as a
-    serial run would.
+    serial run would. What had to be guessed for a report (no part headings, the year
+    from ``year``) and a report without items are passed to ``warn``, one line each;
+    with ``strict`` the first of them is an :class:`InputError`.
     """
     sources = _sources_digest(tuple(gazetteers[t] for t in sorted(gazetteers, key=str)))
     keys = [_cache_key(Path(path), year, sources) for path in paths]
     cached = [
         _read_cache(cache_dir, Path(path), key) for path, key in zip(paths, keys, strict=True)
     ]
-    todo = [i for i, items in enumerate(cached) if items is None]
+    todo = [i for i, found in enumerate(cached) if found is None]
     workers = min(workers or usable_cpus(), len(todo))
     jobs = [(Path(paths[i]), gazetteers, year, cache_dir, keys[i]) for i in todo]
     if workers > 1 and len(todo) >= PARALLEL_FROM:
         fresh = dict(zip(todo, _in_processes(jobs, workers), strict=True))
     else:
         fresh = dict(zip(todo, map(_extract_and_store, jobs), strict=True))
-    return [(fresh[i], False) if items is None else (items, True) for i, items in enumerate(cached)]
+    results = [
+        (fresh[i], False) if found is None else (found, True) for i, found in enumerate(cached)
+    ]
+    for (_, notes), _ in results:
+        if strict and notes:
+            raise InputError(f"{notes[0]} (--strict)")
+        for note in notes if warn else ():
+            warn(note)
+    return [(items, was_cached) for (items, _), was_cached in results]
 
 
-def _in_processes(jobs: list[tuple], workers: int) -> list[list[Item]]:
+def _in_processes(jobs: list[tuple], workers: int) -> list[tuple[list[Item], list[str]]]:
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
@@ -734,11 +815,11 @@ def _cache_key(path: Path, year: int | None, sources: str) -> str:
     return digest.hexdigest()
 
 
-def _read_cache(cache_dir: Path, path: Path, key: str) -> list[Item] | None:
+def _read_cache(cache_dir: Path, path: Path, key: str) -> tuple[list[Item], list[str]] | None:
     try:
         data = json.loads((cache_dir / f"{path.stem}.json").read_text("utf-8"))
         if data["key"] == key:
-            return [Item.from_dict(entry) for entry in data["items"]]
+            return [Item.from_dict(entry) for entry in data["items"]], list(data["notes"])
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no cache or a stale or damaged one: extract again
     return None
@@ -746,17 +827,30 @@ def _read_cache(cache_dir: Path, path: Path, key: str) -> list[Item] | None:
 
 def _extract_and_store(
     job: tuple[Path, dict[str | None, Path], int | None, Path, str],
-) -> list[Item]:
-    """Extract one report and keep its items in the cache (runs in a worker process)."""
+) -> tuple[list[Item], list[str]]:
+    """Extract one report and keep its items and notes in the cache (runs in a worker
+    process)."""
     from ._io import write_atomic
     from .report import load_report
 
     path, gazetteers, year, cache_dir, key = job
     report = load_report(path, year=year)
     items = extract_items(report, known_places=known_places(gazetteers.get(report.town)))
-    payload = {"key": key, "items": [item.to_dict() for item in items]}
+    notes = [*report.notes, *([] if items else [_nothing_found(report)])]
+    payload = {"key": key, "items": [item.to_dict() for item in items], "notes": notes}
     write_atomic(cache_dir / f"{path.stem}.json", json.dumps(payload, ensure_ascii=False))
-    return items
+    return items, notes
+
+
+def _nothing_found(report: Report) -> str:
+    """Where a report without items was looked at, for the one line that says so."""
+    parts = ", ".join(f"{p.kind} {p.year} ('{p.heading or 'whole text'}')" for p in report.parts)
+    read = sum(s.part != "other" for s in report.sentences)
+    return (
+        f"{report.path or report.id}: no spatial items found in {read} sentences of "
+        f"{parts or 'no part'} (looked for names ending in a place suffix such as 路, 村, "
+        "公园, 项目, lists such as 'A、B等项目', and figures such as 低效用地, 减量化)"
+    )
 
 
 def _sources_digest(gazetteers: tuple[Path, ...]) -> str:

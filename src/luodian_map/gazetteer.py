@@ -36,7 +36,7 @@ from rapidfuzz import fuzz, process
 
 from . import crs
 from ._io import write_atomic
-from .categories import CATEGORIES, PRECISIONS
+from .categories import CATEGORIES, PRECISIONS, PUBLIC_PRECISIONS
 from .errors import InputError
 
 GEODATA_DIR = Path(__file__).resolve().parents[2] / "geodata" / "luodian"
@@ -51,6 +51,8 @@ COMMITTEES_FILE = "luodian_committees_2022.csv"
 COLUMNS = ("name", "aliases", "kind", "category", "code", "precision", "uncertainty_m",
            "source", "basis")  # fmt: skip
 PLACEMENT_COLUMNS = ("name", "aliases", "kind", "category", "wkt", "uncertainty_m", "basis")
+"""Required columns of ``placements.csv``; an optional ``anchor`` column names a sourced
+feature a placement is tied to (see :func:`guess_uncertainty`)."""
 
 # Sort order of the written file: containers first, then sourced points, then the rest.
 _KIND_ORDER = {"district": 0, "town": 1, "metro_station": 2, "village_committee": 3,
@@ -83,6 +85,12 @@ _TOWN_SOURCE = (
 )
 
 _GEOD = pyproj.Geod(ellps="WGS84")
+FUZZY_CUTOFF = 88.0
+"""Edit-distance ratio (0-100) from which two spellings may name the same place."""
+# The hand-drawn town outline was measured (against reference points kept outside the
+# project) at worst 1.6 km from the real boundary; it never claims better than this.
+TOWN_OUTLINE_MIN_UNCERTAINTY_M = 2000
+_ROUND_UP_M = 100
 
 
 # --- names -----------------------------------------------------------------------------------
@@ -117,6 +125,19 @@ def normalise_name(name: str) -> str:
     """
     text = unicodedata.normalize("NFKC", str(name)).translate(_TRADITIONAL).translate(_BRACKETS)
     return _IGNORED.sub("", text).casefold()
+
+
+def same_place_name(name: str, other: str, *, cutoff: float = FUZZY_CUTOFF) -> bool:
+    """Whether ``other`` names the place ``name`` names, by the rules of :class:`Gazetteer`.
+
+    The same normalised name, or a near spelling (edit-distance ratio of at least
+    ``cutoff``) with the same generic tail and ordinals. A longer name that starts with
+    the other ("罗店医院停车场", "罗店医院") is a part or a neighbour, not the same place.
+    """
+    a, b = normalise_name(name), normalise_name(other)
+    if a == b:
+        return True
+    return fuzz.ratio(a, b) >= cutoff and _same_kind_of_name(a, b) and _same_kind_of_name(b, a)
 
 
 def _generic_suffix(name: str) -> str:
@@ -257,15 +278,18 @@ def _placements(path: Path) -> list[tuple[dict[str, Any], shapely.Geometry]]:
     for line, (row, geom) in enumerate(zip(rows, geoms, strict=True), start=2):
         name, kind = row["name"].strip(), row["kind"].strip()
         category = row["category"].strip() or None
+        anchor = (row.get("anchor") or "").strip() or None
+        stated = row["uncertainty_m"].strip()
         try:
-            uncertainty = float(row["uncertainty_m"])
+            uncertainty = float(stated) if stated else 0.0
         except ValueError:
             uncertainty = math.nan
         problem = (
             "no name" if not name
             else "no kind" if not kind
             else f"unknown category {category!r}" if category and category not in CATEGORIES
-            else "uncertainty_m must be a positive number" if not uncertainty > 0
+            else "uncertainty_m must be a positive number"
+            if not (uncertainty > 0 or (uncertainty == 0 and not stated and not anchor))
             else "empty or invalid geometry" if geom is None or geom.is_empty or not geom.is_valid
             else None
         )  # fmt: skip
@@ -281,9 +305,107 @@ def _placements(path: Path) -> list[tuple[dict[str, Any], shapely.Geometry]]:
             "uncertainty_m": int(uncertainty) if uncertainty.is_integer() else uncertainty,
             "source": _HAND_SOURCE,
             "basis": row["basis"].strip(),
+            "anchor": anchor,
         }
         out.append((props, geom))
     return out
+
+
+def guess_uncertainty(
+    geoms: np.ndarray,
+    stated_m: np.ndarray,
+    outline: shapely.Geometry,
+    outline_uncertainty_m: float,
+    anchor_gap_m: np.ndarray | None = None,
+) -> np.ndarray:
+    """The honest radius of hand placements (metres, rounded up to 100 m).
+
+    A guess with no sourced anchor only knows that the place is in the town: its radius is
+    the farthest distance from any point of its geometry to any point of the town outline,
+    plus the outline's own uncertainty, so wherever in the town the place really is, it
+    lies inside. It may state a wider radius, never a tighter one.
+
+    A guess tied to a sourced anchor states how far from the anchor the place may lie (its
+    reach); its radius is its farthest distance to the anchor plus the anchor's uncertainty
+    (``anchor_gap_m``) plus that reach, and never more than the unanchored radius, which
+    holds as well.
+
+    Parameters
+    ----------
+    geoms
+        The placements' geometries (WGS-84).
+    stated_m
+        The radius an unanchored placement states (0 for none), or an anchored one's reach.
+    outline
+        The town outline (WGS-84) the places lie in.
+    outline_uncertainty_m
+        How far the outline itself may be off.
+    anchor_gap_m
+        Farthest distance to the anchor plus the anchor's uncertainty; NaN for a guess
+        without an anchor.
+
+    Returns
+    -------
+    numpy.ndarray
+        One radius per placement, in metres.
+    """
+    town = farthest_distance_m(geoms, outline) + outline_uncertainty_m
+    stated = np.asarray(stated_m, dtype=float)
+    gap = np.full(len(town), np.nan) if anchor_gap_m is None else np.asarray(anchor_gap_m, float)
+    radius = np.where(np.isfinite(gap), np.minimum(gap + stated, town), np.maximum(stated, town))
+    return np.ceil(radius / _ROUND_UP_M) * _ROUND_UP_M
+
+
+def farthest_distance_m(geoms: np.ndarray, targets: Any) -> np.ndarray:
+    """The largest geodesic distance (m) between any point of each geometry and any point
+    of its target (one geometry for all, or one per geometry; WGS-84)."""
+    geoms = np.asarray(geoms, dtype=object)
+    targets = np.broadcast_to(np.asarray(targets, dtype=object), geoms.shape)
+    # The farthest pair of two sets lies on the vertices of their convex hulls.
+    own, i = shapely.get_coordinates(shapely.convex_hull(geoms), return_index=True)
+    other, j = shapely.get_coordinates(shapely.convex_hull(targets), return_index=True)
+    pairs = pd.DataFrame({"i": i, "x": own[:, 0], "y": own[:, 1]}).merge(
+        pd.DataFrame({"i": j, "tx": other[:, 0], "ty": other[:, 1]}), on="i"
+    )
+    pairs["d"] = _GEOD.inv(pairs["x"], pairs["y"], pairs["tx"], pairs["ty"])[2]
+    return pairs.groupby("i")["d"].max().reindex(range(len(geoms))).to_numpy()
+
+
+def _honest_uncertainty(
+    records: list[dict[str, Any]], geoms: np.ndarray, anchors: list[str | None], path: Path
+) -> None:
+    """Set the ``uncertainty_m`` of every hand placement by :func:`guess_uncertainty`."""
+    kinds = np.array([r["kind"] for r in records])
+    if (kinds == "town").sum() != 1:
+        raise InputError(f"{path}: needs exactly one placement of kind town")
+    town = records[int(np.flatnonzero(kinds == "town")[0])]
+    town["uncertainty_m"] = max(town["uncertainty_m"], TOWN_OUTLINE_MIN_UNCERTAINTY_M)
+    sourced = {r["name"]: k for k, r in enumerate(records) if r["precision"] in PUBLIC_PRECISIONS}
+    guesses = [
+        k for k, r in enumerate(records) if r["precision"] == "approximate" and r is not town
+    ]
+    unknown = [
+        (records[k]["name"], anchors[k]) for k in guesses if anchors[k] not in (None, *sourced)
+    ]
+    if unknown:
+        name, anchor = unknown[0]
+        raise InputError(f"{path}: {name}: anchor {anchor!r} is not a sourced feature")
+    anchored = [k for k in guesses if anchors[k] is not None]
+    gap = pd.Series(np.nan, index=guesses)
+    if anchored:
+        target = [sourced[anchors[k]] for k in anchored]
+        gap[anchored] = farthest_distance_m(geoms[anchored], geoms[target]) + [
+            records[t]["uncertainty_m"] for t in target
+        ]
+    radius = guess_uncertainty(
+        geoms[guesses],
+        [records[k]["uncertainty_m"] for k in guesses],
+        geoms[kinds == "town"][0],
+        town["uncertainty_m"],
+        gap.to_numpy(),
+    )
+    for k, value in zip(guesses, radius.tolist(), strict=True):
+        records[k]["uncertainty_m"] = int(value)
 
 
 def _check_unique_keys(records: list[dict[str, Any]]) -> None:
@@ -335,8 +457,8 @@ def build_gazetteer(
     unplaced = sorted(set(committees) - placed)
     if unplaced:
         raise InputError(f"{placements_csv}: no placement for {', '.join(unplaced)}")
-
     records = [p for p, _ in features]
+    anchors = [r.pop("anchor", None) for r in records]
     for rec in records:
         rec["aliases"] = [a for a in dict.fromkeys(rec["aliases"]) if a != rec["name"]]
     _check_unique_keys(records)
@@ -346,13 +468,8 @@ def build_gazetteer(
     invalid = [r["name"] for r, ok in zip(records, shapely.is_valid(geoms), strict=True) if not ok]
     if invalid:
         raise InputError(f"invalid geometry after rounding: {', '.join(invalid)}")
-    gdf = gpd.GeoDataFrame(records, columns=list(COLUMNS), geometry=geoms, crs="EPSG:4326")
-    order = sorted(
-        range(len(records)),
-        key=lambda i: (_KIND_ORDER.get(records[i]["kind"], len(_KIND_ORDER)),
-                       records[i]["kind"], records[i]["code"] or "", records[i]["name"]),
-    )  # fmt: skip
-    return gdf.iloc[order].reset_index(drop=True)
+    _honest_uncertainty(records, geoms, anchors, placements_csv)
+    return _sorted_frame(records, list(geoms))
 
 
 # --- write / load ----------------------------------------------------------------------------
@@ -434,6 +551,113 @@ def _validate(gdf: gpd.GeoDataFrame, path: Path) -> None:
         raise InputError(f"gazetteer {path}: coordinates are not WGS-84 longitude/latitude")
 
 
+def load_town_gazetteer(path: str | Path) -> gpd.GeoDataFrame:
+    """A town's gazetteer file with the town's place files laid over it.
+
+    The place files are ``sources/*.geojson`` beside the gazetteer file (see
+    :mod:`luodian_map.places.sources`); they are fetched or imported once and read offline
+    by every build. See :func:`merge_places` for how they combine.
+    """
+    from .places.sources import read_place_files
+
+    path = Path(path)
+    return merge_places(load_gazetteer(path), read_place_files(path.parent))
+
+
+def merge_places(gdf: gpd.GeoDataFrame, places: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Lay place files over a gazetteer: real geometry replaces the guess of the same place.
+
+    Each place is matched by its name and aliases (exact, alias or fuzzy, as report names
+    are; never by the enclosing "parent" place). A match held with a lower precision
+    (``approximate``, or ``sourced`` under a ``surveyed`` place) takes the place's geometry,
+    precision, uncertainty, source and basis, keeps its own name, code and kind, and gains
+    the place's name as an alias. Places are taken in priority order (surveyed, then
+    sourced; see :func:`~luodian_map.places.sources.read_place_files`), so the first one to
+    claim a feature wins. A place matching nothing is added under its own name unless an
+    earlier place took that name. An area is replaced by areas only, and the town and the
+    district only by a place of the same kind, so that a village node named like the town
+    cannot shrink the town to a point.
+
+    Parameters
+    ----------
+    gdf
+        A gazetteer frame (:data:`COLUMNS`, WGS-84).
+    places
+        Place files as read by :func:`~luodian_map.places.sources.read_place_files`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The merged gazetteer, same columns, sorted as :func:`build_gazetteer` sorts.
+    """
+    if places.empty:
+        return gdf
+    records = gdf[list(COLUMNS)].to_dict("records")
+    geoms = list(gdf.geometry)
+    rank = {p: i for i, p in enumerate(PRECISIONS)}
+    matcher = Gazetteer(gdf)
+    place_names = [[name, *aliases] for name, aliases in zip(places["name"], places["aliases"],
+                                                             strict=True)]  # fmt: skip
+    flat = matcher.match_many([n for names in place_names for n in names])
+    taken = {normalise_name(k) for r in records for k in [r["name"], *r["aliases"]]}
+    claimed: set[int] = set()
+    position = 0
+    for place, names in zip(places.to_dict("records"), place_names, strict=True):
+        matches = flat[position : position + len(names)]
+        position += len(names)
+        hit = next((m for m in matches if m is not None and m.method != "parent"), None)
+        source = " ".join(filter(None, (place["source"], place["source_id"])))
+        source = f"{source} ({place['file']})"
+        if hit is not None:
+            target = matcher.gdf.index.get_loc(hit.row.name)
+            if target in claimed or rank[place["precision"]] >= rank[records[target]["precision"]]:
+                continue
+            if not _may_replace(records[target]["kind"], geoms[target], place):
+                continue
+            claimed.add(target)
+            record = records[target]
+            record.update(precision=place["precision"], uncertainty_m=place["uncertainty_m"],
+                          source=source, basis=place["basis"] or source)  # fmt: skip
+            record["aliases"] = list(dict.fromkeys(
+                [*record["aliases"], *(n for n in names if n != record["name"])]
+            ))  # fmt: skip
+            geoms[target] = place["geometry"]
+            continue
+        keys = {normalise_name(n) for n in names}
+        if keys & taken:
+            continue
+        taken |= keys
+        records.append({
+            "name": place["name"], "aliases": list(place["aliases"]), "kind": place["kind"],
+            "category": place["category"], "code": None, "precision": place["precision"],
+            "uncertainty_m": place["uncertainty_m"], "source": source,
+            "basis": place["basis"] or source,
+        })  # fmt: skip
+        geoms.append(place["geometry"])
+    return _sorted_frame(records, geoms)
+
+
+def _may_replace(kind: str, geom: shapely.Geometry, place: dict[str, Any]) -> bool:
+    if kind in ("town", "district") and place["kind"] != kind:
+        return False
+    return shapely.get_dimensions(geom) < 2 or shapely.get_dimensions(place["geometry"]) == 2
+
+
+def _sorted_frame(records: list[dict[str, Any]], geoms: list[shapely.Geometry]) -> gpd.GeoDataFrame:
+    """Containers first, then sourced points, then the rest; a stable order for the file."""
+    gdf = gpd.GeoDataFrame(records, columns=list(COLUMNS), geometry=geoms, crs="EPSG:4326")
+    order = sorted(
+        range(len(records)),
+        key=lambda i: (_KIND_ORDER.get(records[i]["kind"], len(_KIND_ORDER)),
+                       _text(records[i]["kind"]), _text(records[i]["code"]), records[i]["name"]),
+    )  # fmt: skip
+    return gdf.iloc[order].reset_index(drop=True)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
 # --- matching --------------------------------------------------------------------------------
 
 
@@ -493,7 +717,7 @@ class Gazetteer:
         self,
         gdf: gpd.GeoDataFrame | None = None,
         *,
-        fuzzy_cutoff: float = 88.0,
+        fuzzy_cutoff: float = FUZZY_CUTOFF,
         min_parent_chars: int = 2,
     ) -> None:
         self.gdf = load_gazetteer() if gdf is None else gdf

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,9 +26,9 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from .categories import CATEGORIES
-from .crs import normalise_crs_name, transform_geometry
 from .errors import GeocodingError, InputError
-from .gazetteer import Gazetteer
+from .gazetteer import Gazetteer, guess_uncertainty
+from .gisfile import SURVEYED_UNCERTAINTY_M, check_lon_lat, read_layers, to_wgs84
 from .layers import PROPERTIES
 from .link import Entity, link_items, reviewed_years
 from .model import Item
@@ -40,9 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("luodian_map.geocode")
 
 METRIC_CRS = "EPSG:32651"  # UTM 51N: metres around Shanghai
-# China's extent, to tell swapped lon/lat from coordinates that are merely wrong.
-CHINA_BOUNDS = (73.0, 3.0, 136.0, 54.0)
-SURVEYED_UNCERTAINTY_M = 5.0
 # A sub-place located by its enclosing place ("王家村沈六房" in 王家村) lies somewhere in it.
 PARENT_EXTRA_UNCERTAINTY_M = 500.0
 
@@ -67,14 +63,15 @@ class TownFrame:
     outline: BaseGeometry | None
     district: BaseGeometry | None
     level: str = "town"  # "town", or "district" when only the district is known
+    outline_uncertainty_m: float = 0.0
 
     @cached_property
     def radius_m(self) -> float | None:
-        """The radius of a circle as large as the outline: how far off a point in it can be."""
+        """How far off the town's own point can be: the radius of an unanchored guess there."""
         if self.outline is None:
             return None
-        area = gpd.GeoSeries([self.outline], crs="EPSG:4326").to_crs(METRIC_CRS).area.iloc[0]
-        return round(math.sqrt(area / math.pi), -1)
+        point = np.array([shapely.point_on_surface(self.outline)], dtype=object)
+        return float(guess_uncertainty(point, [0.0], self.outline, self.outline_uncertainty_m)[0])
 
 
 def town_frame(gazetteer: Gazetteer, town: str | None = None) -> TownFrame:
@@ -87,9 +84,14 @@ def town_frame(gazetteer: Gazetteer, town: str | None = None) -> TownFrame:
     chosen = towns[towns["name"] == town] if town else towns.iloc[0:0]
     if chosen.empty and len(towns) == 1:
         chosen = towns
-    outline = chosen.geometry.iloc[0] if not chosen.empty else districts.geometry.iloc[0]
+    row = chosen.iloc[0] if not chosen.empty else districts.iloc[0]
     name = chosen["name"].iloc[0] if not chosen.empty else None
-    return TownFrame(name, outline, shapely.union_all(districts.geometry.values))
+    return TownFrame(
+        name,
+        row.geometry,
+        shapely.union_all(districts.geometry.values),
+        outline_uncertainty_m=float(row["uncertainty_m"]),
+    )
 
 
 def gazetteer_town(gazetteer: Gazetteer) -> str | None:
@@ -105,27 +107,31 @@ def district_frame(gazetteers: Iterable[Gazetteer], district: str | None) -> Tow
         found = gdf[(gdf["kind"] == "district") & (gdf["name"] == district)]
         if district and not found.empty:
             outline = found.geometry.iloc[0]
-            return TownFrame(None, outline, outline, level="district")
+            uncertainty = float(found["uncertainty_m"].iloc[0])
+            return TownFrame(None, outline, outline, "district", uncertainty)
     return TownFrame(None, None, None, level="none")
 
 
-def load_overrides(path: str | Path, crs: str = "wgs84") -> gpd.GeoDataFrame:
-    """A planner's own locations: GeoJSON, GeoPackage or CSV (``lon``, ``lat``), by id or name.
+def load_overrides(path: str | Path, crs: str | None = None) -> gpd.GeoDataFrame:
+    """A planner's own locations, by id or name, from any file :mod:`gisfile` reads.
 
+    ``crs`` is the coordinate system of the file's coordinates (a datum such as ``gcj02``,
+    an EPSG code, a PROJ string); by default the one the file states, else WGS-84.
     Returned in WGS-84 with columns ``id``, ``name``, ``precision``, ``uncertainty_m``.
     """
     path = Path(path)
-    source_crs = normalise_crs_name(crs)
-    frame = _read_overrides(path)
+    where = f"{path}"
+    frames = [to_wgs84(layer.frame, crs, where, default="wgs84")[0]
+              for layer in read_layers(path, what="overrides")]  # fmt: skip
+    frame = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
     keys = [c for c in ("id", "name") if c in frame.columns]
     if not keys:
         raise InputError(f"{path}: overrides need an 'id' or a 'name' column to match items")
     frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
     if frame.empty:
         raise InputError(f"{path}: no feature with a geometry")
-    _check_lon_lat(frame.geometry, path)
+    check_lon_lat(frame.geometry, where)
     geometry = shapely.make_valid(np.asarray(frame.geometry.values))
-    geometry = transform_geometry(geometry, source_crs, "wgs84")
     result = pd.DataFrame(
         {
             "id": frame.get("id", None),
@@ -136,50 +142,11 @@ def load_overrides(path: str | Path, crs: str = "wgs84") -> gpd.GeoDataFrame:
             ),
         }
     )
-    result["precision"] = result["precision"].fillna("surveyed")
+    result["precision"] = result["precision"].replace("", None).fillna("surveyed")
     result["uncertainty_m"] = pd.to_numeric(result["uncertainty_m"], errors="coerce").fillna(
         SURVEYED_UNCERTAINTY_M
     )
     return gpd.GeoDataFrame(result, geometry=list(geometry), crs="EPSG:4326")
-
-
-def _read_overrides(path: Path) -> gpd.GeoDataFrame:
-    if not path.exists():
-        raise InputError(f"{path}: overrides file not found")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            table = pd.read_csv(path, encoding="utf-8-sig", dtype={"id": str, "name": str})
-            missing = {"lon", "lat"} - set(table.columns)
-            if missing:
-                raise InputError(f"{path}: CSV overrides need columns lon and lat")
-            lon = pd.to_numeric(table["lon"], errors="coerce")
-            lat = pd.to_numeric(table["lat"], errors="coerce")
-            if lon.isna().any() or lat.isna().any():
-                raise InputError(f"{path}: lon/lat must be numbers in every row")
-            return gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(lon, lat))
-        if suffix in (".geojson", ".json", ".gpkg"):
-            return gpd.read_file(path)
-    except InputError:
-        raise
-    except Exception as error:  # the readers raise many types for one cause: a broken file
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputError(f"{path}: cannot read overrides ({reason})") from None
-    raise InputError(f"{path}: overrides must be .geojson, .gpkg or .csv")
-
-
-def _check_lon_lat(geometries: gpd.GeoSeries, path: Path) -> None:
-    """Coordinates must lie in China; swapped ones are recognised and named as such."""
-    coords = shapely.get_coordinates(np.asarray(geometries.values))
-    west, south, east, north = CHINA_BOUNDS
-    lon, lat = coords[:, 0], coords[:, 1]
-    inside = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
-    if inside.all():
-        return
-    bad = coords[~inside][0]
-    swapped = west <= bad[1] <= east and south <= bad[0] <= north
-    hint = "lon and lat look swapped" if swapped else "outside China"
-    raise InputError(f"{path}: coordinate ({bad[0]:g}, {bad[1]:g}) is {hint}; expected lon, lat")
 
 
 class GeocoderChain:
@@ -281,7 +248,7 @@ def geocode_items(
     overrides: gpd.GeoDataFrame | None = None,
     online: OnlineGeocoder | Callable[[BaseGeometry], OnlineGeocoder] | None = None,
 ) -> tuple[gpd.GeoDataFrame, list[dict[str, Any]]]:
-    """Features (WGS-84, the DESIGN.md properties) and those only the town could hold.
+    """Features (WGS-84, the docs/architecture.md properties) and those only the town could hold.
 
     Items are linked into entities first (see :mod:`link`); each entity is placed once and
     becomes one feature per year it is mentioned in. ``gazetteers`` maps town names to

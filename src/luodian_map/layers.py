@@ -25,7 +25,7 @@ from ._io import write_atomic
 from .categories import CATEGORIES
 from .errors import LuodianMapError
 
-# The properties of every feature, in this order (DESIGN.md, plus the extraction extras).
+# The properties of every feature, in this order (docs/architecture.md, plus the extraction extras).
 PROPERTIES = (
     "id", "name", "category", "category_label", "year", "status", "report", "part",
     "section", "quote", "quantities", "geocoder", "precision", "uncertainty_m", "kind",

@@ -18,7 +18,6 @@ The output is deterministic: no dates in the files, fonts embedded as TrueType (
 from __future__ import annotations
 
 import io
-import json
 import math
 import os
 import textwrap
@@ -56,12 +55,13 @@ BASE_STYLE = {
     "outside": "#e4e4e0",  # beyond the district
     "district": "#f3f3ee",
     "town": "#ffffff",
+    "park": "#dcebd0",
     "water": "#cfe2f3",
     "river": "#8fbbe0",
     "road": "#b9b9b9",
     "outline": "#3a3a3a",
 }
-BASE_LAYERS = ("water", "river", "road")
+BASE_LAYERS = ("park", "water", "river", "road")  # place-file kinds, drawn in this order
 UNCERTAIN_DASH = (0, (4, 2.5))  # approximate places: dashed, as on the web map
 TOWN_DASH = (0, (6, 3))
 
@@ -77,6 +77,7 @@ STRINGS = {
     "district": "区界",
     "road": "道路（底图）",
     "river": "河流、水面（底图）",
+    "park": "公园绿地（底图）",
     "withheld": "镇级汇总与无位置事项（未上图） {n} 项",
     "withheld_note": "报告未给出具体位置，或地名库中没有",
     "unverified": "位置待核实 {n} 项（未上图）",
@@ -252,14 +253,13 @@ def read_base(gazetteers: Iterable[str | os.PathLike[str]]) -> gpd.GeoDataFrame:
     gazetteers : paths
         Town gazetteer files (``geodata/<town>/gazetteer.geojson``). Their ``district``
         and ``town`` features give the outlines; the place files in the ``sources/``
-        folder beside each whose top-level object has a ``"luodian_map"`` member give the
-        roads (category ``road``), rivers (a ``waterway`` tag on a line) and water (a
-        ``waterway``, ``natural=water`` or ``water`` tag on a polygon).
+        folder beside each (:func:`luodian_map.places.sources.read_place_files`) give the
+        places of kind ``park``, ``water``, ``river`` and ``road``.
 
     Returns
     -------
     GeoDataFrame
-        Columns ``layer`` (``district``, ``town``, ``water``, ``river``, ``road``),
+        Columns ``layer`` (``district``, ``town``, ``park``, ``water``, ``river``, ``road``),
         ``name``, ``precision``, ``source``; WGS-84.
     """
     import geopandas as gpd
@@ -282,8 +282,7 @@ def read_base(gazetteers: Iterable[str | os.PathLike[str]]) -> gpd.GeoDataFrame:
                 crs="EPSG:4326",
             )
         )
-        for source in sorted((path.parent / "sources").glob("*.geojson")):
-            frames.append(_place_file_base(source))
+        frames.append(_place_file_base(path.parent))
     frames = [f for f in frames if not f.empty]
     if not frames:
         return gpd.GeoDataFrame(
@@ -294,46 +293,28 @@ def read_base(gazetteers: Iterable[str | os.PathLike[str]]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(gpd.pd.concat(frames, ignore_index=True), crs="EPSG:4326")
 
 
-def _place_file_base(path: Path) -> gpd.GeoDataFrame:
-    """Roads, rivers and water of one place file; empty unless it is a luodian-map file."""
+def _place_file_base(town_folder: Path) -> gpd.GeoDataFrame:
+    """Parks, water, rivers and roads of a town's place files, each credited to its file's
+    attribution (or source)."""
     import geopandas as gpd
 
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InputError(f"{path}: not GeoJSON ({error})") from None
-    if not isinstance(data, dict) or "luodian_map" not in data:
-        return gpd.GeoDataFrame({"layer": []}, geometry=[], crs="EPSG:4326")
-    try:
-        frame = gpd.GeoDataFrame.from_features(data["features"], crs="EPSG:4326")
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise InputError(f"{path}: a malformed feature ({error})") from None
-    if frame.empty:
-        return gpd.GeoDataFrame({"layer": []}, geometry=[], crs="EPSG:4326")
-    for column in ("name", "category", "precision", "source", "tags"):
-        if column not in frame:
-            frame[column] = None
-    tags = frame["tags"].map(lambda t: t if isinstance(t, dict) else {})
-    family = _family(frame.geometry.to_numpy())
-    watery = tags.map(lambda t: "waterway" in t or t.get("natural") == "water" or "water" in t)
-    layer = np.select(
-        [
-            watery.to_numpy() & (family == "polygon"),
-            tags.map(lambda t: "waterway" in t).to_numpy() & (family == "line"),
-            (frame["category"] == "road").to_numpy() & (family == "line"),
-        ],
-        ["water", "river", "road"],
-        default="",
-    )
-    keep = layer != ""
+    from .places.sources import SOURCES_FOLDER, place_file_metadata, read_place_files
+
+    places = read_place_files(town_folder)
+    places = places[places["kind"].isin(BASE_LAYERS)]
+    credits = {
+        name: str(meta.get("attribution") or meta.get("source"))
+        for name in sorted(set(places["file"]))
+        for meta in [place_file_metadata(town_folder / SOURCES_FOLDER / name)]
+    }
     return gpd.GeoDataFrame(
         {
-            "layer": layer[keep],
-            "name": frame["name"].to_numpy()[keep],
-            "precision": frame["precision"].to_numpy()[keep],
-            "source": frame["source"].fillna(path.name).to_numpy()[keep],
+            "layer": places["kind"],
+            "name": places["name"],
+            "precision": places["precision"],
+            "source": places["file"].map(credits),
         },
-        geometry=frame.geometry.to_numpy()[keep],
+        geometry=places.geometry,
         crs="EPSG:4326",
     )
 
@@ -418,8 +399,6 @@ def _style():
     """CJK text drawn in the installed Noto (or other CJK) font, embedded as TrueType."""
     import matplotlib
 
-    from .charts import cjk_font
-
     font = cjk_font()
     if font is None:
         raise LuodianMapError(
@@ -436,6 +415,16 @@ def _style():
             "hatch.linewidth": 0.5,
         }
     )
+
+
+def cjk_font() -> str | None:
+    """The first installed font of :data:`luodian_map.charts.CJK_FONTS`, or None."""
+    from matplotlib import font_manager
+
+    from . import charts
+
+    available = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in charts.CJK_FONTS if name in available), None)
 
 
 class _Page:
@@ -608,6 +597,9 @@ def _draw_base(ax: Axes, base, page: _Page, *, tiled: bool = False) -> dict[str,
         district.plot(ax=ax, facecolor="none" if tiled else BASE_STYLE["district"], **district_line)
     if not town.empty and not tiled:
         town.plot(ax=ax, facecolor=BASE_STYLE["town"], edgecolor="none", zorder=2)
+    park = base[base["layer"] == "park"]
+    if not park.empty:
+        park.plot(ax=ax, facecolor=BASE_STYLE["park"], edgecolor="none", zorder=3)
     water = base[base["layer"] == "water"]
     if not water.empty:
         water.plot(ax=ax, facecolor=BASE_STYLE["water"], edgecolor="none", zorder=3)
@@ -1075,6 +1067,9 @@ def _precision_handles(
     if "road" in base_counts:
         handles.append(Line2D([], [], color=BASE_STYLE["road"], linewidth=page.pt(1.5)))
         labels.append(STRINGS["road"])
+    if "park" in base_counts:
+        handles.append(Patch(facecolor=BASE_STYLE["park"], edgecolor="none"))
+        labels.append(STRINGS["park"])
     if "river" in base_counts or "water" in base_counts:
         handles.append(Line2D([], [], color=BASE_STYLE["river"], linewidth=page.pt(2)))
         labels.append(STRINGS["river"])

@@ -1,6 +1,8 @@
 """Online geocoders: the last step of the chain, used only when the user turns them on.
 
-Five providers sit behind one small wrapper, :class:`OnlineGeocoder`. Nominatim, Baidu and
+Five providers sit behind one small wrapper, :class:`OnlineGeocoder`, and so do the
+two POI searches (:data:`PLACE_SEARCHES`: AMap place/text, Tianditu v2 search) that
+``luodian-map places fetch`` uses. Nominatim, Baidu and
 ArcGIS are geopy's own clients; AMap (高德) and Tianditu (天地图) have no geopy client, so
 :class:`Amap` and :class:`Tianditu` are written here in geopy's shape (build the URL, one
 ``_call_geocoder``, parse into :class:`~geopy.location.Location`, map the provider's error
@@ -26,7 +28,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from types import TracebackType
 from typing import Any
@@ -55,17 +57,20 @@ from shapely.geometry.base import BaseGeometry
 from tqdm import tqdm
 
 from . import __version__
-from .cache import NO_RESULT, OUTSIDE_DISTRICT, CachedAnswer, GeocodeCache
+from .cache import NO_RESULT, OTHER_NAME, OUTSIDE_DISTRICT, CachedAnswer, GeocodeCache
 from .crs import convert, normalise_crs_name
 from .errors import GeocodingError
 
 __all__ = [
     "DEFAULT_CONTEXT",
+    "PLACE_SEARCHES",
     "PROVIDERS",
     "Amap",
+    "AmapPlaceSearch",
     "Candidate",
     "OnlineGeocoder",
     "Tianditu",
+    "TiandituPlaceSearch",
     "answer_uncertainty",
     "make_provider",
     "with_context",
@@ -241,6 +246,94 @@ class Tianditu(_KeyedGeocoder):
                 ) from error
 
 
+class AmapPlaceSearch(Amap):
+    """AMap (高德) Web Service keyword search for POIs; coordinates in GCJ-02.
+
+    ``city`` is an adcode (宝山区: 310113) and the search is limited to it. One page of
+    up to 20 POIs comes back, in AMap's order of relevance. Documentation at
+    https://lbs.amap.com/api/webservice/guide/api/search
+    """
+
+    api_path = "/v3/place/text"
+
+    def geocode(
+        self,
+        query: str,
+        *,
+        exactly_one: bool = False,
+        city: str | None = None,
+        timeout: Any = DEFAULT_SENTINEL,
+    ) -> Location | list[Location] | None:
+        """POIs matching ``query`` in the area ``city``; a Location's address is the POI name."""
+        params = {"key": self.api_key, "keywords": query, "offset": "20", "page": "1",
+                  "extensions": "base", "output": "JSON"}  # fmt: skip
+        if city:
+            params.update(city=city, citylimit="true")
+        url = f"{self.api}?{urlencode(params)}"
+        callback = partial(self._parse_json, exactly_one=exactly_one)
+        return self._call_geocoder(url, callback, timeout=timeout)
+
+    def _parse_json(
+        self, page: dict[str, Any], exactly_one: bool
+    ) -> Location | list[Location] | None:
+        if str(page.get("status")) != "1":
+            _raise_amap_error(page)
+        places = [
+            Location(str(poi.get("name") or ""), _amap_point(poi), poi)
+            for poi in page.get("pois") or []
+            if isinstance(poi.get("location"), str) and "," in poi["location"]
+        ]
+        if not places:
+            return None
+        return places[0] if exactly_one else places
+
+
+class TiandituPlaceSearch(Tianditu):
+    """Tianditu (天地图) v2 search within one administrative area; CGCS2000 (≈ WGS-84).
+
+    ``city`` is the area's adcode; the service wants it as a 9-digit national code
+    (``156`` + adcode) in ``specify`` with ``queryType`` 12. Documentation at
+    http://lbs.tianditu.gov.cn/server/search2.html
+    """
+
+    api_path = "/v2/search"
+
+    def geocode(
+        self,
+        query: str,
+        *,
+        exactly_one: bool = False,
+        city: str | None = None,
+        timeout: Any = DEFAULT_SENTINEL,
+    ) -> Location | list[Location] | None:
+        """POIs matching ``query`` in the area ``city``; a Location's address is the POI name."""
+        post = {"keyWord": query, "queryType": "12", "start": "0", "count": "20", "show": "2"}
+        if city:
+            post["specify"] = f"156{city}"
+        post_str = json.dumps(post, ensure_ascii=False)
+        url = f"{self.api}?{urlencode({'postStr': post_str, 'type': 'query', 'tk': self.api_key})}"
+        callback = partial(self._parse_json, exactly_one=exactly_one)
+        return self._call_geocoder(url, callback, timeout=timeout)
+
+    def _parse_json(
+        self, page: dict[str, Any], exactly_one: bool
+    ) -> Location | list[Location] | None:
+        status = page.get("status") or {}
+        code = str(status.get("infocode", "")) if isinstance(status, dict) else str(status)
+        if code != "1000":
+            message = status.get("cndesc", "error") if isinstance(status, dict) else "error"
+            raise GeocoderServiceError(f"{message} (infocode {code})")
+        places = []
+        for poi in page.get("pois") or []:
+            parts = str(poi.get("lonlat") or "").replace(",", " ").split()
+            if len(parts) == 2:
+                lon, lat = (float(v) for v in parts)
+                places.append(Location(str(poi.get("name") or ""), (lat, lon), poi))
+        if not places:
+            return None
+        return places[0] if exactly_one else places
+
+
 class _BaiduV3(BaiduV3):
     """geopy's BaiduV3 with a configurable host and "no result" read as no result.
 
@@ -284,11 +377,16 @@ PROVIDERS: dict[str, _Spec] = {
     "amap": _Spec("GCJ-02", "AMAP_KEY", 0.4, many=True, persist=True),
     "tianditu": _Spec("CGCS2000", "TIANDITU_KEY", 0.4, many=False, persist=True),
 }
+PLACE_SEARCHES: dict[str, _Spec] = {
+    # POI searches: several candidates each, judged by name as well as by place.
+    "amap_poi": _Spec("GCJ-02", "AMAP_KEY", 0.4, many=True, persist=True),
+    "tianditu_poi": _Spec("CGCS2000", "TIANDITU_KEY", 0.4, many=True, persist=True),
+}
 
 
 def _spec(name: str) -> _Spec:
     try:
-        return PROVIDERS[name]
+        return PROVIDERS[name] if name in PROVIDERS else PLACE_SEARCHES[name]
     except KeyError:
         valid = ", ".join(PROVIDERS)
         raise GeocodingError(f"unknown geocoding provider {name!r}; use one of: {valid}") from None
@@ -329,6 +427,10 @@ def make_provider(
         return _BaiduV3(key, **common)
     if name == "amap":
         return Amap(key, **common)
+    if name == "amap_poi":
+        return AmapPlaceSearch(key, **common)
+    if name == "tianditu_poi":
+        return TiandituPlaceSearch(key, **common)
     return Tianditu(key, **common)
 
 
@@ -363,6 +465,18 @@ _CN_LEVEL_M: dict[str, float] = {
 }  # fmt: skip
 _UNKNOWN_LEVEL_M = 2000.0
 
+# A POI search answers with the place's own point (its door, its centre), so the radius
+# is the size of such a place: words of the POI type (AMap "科教文化服务;学校;小学",
+# Tianditu "小学"), first match wins; a shop, an office or a building otherwise.
+_POI_TYPE_M = (
+    (("村庄", "自然村", "行政村", "道路", "街道", "河流", "乡镇", "开发区"), 1000.0),
+    (("产业园", "工业园", "园区", "风景", "景区", "景点", "码头", "港口"), 500.0),
+    (("公园", "广场", "住宅", "小区", "社区", "体育场馆", "高尔夫"), 300.0),
+    (("学校", "小学", "中学", "高中", "幼儿园", "大学", "医院", "养老", "福利院",
+      "地铁站", "火车站", "监狱"), 100.0),
+)  # fmt: skip
+_POI_DEFAULT_M = 50.0
+
 # Baidu documents its ``confidence`` as the absolute error of the point:
 # 100 → <20 m, ≥90 → <50 m, …, ≥20 → <10 km.
 _BAIDU_CONFIDENCE_M = (
@@ -389,7 +503,13 @@ def answer_uncertainty(provider: str, raw: dict[str, Any]) -> tuple[str | None, 
     - Nominatim: half the diagonal of the result's bounding box (OSM's extent of the
       place), at least 30 m.
     - ArcGIS: from ``Addr_type``; otherwise half the diagonal of the candidate's extent.
+    - POI searches (``amap_poi``, ``tianditu_poi``): from the POI type (``_POI_TYPE_M``).
     """
+    if provider in PLACE_SEARCHES:
+        level = raw.get("type") or raw.get("typeName") or None
+        size = next((m for words, m in _POI_TYPE_M if any(w in (level or "") for w in words)),
+                    _POI_DEFAULT_M)  # fmt: skip
+        return level, size
     if provider == "nominatim":
         level = raw.get("addresstype") or raw.get("type")
         box = raw.get("boundingbox")
@@ -444,6 +564,7 @@ class Candidate:
     query: str = ""  # the text sent, with context
     precision: str = "sourced"
     from_cache: bool = False  # answered from the persistent cache, not the network
+    raw: dict[str, Any] | None = field(default=None, compare=False)  # the provider's answer
 
 
 def with_context(name: str, context: str) -> str:
@@ -479,6 +600,9 @@ class OnlineGeocoder:
     max_tries, backoff_seconds, max_backoff_seconds
         Timeouts, 429 and 5xx are retried up to ``max_tries`` requests in all, waiting
         ``backoff_seconds`` × 2ⁿ (or the server's Retry-After) up to the maximum.
+    accept
+        ``accept(name, location)``: whether a candidate inside the district is the place
+        asked for (a POI search for 罗店医院 must not take a shop beside it).
     """
 
     def __init__(
@@ -496,6 +620,7 @@ class OnlineGeocoder:
         max_tries: int = 3,
         backoff_seconds: float = 1.0,
         max_backoff_seconds: float = 30.0,
+        accept: Callable[[str, Location], bool] | None = None,
     ) -> None:
         if max_tries < 1:
             raise ValueError("max_tries must be at least 1")
@@ -508,6 +633,7 @@ class OnlineGeocoder:
         self.max_tries = max_tries
         self.backoff_seconds = backoff_seconds
         self.max_backoff_seconds = max_backoff_seconds
+        self._accept = accept
         self._crs = normalise_crs_name(self._spec.crs)
         self._geocoder = make_provider(provider, domain=domain, scheme=scheme, timeout=timeout)
         delay = self._spec.min_delay_s if min_delay_seconds is None else min_delay_seconds
@@ -541,7 +667,7 @@ class OnlineGeocoder:
             )
         elif self.provider == "arcgis":
             kwargs["out_fields"] = "Addr_type"
-        elif self.provider == "amap":
+        elif self.provider in ("amap", *PLACE_SEARCHES):
             kwargs["city"] = city
         return kwargs
 
@@ -562,9 +688,9 @@ class OnlineGeocoder:
             if cached is not None:
                 return self._from_cache(cached)
         locations = self._ask(query)
-        candidate, chosen = self._choose(name, query, locations)
+        candidate, chosen, reason = self._choose(name, query, locations)
         if cache is not None:
-            cache.put(self._to_cache(query, candidate, chosen, bool(locations)))
+            cache.put(self._to_cache(query, candidate, chosen, reason))
         else:
             self._memo[query] = candidate
         return candidate
@@ -648,10 +774,11 @@ class OnlineGeocoder:
 
     def _choose(
         self, name: str, query: str, locations: list[Location]
-    ) -> tuple[Candidate | None, Location | None]:
-        """The first candidate inside the district, converted to WGS-84, and its source."""
+    ) -> tuple[Candidate | None, Location | None, str | None]:
+        """The first acceptable candidate inside the district, converted to WGS-84, its
+        source, and why there is none (a reason of :mod:`~luodian_map.cache`)."""
         if not locations:
-            return None, None
+            return None, None, NO_RESULT
         lon, lat = convert(
             np.array([loc.longitude for loc in locations]),
             np.array([loc.latitude for loc in locations]),
@@ -659,12 +786,18 @@ class OnlineGeocoder:
             "wgs84",
         )
         inside = shapely.intersects_xy(self.district, lon, lat)
+        reason = OUTSIDE_DISTRICT
         for i, loc in enumerate(locations):
             if not inside[i]:
                 logger.warning(
                     "%s: rejected %s → %r at %.6f, %.6f (WGS-84): outside the district",
                     self.provider, name, loc.address, lon[i], lat[i],
                 )  # fmt: skip
+                continue
+            if self._accept is not None and not self._accept(name, loc):
+                logger.info("%s: rejected %s → %r: another place", self.provider, name,
+                            loc.address)  # fmt: skip
+                reason = OTHER_NAME
                 continue
             level, uncertainty = answer_uncertainty(self.provider, loc.raw)
             candidate = Candidate(
@@ -675,16 +808,22 @@ class OnlineGeocoder:
                 uncertainty_m=uncertainty,
                 level=level,
                 query=query,
+                raw=loc.raw,
             )
-            return candidate, loc
-        return None, None
+            return candidate, loc, None
+        return None, None, reason
 
     def _to_cache(
-        self, query: str, candidate: Candidate | None, source: Location | None, answered: bool
+        self,
+        query: str,
+        candidate: Candidate | None,
+        source: Location | None,
+        reason: str | None,
     ) -> CachedAnswer:
         if candidate is None or source is None:
-            reason = OUTSIDE_DISTRICT if answered else NO_RESULT
-            return CachedAnswer.miss(self.provider, query, reason=reason, region=self._region)
+            return CachedAnswer.miss(
+                self.provider, query, reason=reason or NO_RESULT, region=self._region
+            )
         return CachedAnswer.hit(
             self.provider,
             query,
@@ -710,6 +849,7 @@ class OnlineGeocoder:
             level=answer.level,
             query=answer.query,
             from_cache=True,
+            raw=answer.raw,
         )
 
 

@@ -35,13 +35,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._io import write_atomic
-from .categories import CATEGORIES, PRECISIONS, STATUSES
+from .categories import CATEGORIES, GUESS_PRECISIONS, PRECISIONS, PUBLIC_PRECISIONS, STATUSES
 from .errors import LuodianMapError
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
-BASEMAPS = ("osm", "cartodb", "gaode", "tianditu", "none")
+BASEMAPS = ("osm", "cartodb", "gaode", "tianditu", "none", "local")
 LANGS = ("zh", "en")
 TIANDITU_KEY_ENV = "TIANDITU_KEY"
 COORD_DECIMALS = 6
@@ -66,6 +66,14 @@ UI_STRINGS: dict[str, dict[str, str]] = {
         "title": "政府工作报告空间要素分布图",
         "title_year": "{title}（{year}年）",
         "subtitle_publication": "共 {n} 项 · 近似位置与镇级汇总见图例",
+        "subtitle_public": "公开版：只画出实测或有来源的位置，其余 {n} 项列于“位置待核实”",
+        "group_approx": "近似位置",
+        "show_approximate": "显示近似位置",
+        "pending_title": "位置待核实",
+        "pending_count": "{n} 项",
+        "pending_note": "以下事项只有手工近似位置或镇级汇总，尚未实测、也没有可靠来源，"
+        "所以不画在图上。",
+        "pending_none": "没有：所有事项都有实测或有来源的位置",
         "filter": "筛选与图例",
         "collapse": "收起 / 展开",
         "showing": "显示 {n} / {total} 项",
@@ -154,6 +162,15 @@ UI_STRINGS: dict[str, dict[str, str]] = {
         "title": "Places in the government work report",
         "title_year": "{title} ({year})",
         "subtitle_publication": "{n} items · approximate and town-level locations: see legend",
+        "subtitle_public": "Public edition: only surveyed or sourced locations are drawn; "
+        "{n} more are listed under “Location to be verified”",
+        "group_approx": "Approximate locations",
+        "show_approximate": "Show approximate locations",
+        "pending_title": "Location to be verified",
+        "pending_count": "{n} items",
+        "pending_note": "These items have only a hand-placed approximate or a town-level "
+        "location, neither surveyed nor sourced, so they are not drawn.",
+        "pending_none": "None: every item has a surveyed or sourced location",
         "filter": "Filter and legend",
         "collapse": "Collapse / expand",
         "showing": "Showing {n} of {total}",
@@ -394,6 +411,16 @@ def _elements():
             super().__init__(app, "TownOutline")
             self.data_json = _script_json(data)
 
+    class LocalBase(_Macro):
+        """The offline vector base of ``basemap="local"`` (see :mod:`luodian_map.local_base`)."""
+
+        _template = _template("local_base.j2")
+
+        def __init__(self, data: dict):
+            super().__init__()
+            self._name = "LocalBase"
+            self.data_json = _script_json(data)
+
     class FilterControl(_AppElement):
         """Year × category × status filter with counts; its state lives in the URL hash."""
 
@@ -401,6 +428,15 @@ def _elements():
 
     class Legend(_AppElement):
         _template_file = "legend.j2"
+
+    class PendingPanel(_AppElement):
+        """The items a public map does not draw (guesses), listed with their quotes."""
+
+        _template_file = "pending_panel.j2"
+
+        def __init__(self, app: MacroElement, items: list[dict], **options: Any):
+            super().__init__(app, "PendingPanel", **options)
+            self.data_json = _script_json(items)
 
     class SearchControl(_AppElement):
         _template_file = "search.j2"
@@ -483,8 +519,10 @@ def _elements():
     _ELEMENTS = _Elements(
         FeatureLayers,
         TownOutline,
+        LocalBase,
         FilterControl,
         Legend,
+        PendingPanel,
         SearchControl,
         ScaleBar,
         Start,
@@ -502,8 +540,10 @@ def _elements():
 class _Elements:
     FeatureLayers: type
     TownOutline: type
+    LocalBase: type
     FilterControl: type
     Legend: type
+    PendingPanel: type
     SearchControl: type
     ScaleBar: type
     Start: type
@@ -563,7 +603,7 @@ class _Basemap:
 def _basemap(name: str, lang: str) -> _Basemap:
     import xyzservices.providers as xyz
 
-    if name == "none":
+    if name in ("none", "local"):  # "local": a vector base from place files, no tiles
         return _Basemap()
     if name == "tianditu":
         key = os.environ.get(TIANDITU_KEY_ENV, "").strip()
@@ -934,8 +974,36 @@ def _bounds(collections: list[dict | None]) -> list[list[float]] | None:
     return [[min(lats), min(lons)], [max(lats), max(lons)]]
 
 
+def _pending(features: gpd.GeoDataFrame, lang: str) -> list[dict]:
+    """What a public map lists instead of drawing: name, category, year, precision and quote
+    of each feature, in category order, then by name and year."""
+    order = {c: i for i, c in enumerate(CATEGORIES)}
+    items = [
+        {
+            "id": str(row.get("id")),
+            "name": str(_plain(row.get("name")) or ""),
+            "category": CATEGORIES[c].label(lang) if c in CATEGORIES else str(c),
+            "year": _plain(row.get("year")),
+            "precision": _plain(row.get("precision")),
+            "quote": str(_plain(row.get("quote")) or ""),
+            "_order": order.get(c, len(order)),
+        }
+        for row in features.to_dict("records")
+        for c in [str(row.get("category"))]
+    ]
+    items.sort(key=lambda i: (i["_order"], i["name"], str(i["year"]), i["id"]))
+    return [{k: v for k, v in i.items() if k != "_order"} for i in items]
+
+
 def _config(
-    data: dict, *, lang: str, datum: str, year: int | None, has_outline: bool, edit: bool
+    data: dict,
+    *,
+    lang: str,
+    datum: str,
+    year: int | None,
+    has_outline: bool,
+    edit: bool,
+    public: bool = False,
 ) -> dict:
     strings = {k: v for k, v in UI_STRINGS[lang].items() if not k.startswith("html_")}
     years = sorted(
@@ -951,6 +1019,8 @@ def _config(
         "strings": strings,
         "datum": datum,
         "publication": year is not None,
+        "public": public,
+        "guessPrecisions": list(GUESS_PRECISIONS),
         "edit": edit,
         "hasOutline": has_outline,
         "years": years,
@@ -976,13 +1046,15 @@ def render_map(
     self_contained: bool = False,
     edit: bool = False,
     year: int | None = None,
+    public: bool = False,
+    places: gpd.GeoDataFrame | None = None,
 ) -> Path:
     """Write an interactive map of ``features`` to ``path`` (one HTML file, atomically).
 
     Parameters
     ----------
     features : GeoDataFrame
-        One row per feature in WGS-84 with the columns of DESIGN.md (``id``, ``name``,
+        One row per feature in WGS-84 with the columns of docs/architecture.md (``id``, ``name``,
         ``category``, ``year``, ``status``, ``quote``, ``precision``, ...).
     path : path
         The HTML file to write.
@@ -992,9 +1064,9 @@ def render_map(
         The map title; a Chinese (or English) default otherwise.
     lang : {"zh", "en"}
         Language of the interface; report text is always shown as written.
-    basemap : {"osm", "cartodb", "gaode", "tianditu", "none"}
+    basemap : {"osm", "cartodb", "gaode", "tianditu", "none", "local"}
         Tiles under the data. "gaode" shows all data shifted to GCJ-02 as Gaode's tiles
-        are; "tianditu" needs ``$TIANDITU_KEY``.
+        are; "tianditu" needs ``$TIANDITU_KEY``; "local" draws ``places`` instead of tiles.
     self_contained : bool
         Inline every script, stylesheet and image (from the asset cache; see
         :func:`luodian_map.assets.fetch_assets`), so the page needs no network apart from
@@ -1005,6 +1077,13 @@ def render_map(
     year : int, optional
         Make a publication map of this year only, with the year in the title and an A3
         landscape print layout.
+    public : bool
+        A map for public display: draw only features (and a town outline) whose precision
+        is in :data:`~luodian_map.categories.PUBLIC_PRECISIONS`, and list the others, the
+        guesses, with their quotes in a panel "位置待核实".
+    places : GeoDataFrame, optional
+        The towns' place files (roads, rivers, water, parks, the outline), drawn as a light
+        vector base with ``basemap="local"``.
 
     Returns
     -------
@@ -1014,7 +1093,7 @@ def render_map(
     Raises
     ------
     LuodianMapError
-        Unknown basemap or language, or no Tianditu key.
+        Unknown basemap or language, no Tianditu key, or ``public`` with ``edit``.
     AssetsError
         ``self_contained`` and the asset cache is missing.
     """
@@ -1024,7 +1103,15 @@ def render_map(
         _basemap(_check_options(lang, basemap), lang)  # option errors come first
         load_manifest()  # then a missing cache, before any real work
     page = build_html(
-        features, outline=outline, title=title, lang=lang, basemap=basemap, edit=edit, year=year
+        features,
+        outline=outline,
+        title=title,
+        lang=lang,
+        basemap=basemap,
+        edit=edit,
+        year=year,
+        public=public,
+        places=places,
     )
     if self_contained:
         from .assets import inline_assets
@@ -1050,15 +1137,27 @@ def build_html(
     basemap: str = "osm",
     edit: bool = False,
     year: int | None = None,
+    public: bool = False,
+    places: gpd.GeoDataFrame | None = None,
 ) -> str:
     """The page of :func:`render_map` as a string, with CDN links (not inlined yet)."""
     import folium
 
     base = _basemap(_check_options(lang, basemap), lang)
+    if public and edit:
+        raise LuodianMapError("a public map has no edit tools: drop --edit or --public")
     strings = UI_STRINGS[lang]
     if year is not None:
         year = int(year)
         features = features[features["year"].astype("Int64") == year]
+    frame = _outline_collection(outline, base.datum)  # frames the map even when not drawn
+    pending = None
+    if public:
+        shown = features["precision"].isin(PUBLIC_PRECISIONS)
+        pending = _pending(features[~shown], lang)
+        features = features[shown]
+        if outline is not None and "precision" in outline.columns:
+            outline = outline[outline["precision"].isin(PUBLIC_PRECISIONS)]
     data = _feature_collection(features, base.datum, lang)
     outline_data = _outline_collection(outline, base.datum)
     config = _config(
@@ -1068,16 +1167,17 @@ def build_html(
         year=year,
         has_outline=outline_data is not None,
         edit=edit,
+        public=public,
     )
     heading = title or strings["title"]
     if year is not None:
         heading = strings["title_year"].format(title=heading, year=year)
-    subtitle = (
-        strings["subtitle_publication"].format(n=len(data["features"]))
-        if year is not None
-        else None
-    )
-    bounds = _bounds([data, outline_data])
+    subtitle = None
+    if pending is not None:  # a public map's legend explains no guesses: say where they are
+        subtitle = strings["subtitle_public"].format(n=len(pending))
+    elif year is not None:
+        subtitle = strings["subtitle_publication"].format(n=len(data["features"]))
+    bounds = _bounds([data, frame])
 
     with _deterministic_ids():
         el = _elements()
@@ -1109,6 +1209,12 @@ def build_html(
                 control=False,
             ).add_to(fmap)
 
+        if basemap == "local":
+            from .local_base import base_collection
+
+            local = base_collection(places)
+            if local is not None:
+                fmap.add_child(el.LocalBase(local))
         app = el.FeatureLayers(data, config)
         fmap.add_child(app)
         fmap.add_child(el.TownOutline(app, outline_data))
@@ -1141,6 +1247,8 @@ def build_html(
             el.ScaleBar(app, "ScaleBar", position="bottomleft", imperial=False, maxWidth=160)
         )
         fmap.add_child(el.Legend(app, "Legend", position="bottomleft"))
+        if pending is not None:
+            fmap.add_child(el.PendingPanel(app, pending, position="topleft"))
         fmap.add_child(
             el.OverviewMap(
                 app,
@@ -1189,13 +1297,20 @@ def build_html(
             )
         # The page fits the bounds itself, at once: folium's animated fitBounds would draw
         # every feature twice. Padding: room for the title (top) and the filter panel (right).
-        padding = {"paddingTopLeft": [50, 60], "paddingBottomRight": [260, 30]}
+        # A public map's list of guesses takes the left side.
+        padding = {
+            "paddingTopLeft": [340 if public else 50, 60],
+            "paddingBottomRight": [260, 30],
+        }
         fmap.add_child(el.Start(app, "Start", bounds=bounds, **padding))
         page = figure.render()
 
     page = page.replace("<html>", f'<html lang="{strings["html_lang"]}">', 1)
-    if year is not None:
-        page = page.replace("<body>", '<body class="lm-publication">', 1)
+    body = " ".join(
+        c for c, on in (("lm-publication", year is not None), ("lm-public", public)) if on
+    )
+    if body:
+        page = page.replace("<body>", f'<body class="{body}">', 1)
     return page
 
 

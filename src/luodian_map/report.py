@@ -30,7 +30,12 @@ Normalisation (``Report.text``)
       become one ("Big Data"). PDF lines extracted letter by letter ("政 府 工 作") are
       closed up.
     - ``**`` is removed; page-number lines and running headers (a short line repeated on
-      three or more pages) are dropped.
+      three or more pages) are dropped, and so is the frame of a web or WeChat copy
+      ("索引号 | 发布机构 | …", "打开网易新闻 查看更多图片", "关联信息：", "扫一扫…",
+      "阅读原文", "点赞 在看"), whose dates are kept for dating the report.
+    - A part heading written inside a paragraph, between spaces ("…各位代表：… 2023年工作
+      回顾 2023年，…"), gets a line of its own; one broken over two lines ("2024年" /
+      "工作回顾", "二、" / "2025年工作安排") is joined.
     - Lines are joined into paragraphs, across blank lines and page breaks, when the previous
       line does not end a sentence (。！？；：) and neither line is a heading, the title, a
       byline ("——…"), a bracketed line or a short standalone line (≤ 12 characters).
@@ -51,9 +56,18 @@ Structure
       noun phrase comes last: "2024年目标任务完成情况" is a review). An unrecognised top-level
       heading after a part continues that part; "附件"/"名词解释" start back matter.
     - Years come from the part headings. A heading without a year takes it from the other
-      part's heading, else from the report's date (a report given in July–December of Y
-      reviews Y, one given in January–June reviews Y-1), else from the ``year`` argument
-      (the review year); a plan is the year after its review.
+      part's heading, else from the report's date ("2024年1月10日", "2024-01-03"; a report
+      given in July–December of Y reviews Y, one given in January–June reviews Y-1), else
+      from the ``year`` argument (the review year), which is noted; no year at all is an
+      error. A plan is the year after its review, or the same year after a half-year
+      review ("上半年工作回顾" / "下半年工作安排"). A five-year review ("过去五年",
+      "本届政府") covers the five years up to its year and a five-year plan the five from
+      its year: a sentence naming one of them takes that year.
+    - A text without part headings (a fragment, a news summary, a list of 实事项目) is
+      read whole as one part, a plan if its title says so ("2024年…实事项目"), else a
+      review; a year named in a paragraph holds for the rest of that paragraph, and the
+      year after the review makes a plan. This is noted in ``Report.notes`` and is an
+      error with ``strict``.
     - Text before the first part (title, preamble) and back matter have part "other" and
       year None. Closing words at the end of the plan stay in the plan.
     - Sentences end at 。！？；outside quotes and brackets, not at "：": the colon introduces
@@ -88,6 +102,10 @@ class Part:
     heading: str
     start: int  # offsets into Report.text
     end: int
+    # the years a sentence may name to take that year instead of ``year``: a review of
+    # five years ("过去五年"), a plan of five ("今后五年"), the year after a whole text
+    first_year: int | None = None
+    last_year: int | None = None
 
 
 @dataclass(frozen=True)
@@ -114,10 +132,16 @@ class Report:
     footnotes: dict[str, str] = field(default_factory=dict)  # marker -> footnote text
     district: str | None = None  # e.g. "宝山区", when written before the town
     path: Path | None = None
+    # what ingestion had to guess (no part headings, a year from --year): one line each
+    notes: list[str] = field(default_factory=list)
 
 
-def load_report(path: str | Path, *, year: int | None = None) -> Report:
-    """Read a .txt, .docx or .pdf report; anything wrong with the file is an InputError."""
+def load_report(path: str | Path, *, year: int | None = None, strict: bool = False) -> Report:
+    """Read a .txt, .docx or .pdf report; anything wrong with the file is an InputError.
+
+    ``year`` is the year under review when neither the headings nor the report's date say;
+    what had to be guessed is in ``Report.notes``, and with ``strict`` it is an error.
+    """
     path = Path(path)
     where = str(path)
     if not path.exists():
@@ -136,14 +160,16 @@ def load_report(path: str | Path, *, year: int | None = None) -> Report:
         raise InputError(f"{where}: cannot read the file ({exc.strerror or exc})") from exc
     if not data.strip():
         raise InputError(f"{where}: file is empty")
-    report = _parse(reader(data, where), path.stem, year, where)
+    report = _parse(reader(data, where), path.stem, year, where, strict)
     report.path = path
     return report
 
 
-def parse_report(text: str, report_id: str, *, year: int | None = None) -> Report:
+def parse_report(
+    text: str, report_id: str, *, year: int | None = None, strict: bool = False
+) -> Report:
     """Normalise and split text that is already decoded (in-memory text, tests)."""
-    return _parse(text, report_id, year, report_id)
+    return _parse(text, report_id, year, report_id, strict)
 
 
 # --------------------------------------------------------------------------- reading
@@ -422,7 +448,7 @@ _REVIEW_WORDS = (
 )  # fmt: skip
 _PLAN_WORDS = (
     "目标", "任务", "重点工作", "安排", "打算", "计划", "思路", "展望", "部署",
-    "今后", "新的一年", "今年", "明年", "总体要求",
+    "今后", "新的一年", "今年", "明年", "总体要求", "实事项目",
 )  # fmt: skip
 
 
@@ -483,22 +509,107 @@ def _continues(prev: str, line: str, *, prev_is_title: bool) -> bool:
     return level == 0 or (level == 2 and any(c in _FINAL for c in prev))
 
 
-def _lines(raw: str) -> list[str]:
-    """Cleaned lines; page numbers and running headers become blank lines.
+def _lines(raw: str) -> tuple[list[str], list[str]]:
+    """Cleaned lines, and the page furniture taken out of them.
 
-    A short line repeated three or more times is a running header. Its first copy stays
-    as the title when it opens the document and the next line could not be a title itself.
+    Page numbers and running headers become blank lines: a short line repeated three or
+    more times is a running header. Its first copy stays as the title when it opens the
+    document and the next line could not be a title itself. Lines of a web page's frame
+    (``_is_furniture``) are dropped and returned apart: they may carry the report's date.
+    Part headings written inside a paragraph get lines of their own, and a heading broken
+    over two lines ("2024年" / "工作回顾") is joined.
     """
-    lines = [_close_letter_spacing(line).strip() for line in _clean(raw).split("\n")]
+    lines: list[str] = []
+    furniture: list[str] = []
+    for line in _clean(raw).split("\n"):
+        line = _close_letter_spacing(line).strip()
+        if _is_furniture(line):
+            furniture.append(line)
+            line = ""
+        lines.extend(_split_inline_headings(line))
+    lines = _join_split_headings(lines)
     repeated = Counter(line for line in lines if _is_title_like(line))
     filled = [i for i, line in enumerate(lines) if line]
     keep_first = len(filled) > 1 and not _is_title_like(lines[filled[1]])
-    return [
+    kept = [
         ""
         if _PAGE_NUMBER.match(line) or (repeated[line] >= 3 and not (keep_first and i == filled[0]))
         else line
         for i, line in enumerate(lines)
     ]
+    return kept, furniture
+
+
+# A web page's frame around the text: document metadata, share buttons, links.
+_FURNITURE = re.compile(
+    r"索引号|发布机构|信息来源\s*[:：]|打开网易新闻|查看更多图片|关联信息|扫一扫|阅读原文|"
+    r"责任编辑|打印本页|关闭窗口|分享到|原标题\s*[:：]|返回顶部|上一篇\s*[:：]|下一篇\s*[:：]|"
+    r"ICP备|网站标识码|主办单位\s*[:：]|版权所有"
+)
+_FURNITURE_LINE = re.compile(
+    r"^(?:(?:来源|作者|编辑|发布时间|发布日期|日期|浏览次数|阅读量|字号)\s*[:：]|发布时间\s*\d)"
+    r"|^(?:分享|点赞|在看|收藏|转发|评论|阅读|打印|关闭|字号|[大中小赞|【】\[\]\s\d:：])+$"
+)
+
+
+def _is_furniture(line: str) -> bool:
+    """A line of a web page's frame: "索引号 | 发布机构 | …", "打开网易新闻 查看更多图片",
+    "点赞 在看"."""
+    return (len(line) <= 80 and _FURNITURE.search(line) is not None) or (
+        len(line) <= 40 and _FURNITURE_LINE.match(line) is not None and _WORDLIKE.search(line)
+    )
+
+
+_WORDLIKE = re.compile(r"[一-龥]")
+_NUMBERING = (
+    rf"(?:[{_NUM}]{{1,3}}\s*[、.]|[(（]\s*[{_NUM}]{{1,3}}\s*[)）]"
+    rf"|第[{_NUM}]{{1,3}}部分\s*[、.:：]?)"
+)
+# What a part heading covers: a year, a half year, a span or a period of the government.
+_PERIOD = (
+    r"(?:(?:19|20)\d{2}\s*[-—–~至到]\s*(?:19|20)\d{2}年|(?:19|20)\d{2}年(?:上半年|下半年|度)?"
+    r"|过去的?(?:一|五|几)年|五年来|一年来|本届政府|今年|明年|今后(?:五年)?|未来五年|上半年|下半年)"
+)
+_HEAD_WORDS = (
+    "工作回顾|工作总结|回顾|工作安排|工作打算|工作计划|工作思路|目标任务|主要任务|重点任务"
+    "|重点工作|实事项目|总体要求|主要工作"
+)
+_HEADING_TEXT = (
+    rf"(?:{_NUMBERING}?\s*{_PERIOD}[^\s。！？；：!?;:，,]{{0,14}}?(?:{_HEAD_WORDS})"
+    rf"|{_NUMBERING}\s*[^\s。！？；：!?;:，,]{{0,14}}?(?:{_HEAD_WORDS}))"
+)
+# a heading inside a paragraph: after a sentence or a space, before a space or the line end
+_INLINE_HEADING = re.compile(rf"(?:^|(?<=[。！？；：!?;:…\s]))\s*({_HEADING_TEXT})(?=\s|$)")
+_HEADING_START = re.compile(rf"^{_NUMBERING}?\s*{_PERIOD}?$")
+
+
+def _split_inline_headings(line: str) -> list[str]:
+    """ "…各位代表：… 2023年工作回顾 2023年，…" → the text before, the heading, the text after."""
+    pieces = []
+    position = 0
+    for match in _INLINE_HEADING.finditer(line):
+        start, end = match.span(1)
+        if start == 0 and end == len(line):
+            break  # already a heading line
+        pieces += [line[position:start].strip(), match.group(1)]
+        position = end
+    rest = line[position:].strip()
+    return [p for p in [*pieces, rest] if p] if pieces else [line]
+
+
+def _join_split_headings(lines: list[str]) -> list[str]:
+    """ "2024年" or "一、" on one line and "工作回顾" on the next are one heading."""
+    out = list(lines)
+    for i, line in enumerate(out):
+        if not line or not _HEADING_START.match(line):
+            continue
+        j = next((k for k in range(i + 1, min(i + 3, len(out))) if out[k]), None)
+        if j is None:
+            continue
+        joined = line + out[j]
+        if len(joined) <= 30 and not _CLAUSE_PUNCT.search(joined) and _part_kind(joined):
+            out[i], out[j] = joined, ""
+    return out
 
 
 def _is_title_like(line: str) -> bool:
@@ -647,10 +758,22 @@ def _year_in(heading: str) -> int | None:
     return _number(m.group(1)) if m else None
 
 
+_ISO_DATE = re.compile(r"(?<![\d.])((?:19|20)\d{2})[-./](\d{1,2})[-./](\d{1,2})(?![\d.])")
+_SPAN = re.compile(r"((?:19|20)\d{2})年?\s*[-—–~至到]\s*((?:19|20)\d{2})年")
+_FIVE_YEARS = re.compile(r"过去的?五年|五年来|本届政府|近五年|本届以来|今后五年|未来五年")
+_ANY_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})年(?!\d{1,2}月)")  # a year, not a date
+
+
 def _find_date(text: str) -> date | None:
-    for m in _DATE.finditer(text):
+    """The first date of the text: "2024年1月10日", "二〇二五年一月八日", "2024-01-03"."""
+    found = sorted(
+        (m.start(), (m.group(1), m.group(2), m.group(3)))
+        for pattern in (_DATE, _ISO_DATE)
+        for m in pattern.finditer(text)
+    )
+    for _, (y, mo, d) in found:
         try:
-            return date(_number(m.group(1)), _number(m.group(2)), _number(m.group(3)))
+            return date(_number(y), _number(mo), _number(d))
         except ValueError:
             continue
     return None
@@ -686,14 +809,28 @@ def _trim_town(candidate: str) -> str | None:
     return name + suffix if 1 <= len(name) <= 6 else None
 
 
-def _review_year(parts: list[_PartDraft], report_date: date | None, year: int | None) -> int | None:
-    for kind, offset in (("review", 0), ("plan", 1)):
+def _review_year(
+    parts: list[_PartDraft], report_date: date | None, year: int | None
+) -> tuple[int | None, str]:
+    """The year under review and where it comes from: a part heading, the report's date
+    (a report given in July–December of Y reviews Y, one given in January–June reviews
+    Y-1; a half-year review is of its own year), else ``year``."""
+    half = _is_half_year(parts)
+    for kind, offset in (("review", 0), ("plan", 0 if half else 1)):
         for part in parts:
             if part.kind == kind and part.heading_year is not None:
-                return part.heading_year - offset
+                return part.heading_year - offset, "the headings"
     if report_date is not None:
-        return report_date.year if report_date.month >= 7 else report_date.year - 1
-    return year
+        late = report_date.month >= 7 or half
+        return report_date.year - (not late), f"the report date {report_date.isoformat()}"
+    return year, "--year"
+
+
+def _is_half_year(parts: list[_PartDraft]) -> bool:
+    """A review of the first half ("2021年上半年工作回顾") plans the second half."""
+    return any(
+        "上半年" in p.heading if p.kind == "review" else "下半年" in p.heading for p in parts
+    )
 
 
 # ------------------------------------------------------------------------- structure
@@ -708,22 +845,24 @@ class _PartDraft:
     end: int
 
 
-def _parse(raw: str, report_id: str, year: int | None, where: str) -> Report:
-    paragraphs, raw_footnotes = _paragraphs(_lines(raw))
-    paragraphs = [p for p in map(_canonical, paragraphs) if p]
-    if not paragraphs:
-        raise InputError(f"{where}: the report contains no text")
-    text = "\n".join(paragraphs)
+_Placed = list[tuple[int, int, int, tuple[str, ...], _PartDraft | None]]
 
+
+def _structure(paragraphs: list[str], *, promote: bool) -> tuple[list[_PartDraft], _Placed]:
+    """The parts of the report and every sentence with its offsets, paragraph, heading
+    path and part. With ``promote``, a second-level heading that names a part and its
+    period ("（一）2023年工作回顾") is a top-level one: for reports numbered that way."""
     drafts: list[_PartDraft] = []
     current: _PartDraft | None = None
-    placed: list[tuple[int, int, int, tuple[str, ...], _PartDraft | None]] = []
+    placed: _Placed = []
     top: str | None = None
     second: str | None = None
     offset = 0
     for index, p in enumerate(paragraphs):
         spans = _sentence_spans(p)
         level = _level(p, first=index == 0)
+        if promote and level == 2 and _is_part_heading(p):
+            level = 1
         lead = None
         if level == 1:
             top, second = _strip_final(p), None
@@ -742,36 +881,90 @@ def _parse(raw: str, report_id: str, year: int | None, where: str) -> Report:
         if current is not None:
             current.end = offset + len(p)
         offset += len(p) + 1
+    return drafts, placed
 
-    if not drafts:
-        raise InputError(
-            f"{where}: no recognisable report parts (expected headings such as "
-            "'YYYY年工作回顾' and 'YYYY年…重点工作')"
-        )
+
+def _is_part_heading(line: str) -> bool:
+    """A whole line that names a period and a part ("（一）2023年工作回顾")."""
+    return (
+        len(line) <= 40
+        and not _CLAUSE_PUNCT.search(line)
+        and bool(re.search(_PERIOD, line) and _part_kind(line))
+    )
+
+
+def _parse(raw: str, report_id: str, year: int | None, where: str, strict: bool) -> Report:
+    lines, furniture = _lines(raw)
+    paragraphs, raw_footnotes = _paragraphs(lines)
+    paragraphs = [p for p in map(_canonical, paragraphs) if p]
+    if not paragraphs:
+        raise InputError(f"{where}: the report contains no text")
+    text = "\n".join(paragraphs)
+
+    drafts, placed = _structure(paragraphs, promote=False)
+    if not drafts:  # parts numbered "（一）2023年工作回顾", as sections usually are
+        drafts, placed = _structure(paragraphs, promote=True)
+
+    notes: list[str] = []
+    whole = not drafts
+    if whole:  # a fragment, a news summary, a list: the whole text is one part
+        title_kind = _part_kind(paragraphs[0])
+        drafts = [
+            _PartDraft(
+                title_kind or "review",
+                "",
+                _year_in(paragraphs[0]) if title_kind else None,
+                0,
+                len(text),
+            )
+        ]
+        placed = [(a, b, index, section, drafts[0]) for a, b, index, section, _ in placed]
     preamble = text[: drafts[0].start]
-    report_date = _find_date(preamble)
-    review_year = _review_year(drafts, report_date, year)
-
-    def year_of(draft: _PartDraft) -> int | None:
-        if draft.heading_year is not None:
-            return draft.heading_year
-        if review_year is None:
-            return None
-        return review_year + (draft.kind == "plan")
-
-    parts = {id(d): Part(d.kind, year_of(d), d.heading, d.start, d.end) for d in drafts}
-    sentences = [
-        Sentence(
-            text=text[a:b],
-            start=a,
-            end=b,
-            part=parts[id(d)].kind if d else "other",
-            year=parts[id(d)].year if d else None,
-            section=section,
-            paragraph=index,
+    report_date = next(filter(None, map(_find_date, (preamble, "\n".join(furniture), text))), None)
+    review_year, source = _review_year(drafts, report_date, year)
+    if review_year is None:
+        raise InputError(
+            f"{where}: cannot tell which year the report is about: no year in its part "
+            "headings, no report date (such as '2024年1月10日' or '发布时间 2024-01-03'); "
+            "give it with --year"
         )
-        for a, b, index, section, d in placed
-    ]
+    if whole:
+        kind = drafts[0].kind
+        source = source.replace("the headings", "the title")
+        notes.append(
+            f"{where}: no part headings found (looked for lines such as '一、2024年工作回顾', "
+            "'过去五年工作回顾', '2025年工作安排', '目标任务', '实事项目'); the whole text is "
+            f"read as one {kind} part of {review_year + (kind == 'plan')} (year from {source})"
+        )
+    elif source == "--year":
+        notes.append(f"{where}: no year in the part headings and no report date; using --year")
+    if strict and notes:
+        raise InputError(f"{notes[0]} (--strict)")
+
+    half = _is_half_year(drafts)
+    parts = {id(d): _part(d, review_year, half) for d in drafts}
+    sentences = []
+    named: tuple[int, str, int | None] = (-1, "other", None)  # paragraph, part, year
+    for a, b, index, section, d in placed:
+        kind, sentence_year = (
+            _sentence_year(text[a:b], parts[id(d)], review_year) if d else ("other", None)
+        )
+        if d and not parts[id(d)].heading:  # no headings: a year named in a paragraph
+            if (kind, sentence_year) != (parts[id(d)].kind, parts[id(d)].year):
+                named = (index, kind, sentence_year)  # holds for its following sentences
+            elif named[0] == index:
+                kind, sentence_year = named[1:]
+        sentences.append(
+            Sentence(
+                text=text[a:b],
+                start=a,
+                end=b,
+                part=kind,
+                year=sentence_year,
+                section=section,
+                paragraph=index,
+            )
+        )
     town = _find_town(preamble) or _find_town(text)
     return Report(
         id=report_id,
@@ -783,4 +976,39 @@ def _parse(raw: str, report_id: str, year: int | None, where: str) -> Report:
         parts=list(parts.values()),
         sentences=sentences,
         footnotes={k: _canonical(v) for k, v in raw_footnotes.items()},
+        notes=notes,
     )
+
+
+def _part(draft: _PartDraft, review_year: int, half: bool) -> Part:
+    """The part of a draft, with its year (from its heading, else the review year; a plan
+    is the year after, or the same year after a half-year review) and the first year it
+    covers: five years for "过去五年"/"本届政府", or the named span."""
+    span = _SPAN.search(draft.heading)
+    if span:
+        first, last = int(span.group(1)), int(span.group(2))
+        year = last if draft.kind == "review" else first
+        return Part(draft.kind, year, draft.heading, draft.start, draft.end, first, last)
+    year = draft.heading_year
+    if year is None:
+        year = review_year + (draft.kind == "plan" and not half)
+    first = last = year
+    if not draft.heading and draft.kind == "review":
+        last = year + 1
+    elif _FIVE_YEARS.search(draft.heading):
+        first, last = (year - 4, year) if draft.kind == "review" else (year, year + 4)
+    return Part(draft.kind, year, draft.heading, draft.start, draft.end, first, last)
+
+
+def _sentence_year(sentence: str, part: Part, review_year: int) -> tuple[str, int | None]:
+    """Part and year of a sentence: its part's, or, in a part of several years, the
+    latest of them the sentence names. In a whole text read as one review, a sentence
+    naming the next year is a plan of that year."""
+    if part.first_year is None or part.last_year is None or part.first_year == part.last_year:
+        return part.kind, part.year
+    years = [int(y) for y in _ANY_YEAR.findall(sentence)]
+    named = [y for y in years if part.first_year <= y <= part.last_year]
+    if not named:
+        return part.kind, part.year
+    year = max(named)
+    return ("plan" if not part.heading and year > review_year else part.kind), year

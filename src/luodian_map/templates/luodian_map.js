@@ -17,7 +17,9 @@
     Polygon: 0, MultiPolygon: 0, GeometryCollection: 0,
     LineString: 1, MultiLineString: 1, Point: 2, MultiPoint: 2
   };
-  var UNCERTAIN = { approximate: true, town: true };
+  // Precisions whose position is a guess (dashed, hollow; hidden by the switch
+  // "显示近似位置"): categories.GUESS_PRECISIONS, from the page's config (LM.create).
+  var UNCERTAIN = {};
   var DASH = { approximate: "7 5", town: "2 5" };
   var FOLLOW_COLORS = {
     delivered: "#1a9641", in_progress: "#e69500", not_mentioned: "#d7191c", pending: "#8c8c8c"
@@ -708,7 +710,7 @@
       townGroups: [],
       townGroupByKey: {},
       towns: [],
-      state: { year: null, cat: null, status: null, follow: null },
+      state: { year: null, cat: null, status: null, follow: null, approx: true },
       options: { year: [], cat: [], status: [], follow: [] },
       listeners: [],
       later: [],      // run after the first paint (LM.afterFirstPaint)
@@ -721,6 +723,7 @@
     // Leaflet.draw need SVG paths.
     app.renderer = featureCanvas(app);
     map.addLayer(app.renderer);
+    (config.guessPrecisions || []).forEach(function (p) { UNCERTAIN[p] = true; });
     config.categories.forEach(function (c) { app.categories[c.id] = c; });
     // Popups scroll beyond this height: most of the map's height, at most 600 px.
     app.popupOptions = extend(extend({}, POPUP_OPTIONS),
@@ -828,7 +831,8 @@
     var p = f.properties;
     var entry = {
       id: String(p.id), props: p, feature: f, kind: kind, rank: rankOf(f), visible: true,
-      entity: p.entity ? String(p.entity) : String(p.id), badge: null, townGroup: null
+      entity: p.entity ? String(p.entity) : String(p.id), badge: null, townGroup: null,
+      guess: !!UNCERTAIN[p.precision]
     };
     app.entries.push(entry);
     app.byId[entry.id] = entry;
@@ -1548,7 +1552,11 @@
     return sel === null || sel.indexOf(value) !== -1;
   }
 
+  /* Whether the switch "显示近似位置" hides the entry: a guess, while the switch is off. */
+  function switchedOff(state, entry) { return state.approx === false && entry.guess; }
+
   function matches(state, entry, except) {
+    if (switchedOff(state, entry)) return false;
     for (var i = 0; i < GROUPS.length; i++) {
       var g = GROUPS[i];
       if (g !== except && !inGroup(state, g, valueOf(entry, g))) return false;
@@ -1558,7 +1566,7 @@
 
   /* A selection equal to every option is "all" (null); otherwise keep the options order. */
   function normalise(app, state) {
-    var out = {};
+    var out = { approx: state.approx !== false };
     GROUPS.forEach(function (g) {
       var sel = state[g];
       if (g === "year" && app.config.publication) sel = null;
@@ -1606,6 +1614,7 @@
       app.options[g].forEach(function (o) { out[g][o] = 0; });
     });
     app.entries.forEach(function (e) {
+      if (switchedOff(app.state, e)) return;
       var failed = null;
       for (var i = 0; i < GROUPS.length; i++) {
         if (inGroup(app.state, GROUPS[i], valueOf(e, GROUPS[i]))) continue;
@@ -1625,12 +1634,13 @@
 
   // ---------------------------------------------------------------- URL hash
   function parseHash(app, hash) {
-    var state = { year: null, cat: null, status: null, follow: null };
+    var state = { year: null, cat: null, status: null, follow: null, approx: true };
     String(hash || "").replace(/^#/, "").split("&").forEach(function (pair) {
       if (!pair) return;
       var at = pair.indexOf("=");
       var key = decodeURIComponent(at === -1 ? pair : pair.slice(0, at));
       var raw = at === -1 ? "" : decodeURIComponent(pair.slice(at + 1));
+      if (key === "approx") state.approx = raw !== "0";
       if (GROUPS.indexOf(key) === -1) return;
       var values = raw === "" ? [] : raw.split(",");
       state[key] = key === "year" ? values.map(Number) : values;
@@ -1647,6 +1657,7 @@
         }).join(","));
       }
     });
+    if (app.state.approx === false) parts.push("approx=0");
     return parts.join("&");
   }
 
@@ -1710,7 +1721,7 @@
         var body = el("div", "lm-panel-body");
         GROUPS.forEach(function (group) {
           if (group === "year" && app.config.publication) return;
-          if (group === "follow" && !app.options.follow.length) return;
+          if (!app.options[group].length) return;  // e.g. no follow-up verdicts
           var fs = el("fieldset", "lm-group lm-group-" + group);
           var legend = el("legend", null, s["group_" + group]);
           fs.appendChild(legend);
@@ -1738,16 +1749,35 @@
           });
           body.appendChild(fs);
         });
+        // The switch for guesses (approximate and town-level places), when there are any.
+        var approx = null;
+        if (app.entries.some(function (e) { return e.guess; })) {
+          var afs = el("fieldset", "lm-group lm-group-approx");
+          afs.appendChild(el("legend", null, s.group_approx));
+          var alabel = el("label", "lm-option");
+          approx = el("input", "lm-approx-input");
+          approx.type = "checkbox";
+          approx.addEventListener("change", function () { fromInputs(); });
+          alabel.appendChild(approx);
+          alabel.appendChild(swatch("Point", "#555555", "approximate"));
+          alabel.appendChild(el("span", "lm-option-label", s.show_approximate));
+          var acount = el("span", "lm-count", "0");
+          alabel.appendChild(acount);
+          afs.appendChild(alabel);
+          body.appendChild(afs);
+        }
         var reset = el("button", "lm-reset", s.reset);
         reset.type = "button";
         reset.addEventListener("click", function () {
-          setState(app, { year: null, cat: null, status: null, follow: null }, true);
+          setState(app, { year: null, cat: null, status: null, follow: null, approx: true },
+            true);
         });
         body.appendChild(reset);
         box.appendChild(body);
 
         function fromInputs() {
-          var state = { year: [], cat: [], status: [], follow: [] };
+          var state = { year: [], cat: [], status: [], follow: [],
+            approx: !approx || approx.checked };
           inputs.forEach(function (input) {
             if (!input.checked) return;
             var g = input.getAttribute("data-group"), v = input.getAttribute("data-value");
@@ -1775,6 +1805,15 @@
               option.classList.toggle("lm-empty", !counts[v]);
             });
           });
+          if (approx) {
+            approx.checked = app.state.approx;
+            // the guesses that the other filters let through (shown when switched on)
+            var on = extend(extend({}, app.state), { approx: true });
+            setText(acount, String(app.entries.filter(function (e) {
+              return e.guess && matches(on, e, null);
+            }).length));
+            approx.parentNode.classList.toggle("lm-off", !app.state.approx);
+          }
           var shown = app.entries.filter(isVisible).length;
           setText(summary, fmt(s.showing, { n: shown, total: app.entries.length }));
           if (unplaced) unplaced.refresh();
@@ -1856,7 +1895,7 @@
           { ids: ["surveyed", "sourced"], text: s.legend_exact },
           { ids: ["approximate"], text: s.legend_approximate },
           { ids: ["town"], text: s.legend_town }
-        ];
+        ].filter(function (r) { return !app.config.public || !UNCERTAIN[r.ids[0]]; });
         rows.forEach(function (r) {
           var line = el("div", "lm-legend-row");
           var symbols = el("span", "lm-legend-symbols");
@@ -1933,6 +1972,57 @@
           });
         }
         app.listeners.push(refresh);  // first called by LM.start, once the state is read
+        return box;
+      }
+    });
+    return new Control();
+  };
+
+  // ---------------------------------------------------------------- pending (public map)
+  /* "位置待核实": the items a public map does not draw (their positions are guesses), each
+   * with its name, category, year and the report's sentence, as text. */
+  LM.pendingPanel = function (app, items, options) {
+    app.pending = items;
+    var Control = L.Control.extend({
+      options: { position: options.position || "topleft" },
+      onAdd: function () {
+        var s = app.s;
+        var box = el("div", "lm-panel lm-pending leaflet-bar");
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", s.pending_title);
+        L.DomEvent.disableClickPropagation(box);
+        L.DomEvent.disableScrollPropagation(box);
+        var head = el("div", "lm-panel-head");
+        var title = el("span", "lm-panel-title", s.pending_title + " ");
+        title.appendChild(el("span", "lm-pending-count", fmt(s.pending_count,
+          { n: items.length })));
+        head.appendChild(title);
+        var toggle = el("button", "lm-collapse", "▾");
+        toggle.type = "button";
+        toggle.title = s.collapse;
+        toggle.addEventListener("click", function () {
+          box.classList.toggle("lm-collapsed");
+          toggle.textContent = box.classList.contains("lm-collapsed") ? "▸" : "▾";
+        });
+        head.appendChild(toggle);
+        box.appendChild(head);
+        var body = el("div", "lm-panel-body");
+        body.appendChild(el("p", "lm-pending-note", items.length ? s.pending_note
+          : s.pending_none));
+        var list = el("ol", "lm-pending-list");
+        items.forEach(function (item) {
+          var li = el("li", "lm-pending-item");
+          li.setAttribute("data-id", item.id);
+          li.appendChild(el("span", "lm-pending-name", item.name));
+          var meta = [item.category, item.year === null ? null
+            : fmt(s.year_value, { year: item.year }),
+          labelOf(app.config.precisions, item.precision)].filter(function (x) { return x; });
+          li.appendChild(el("span", "lm-pending-meta", meta.join(" · ")));
+          li.appendChild(el("q", "lm-pending-quote", item.quote));
+          list.appendChild(li);
+        });
+        body.appendChild(list);
+        box.appendChild(body);
         return box;
       }
     });
@@ -2298,18 +2388,20 @@
       openGroup: function (key) { return openGroup(app, app.townGroupByKey[key]); },
       setFilter: function (state) {
         var next = { year: app.state.year, cat: app.state.cat, status: app.state.status,
-          follow: app.state.follow };
+          follow: app.state.follow, approx: app.state.approx };
         Object.keys(state || {}).forEach(function (k) {
           var key = k === "category" ? "cat" : k;
-          if (GROUPS.indexOf(key) !== -1) next[key] = state[k];
+          if (GROUPS.indexOf(key) !== -1 || key === "approx") next[key] = state[k];
         });
         setState(app, next, true);
         return this.getFilter();
       },
       getFilter: function () {
         return { year: app.state.year, cat: app.state.cat, status: app.state.status,
-          follow: app.state.follow };
+          follow: app.state.follow, approx: app.state.approx };
       },
+      /* The items a public map lists instead of drawing (ids, in the panel's order). */
+      pendingIds: function () { return (app.pending || []).map(function (i) { return i.id; }); },
       counts: function (group) { return LM.counts(app, group || "cat"); },
       openPopup: function (id) { return openEntry(app, app.byId[id]); },
       anchor: function (id) {

@@ -1,0 +1,68 @@
+"""The town a place command works on: its folder under ``geodata/`` and its outline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import geopandas as gpd
+import shapely
+
+from ..errors import InputError
+
+
+class TownArea(NamedTuple):
+    """A town with a gazetteer: where its files live and the area its places must lie in.
+
+    ``outline`` is the town feature's geometry and ``district`` the district's (WGS-84);
+    ``outline_uncertainty_m`` is how far the outline itself may be off, so a check of
+    "inside the town" can allow for it.
+    """
+
+    name: str
+    folder: Path
+    outline: shapely.Geometry
+    district: shapely.Geometry | None
+    outline_uncertainty_m: float
+
+
+def find_town(geodata: str | Path, town: str | None = None) -> TownArea:
+    """The town called ``town`` (or the only town) among the gazetteers under ``geodata``.
+
+    Raises
+    ------
+    InputError
+        When no town, or more than one and none is named, or the named one is unknown.
+    """
+    from ..gazetteer import load_town_gazetteer, town_gazetteers
+
+    towns = town_gazetteers(geodata)
+    if town is None:
+        if len(towns) != 1:
+            known = ", ".join(sorted(towns)) or "none"
+            raise InputError(f"name the town with --town (gazetteers under {geodata}/: {known})")
+        town = next(iter(towns))
+    if town not in towns:
+        known = ", ".join(sorted(towns)) or "none"
+        raise InputError(f"no gazetteer for {town} under {geodata}/ (known: {known})")
+    gdf = load_town_gazetteer(towns[town])
+    town_rows = gdf[gdf["kind"] == "town"]
+    districts = gdf[gdf["kind"] == "district"]
+    return TownArea(
+        name=town,
+        folder=towns[town].parent,
+        outline=town_rows.geometry.iloc[0],
+        district=districts.geometry.iloc[0] if len(districts) else None,
+        outline_uncertainty_m=float(town_rows["uncertainty_m"].iloc[0]),
+    )
+
+
+def near_area(area: TownArea) -> shapely.Geometry:
+    """Where a place of the town may lie: its district, and its outline widened by how far
+    the outline itself may be off (prepared for fast tests)."""
+    outline = gpd.GeoSeries([area.outline], crs="EPSG:4326")
+    metric = outline.estimate_utm_crs()
+    widened = outline.to_crs(metric).buffer(area.outline_uncertainty_m).to_crs("EPSG:4326")
+    near = widened.iloc[0] if area.district is None else widened.iloc[0].union(area.district)
+    shapely.prepare(near)
+    return near
