@@ -336,7 +336,7 @@ def cmd_places_fetch(args: argparse.Namespace) -> None:
     from .places.sources import place_file_path, write_place_file
     from .places.town import find_town
 
-    area = find_town(args.geodata, args.town)
+    area = find_town(args.geodata, args.town, rewriting=f"{args.source}.geojson")
     if args.source == "osm":
         from .places.osm import fetch_osm
 
@@ -366,12 +366,12 @@ def cmd_places_import(args: argparse.Namespace) -> None:
     from .places.sources import place_file_path, write_place_file
     from .places.town import find_town
 
-    area = find_town(args.geodata, args.town)
+    stem = place_file_stem(args.file)
+    area = find_town(args.geodata, args.town, rewriting=f"{stem}.geojson")
     places, metadata = import_places(
         args.file, area, crs=args.crs, name_field=args.name_field, layer=args.layer
     )
-    path = place_file_path(area.folder, place_file_stem(args.file))
-    path = write_place_file(path, places, metadata)
+    path = write_place_file(place_file_path(area.folder, stem), places, metadata)
     print(f"{len(places)} places from {args.file} → {path}", file=sys.stderr)
 
 
@@ -414,7 +414,7 @@ def _add_places_parser(commands: Any) -> None:
     )
     fetch.add_argument("--year", type=int, help=argparse.SUPPRESS)
     fetch.add_argument("--cache", type=Path, default=settings.CACHE, help=argparse.SUPPRESS)
-    fetch.set_defaults(run=cmd_places_fetch, gazetteer=None)
+    fetch.set_defaults(run=cmd_places_fetch, gazetteer=None, strict=False)
     imported = actions.add_parser("import", help="import a planner's own GIS file")
     imported.add_argument(
         "file", type=Path, help="Shapefile, GeoPackage, GeoJSON, KML, CSV, .osm or .osm.pbf"

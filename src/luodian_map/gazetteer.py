@@ -551,17 +551,21 @@ def _validate(gdf: gpd.GeoDataFrame, path: Path) -> None:
         raise InputError(f"gazetteer {path}: coordinates are not WGS-84 longitude/latitude")
 
 
-def load_town_gazetteer(path: str | Path) -> gpd.GeoDataFrame:
+def load_town_gazetteer(path: str | Path, *, without: str | None = None) -> gpd.GeoDataFrame:
     """A town's gazetteer file with the town's place files laid over it.
 
     The place files are ``sources/*.geojson`` beside the gazetteer file (see
     :mod:`luodian_map.places.sources`); they are fetched or imported once and read offline
-    by every build. See :func:`merge_places` for how they combine.
+    by every build. See :func:`merge_places` for how they combine. ``without`` leaves out
+    the place file of that name.
     """
     from .places.sources import read_place_files
 
     path = Path(path)
-    return merge_places(load_gazetteer(path), read_place_files(path.parent))
+    places = read_place_files(path.parent)
+    if without is not None:
+        places = places[places["file"] != without]
+    return merge_places(load_gazetteer(path), places)
 
 
 def merge_places(gdf: gpd.GeoDataFrame, places: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -15,7 +15,6 @@ OSM data is © OpenStreetMap contributors and available under the Open Database 
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import os
 import tempfile
@@ -309,7 +308,6 @@ def _margin(area: TownArea) -> float:
     return max(BUFFER_M, float(area.outline_uncertainty_m))
 
 
-@functools.lru_cache(maxsize=8)
 def _near_town(area: TownArea) -> shapely.Polygon | shapely.MultiPolygon:
     """The town outline plus the margin (simplified to 50 m)."""
     outline = gpd.GeoSeries([area.outline], crs="EPSG:4326")

@@ -27,10 +27,10 @@ import shapely
 from ..cache import GeocodeCache
 from ..categories import CATEGORIES
 from ..errors import InputError
-from ..gazetteer import Gazetteer, load_gazetteer, merge_places, same_place_name
+from ..gazetteer import Gazetteer, same_place_name
 from ..model import Item
 from ..providers import DEFAULT_TIMEOUT_S, OnlineGeocoder
-from .sources import PLACE_COLUMNS, SOURCES_FOLDER, read_place_files, timestamp
+from .sources import PLACE_COLUMNS, SOURCES_FOLDER, timestamp
 from .town import TownArea, near_area
 
 SERVICES = {
@@ -95,7 +95,7 @@ def fetch_poi(
         the place file's metadata (service, time, attribution, names not found).
     """
     service = SERVICES[source]
-    gazetteer = _gazetteer_without(area, f"{source}.geojson")
+    gazetteer = area.gazetteer
     wanted = names_to_search(items, area, gazetteer)
     adcode = _adcode(gazetteer)
     where = urlsplit(service_url) if service_url else None
@@ -179,14 +179,6 @@ def names_to_search(
             continue
         wanted[name] = item
     return wanted
-
-
-def _gazetteer_without(area: TownArea, file_name: str) -> gpd.GeoDataFrame:
-    """The town's gazetteer with its place files, except the one about to be rewritten
-    (its places must be searched again, not taken as already known)."""
-    places = read_place_files(area.folder)
-    places = places[places["file"] != file_name]
-    return merge_places(load_gazetteer(area.folder / "gazetteer.geojson"), places)
 
 
 def _adcode(gazetteer: gpd.GeoDataFrame) -> str:

@@ -16,7 +16,8 @@ class TownArea(NamedTuple):
 
     ``outline`` is the town feature's geometry and ``district`` the district's (WGS-84);
     ``outline_uncertainty_m`` is how far the outline itself may be off, so a check of
-    "inside the town" can allow for it.
+    "inside the town" can allow for it. ``gazetteer`` is the town's gazetteer with its
+    place files, except the one a command is about to rewrite.
     """
 
     name: str
@@ -24,10 +25,17 @@ class TownArea(NamedTuple):
     outline: shapely.Geometry
     district: shapely.Geometry | None
     outline_uncertainty_m: float
+    gazetteer: gpd.GeoDataFrame
 
 
-def find_town(geodata: str | Path, town: str | None = None) -> TownArea:
+def find_town(
+    geodata: str | Path, town: str | None = None, *, rewriting: str | None = None
+) -> TownArea:
     """The town called ``town`` (or the only town) among the gazetteers under ``geodata``.
+
+    ``rewriting`` names the place file (``osm.geojson``) a command is about to write: it is
+    left out, so that fetching or importing again gives the same result as the first time
+    (the area and the names to look up do not depend on the file's own earlier content).
 
     Raises
     ------
@@ -45,7 +53,7 @@ def find_town(geodata: str | Path, town: str | None = None) -> TownArea:
     if town not in towns:
         known = ", ".join(sorted(towns)) or "none"
         raise InputError(f"no gazetteer for {town} under {geodata}/ (known: {known})")
-    gdf = load_town_gazetteer(towns[town])
+    gdf = load_town_gazetteer(towns[town], without=rewriting)
     town_rows = gdf[gdf["kind"] == "town"]
     districts = gdf[gdf["kind"] == "district"]
     return TownArea(
@@ -54,6 +62,7 @@ def find_town(geodata: str | Path, town: str | None = None) -> TownArea:
         outline=town_rows.geometry.iloc[0],
         district=districts.geometry.iloc[0] if len(districts) else None,
         outline_uncertainty_m=float(town_rows["uncertainty_m"].iloc[0]),
+        gazetteer=gdf,
     )
 
 
