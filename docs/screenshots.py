@@ -1,5 +1,5 @@
-"""Write the README screenshots ``docs/map.png``, ``docs/map_public.png`` and
-``docs/map_multi.png``.
+"""Write the README screenshots ``docs/map.png``, ``docs/map_public.png``,
+``docs/map_multi.png`` and ``docs/print_preview.png``.
 
 Run from the repository root after ``pip install -e .`` and ``luodian-map assets``::
 
@@ -11,8 +11,10 @@ Run from the repository root after ``pip install -e .`` and ``luodian-map assets
   or sourced places drawn, the guesses listed under 位置待核实.
 * ``docs/map_multi.png``: the four-report test series (``tests/data/multi``) built into a
   temporary folder, with the popup of one project open on its timeline and follow-up.
+* ``docs/print_preview.png``: the A3 print map of 2025 (``render --format png --year 2025``)
+  of the committed layers, scaled down to PREVIEW_WIDTH pixels.
 
-Both are 1400×900, taken with Debian's headless Chromium (``$LUODIAN_MAP_CHROMIUM``,
+The first three are 1400×900, taken with Debian's headless Chromium (``$LUODIAN_MAP_CHROMIUM``,
 default ``/usr/bin/chromium``) through Playwright, with every request that would leave
 the page blocked.
 """
@@ -35,6 +37,7 @@ VIEWPORT = {"width": 1400, "height": 900}
 # the project shown in map_multi.png: four mentions over two reports, a phase, a follow-up
 MULTI_NAME = "MAX科技园二期"
 MULTI_YEAR = 2025
+PREVIEW_WIDTH = 1400
 
 
 def luodian_map(*args: str) -> None:
@@ -80,9 +83,23 @@ def open_project(page) -> None:
     )
 
 
+def print_preview(tmp_path: Path) -> None:
+    """The A3 PNG of 2025, downscaled (Lanczos) for the README."""
+    from PIL import Image
+
+    full = tmp_path / "print.png"
+    luodian_map("render", "--format", "png", "--year", "2025", "-o", str(full))
+    image = Image.open(full).convert("RGB")
+    height = round(image.height * PREVIEW_WIDTH / image.width)
+    preview = DOCS / "print_preview.png"
+    image.resize((PREVIEW_WIDTH, height), Image.LANCZOS).save(preview, optimize=True)
+    print(f"{preview.relative_to(ROOT)}", file=sys.stderr)
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
+        print_preview(tmp_path)
         single = tmp_path / "map.html"
         luodian_map("render", "--self-contained", "--basemap", "none", "-o", str(single))
         shoot(single, DOCS / "map.png")

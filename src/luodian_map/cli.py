@@ -267,16 +267,21 @@ def _render_default_maps(features, args: argparse.Namespace) -> None:
 
 def cmd_render(args: argparse.Namespace) -> None:
     from .layers import read_layers
+
+    _check_render_options(args)
+    features = read_layers(args.layers)
+    if args.format != "html":
+        _render_print(features, args)
+        return
     from .render import render_map
 
-    features = read_layers(args.layers)
     path = render_map(
         features,
-        args.output,
+        args.output or settings.MAPS / "luodian.html",
         outline=_outline(args, set(features["town"])),
         places=_local_base(args, set(features["town"])),
         lang=args.lang,
-        basemap=args.basemap,
+        basemap=args.basemap or "osm",
         self_contained=args.self_contained,
         edit=args.edit,
         year=args.year,
@@ -309,6 +314,51 @@ def cmd_export(args: argparse.Namespace) -> None:
 
         rows = export_postgis(features, args.postgis, schema=args.schema)
         print(f"{rows} features → {args.schema}.{TABLE}", file=sys.stderr)
+
+
+def _check_render_options(args: argparse.Namespace) -> None:
+    """Options of one output format given for another, and a file name that contradicts
+    the format, are errors rather than silently ignored."""
+    web_only = {"--edit": args.edit, "--self-contained": args.self_contained}
+    if args.format != "html":
+        given = [name for name, value in web_only.items() if value]
+        if args.lang != "zh":
+            given.append(f"--lang {args.lang}")
+        if args.basemap in ("gaode", "tianditu"):
+            given.append(f"--basemap {args.basemap}")
+        if given:
+            raise LuodianMapError(f"{', '.join(given)}: only for --format html")
+    suffix = args.output.suffix.lower().lstrip(".") if args.output else args.format
+    if suffix in ("html", "pdf", "png") and suffix != args.format:
+        raise LuodianMapError(f"{args.output}: a .{suffix} file name for --format {args.format}")
+
+
+def _render_print(features, args: argparse.Namespace) -> None:
+    """A print map (PDF or PNG) of the layers over the towns' offline vector base."""
+    from .printmap import read_base, render_print
+    from .tiles import tile_source
+
+    towns = set(features["town"])
+    gazetteers = [p for town, p in _town_gazetteers(args).items() if town in towns]
+    name = "luodian" + (f"_{args.year}" if args.year else "") + ("_public" if args.public else "")
+    printed = render_print(
+        features,
+        args.output or settings.MAPS / f"{name}.{args.format}",
+        fmt=args.format,
+        base=read_base(gazetteers),
+        year=args.year,
+        paper=args.paper,
+        public=args.public,
+        title=args.title,
+        tiles=tile_source(args.basemap) if args.basemap in ("osm", "cartodb") else None,
+    )
+    withheld = sum(printed.plan.withheld.values())
+    print(
+        f"{len(printed.plan.places)} places drawn, {withheld} listed without a place, "
+        f"{len(printed.labels_omitted)} names not labelled, {printed.basemap} base "
+        f"→ {printed.path}",
+        file=sys.stderr,
+    )
 
 
 def cmd_assets(args: argparse.Namespace) -> None:
@@ -430,7 +480,9 @@ def _add_map_options(parser: argparse.ArgumentParser) -> None:
         choices=("osm", "cartodb", "gaode", "tianditu", "none", "local"),
         help="tiles under the data; gaode shifts the data to GCJ-02 to fit "
         "its tiles; tianditu needs TIANDITU_KEY; local draws the roads, rivers and "
-        "outline of the towns' place files, no tiles (default: %(default)s)",
+        "outline of the towns' place files, no tiles (default: %(default)s). A print map "
+        "(render --format pdf|png) draws that vector base unless osm or cartodb is given, "
+        "and falls back to it when the tiles are neither cached nor answer in 3 s",
     )
     parser.add_argument(
         "--lang",
@@ -610,17 +662,32 @@ def build_parser() -> argparse.ArgumentParser:
     _add_map_options(build)
     build.set_defaults(run=cmd_build, config=None)
 
-    render = commands.add_parser("render", help="layers/ → one web map (Folium)")
+    render = commands.add_parser(
+        "render", help="layers/ → one web map (Folium), or a print map (PDF, PNG)"
+    )
     _add_gazetteer_options(render)
     render.add_argument(
         "--layers", type=Path, default=settings.LAYERS, help="layers to draw (default: %(default)s)"
     )
     render.add_argument(
+        "--format",
+        default="html",
+        choices=("html", "pdf", "png"),
+        help="an interactive web map, or a print map: PDF (fonts embedded) or PNG at 300 dpi "
+        "(default: %(default)s)",
+    )
+    render.add_argument(
         "-o",
         "--output",
         type=Path,
-        default=settings.MAPS / "luodian.html",
-        help="the HTML file to write (default: %(default)s)",
+        help=f"the file to write (default: {settings.MAPS}/luodian.html; print maps "
+        f"{settings.MAPS}/luodian[_YEAR][_public].pdf|png)",
+    )
+    render.add_argument(
+        "--paper",
+        default="a3",
+        choices=("a3", "a4"),
+        help="page of a print map, landscape (default: %(default)s)",
     )
     render.add_argument("--year", type=int, help="a publication map of this year only")
     render.add_argument("--title", help="the map's title")
@@ -633,10 +700,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--public",
         action="store_true",
         help="a map for public display: draw only surveyed or sourced locations and list "
-        "the guesses (approximate, town level) in a panel 位置待核实",
+        "the guesses (approximate, town level) in a panel 位置待核实 (a print map counts "
+        "them by category)",
     )
     _add_map_options(render)
-    render.set_defaults(run=cmd_render)
+    # no --basemap: osm tiles for the web map, the offline vector base for a print map
+    render.set_defaults(run=cmd_render, basemap=None)
 
     export = commands.add_parser(
         "export", help="layers/ → a PostGIS table and/or one GeoParquet file"
