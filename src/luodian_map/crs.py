@@ -209,11 +209,14 @@ def transform_geometry(geoms: _Geoms, src: str, dst: str) -> _Geoms:
         out[:, 0], out[:, 1] = convert(coords[:, 0], coords[:, 1], src_id, dst_id)
         return out
 
+    # include_z=None (keep each geometry's own Z, shapely >= 2.1) is missing from the
+    # types-shapely 2.1 stub, which only allows a bool
     if isinstance(geoms, shapely.Geometry | np.ndarray | list | tuple):
-        return shapely.transform(geoms, _apply, include_z=None)
+        same: _Geoms = shapely.transform(geoms, _apply, include_z=None)  # type: ignore[call-overload]
+        return same
     import geopandas as gpd  # only here, so the crs module stays cheap to import
 
     if isinstance(geoms, gpd.GeoSeries):
-        values = shapely.transform(geoms.to_numpy(), _apply, include_z=None)
+        values = shapely.transform(geoms.to_numpy(), _apply, include_z=None)  # type: ignore[call-overload]
         return gpd.GeoSeries(values, index=geoms.index, crs=_EPSG.get(dst_id), name=geoms.name)
     raise TypeError(f"cannot transform {type(geoms).__name__}; pass shapely geometries")

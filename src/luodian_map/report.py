@@ -556,7 +556,9 @@ def _is_furniture(line: str) -> bool:
     """A line of a web page's frame: "索引号 | 发布机构 | …", "打开网易新闻 查看更多图片",
     "点赞 在看"."""
     return (len(line) <= 80 and _FURNITURE.search(line) is not None) or (
-        len(line) <= 40 and _FURNITURE_LINE.match(line) is not None and _WORDLIKE.search(line)
+        len(line) <= 40
+        and _FURNITURE_LINE.match(line) is not None
+        and _WORDLIKE.search(line) is not None
     )
 
 
@@ -989,9 +991,11 @@ def _part(draft: _PartDraft, review_year: int, half: bool) -> Part:
         first, last = int(span.group(1)), int(span.group(2))
         year = last if draft.kind == "review" else first
         return Part(draft.kind, year, draft.heading, draft.start, draft.end, first, last)
-    year = draft.heading_year
-    if year is None:
-        year = review_year + (draft.kind == "plan" and not half)
+    year = (
+        draft.heading_year
+        if draft.heading_year is not None
+        else review_year + (draft.kind == "plan" and not half)
+    )
     first = last = year
     if not draft.heading and draft.kind == "review":
         last = year + 1
