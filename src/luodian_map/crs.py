@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from .errors import InputError
 
@@ -191,7 +192,7 @@ def convert(lon: ArrayLike, lat: ArrayLike, src: str, dst: str) -> Coords:
     return lon_a, lat_a
 
 
-_Geoms = TypeVar("_Geoms", shapely.Geometry, np.ndarray, "gpd.GeoSeries")
+_Geoms = TypeVar("_Geoms", BaseGeometry, shapely.Geometry, np.ndarray, "gpd.GeoSeries")
 
 
 def transform_geometry(geoms: _Geoms, src: str, dst: str) -> _Geoms:
