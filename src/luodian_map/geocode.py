@@ -366,6 +366,8 @@ def _online_for(
 ) -> OnlineGeocoder | None:
     if online is None or frame.district is None:
         return None
+    from .providers import OnlineGeocoder  # only here: geopy loads with it
+
     return online if isinstance(online, OnlineGeocoder) else online(frame.district)
 
 
