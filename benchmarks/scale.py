@@ -53,6 +53,57 @@ def _features(stderr: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _profile(n: int, project: Path, maps: str, out_file: Path, timeout: float) -> None:
+    """Profile one build of ``n`` reports with pyinstrument into ``out_file``."""
+    from pipeline import __file__ as pipeline_file
+
+    clean_outputs(project)
+    out = str(out_file.resolve())
+    prof = run_child(
+        [sys.executable, pipeline_file, "--child", str(project),
+         "--child-args", f"corpus{maps}", "--profile", out],
+        project, timeout=timeout,
+    )  # fmt: skip
+    status = "written to" if prof.returncode == 0 else "FAILED, see"
+    print(f"  pyinstrument profile of N={n} {status} {out}")
+    if prof.returncode:
+        print(prof.stderr[-2000:])
+
+
+def _rows(measured: list[dict], skipped: list[int]) -> list[list]:
+    """Table rows: the measured sizes, then the skipped ones extrapolated from the last."""
+    rows = []
+    for r in measured:
+        feats = r["features"]
+        rows.append([
+            r["n"], r["runs"], f"{r['wall']:.2f}", f"{r['cpu']:.2f}",
+            f"{1000 * r['wall'] / r['n']:.0f}", f"{r['peak']:.0f}",
+            f"{feats / r['n']:.0f}" if feats else "?",
+            f"{r['warm']:.2f}" if r["warm"] is not None else "?", f"{r['gen_s']:.1f}",
+        ])  # fmt: skip
+    if measured and skipped:
+        last = measured[-1]
+        per_report = last["wall"] / last["n"]
+        for n in skipped:
+            rows.append([n, 0, f"~{per_report * n:.0f} (extrapolated)", "", "", "", "", "", ""])
+    return rows
+
+
+def _print_marginal(measured: list[dict]) -> None:
+    """The cost of each extra report between consecutive sizes."""
+    if len(measured) < 2:
+        return
+    print("\nMarginal cost per extra report (linear growth keeps it flat):")
+    for a, b in itertools.pairwise(measured):
+        wall = (b["wall"] - a["wall"]) / (b["n"] - a["n"])
+        cpu = (b["cpu"] - a["cpu"]) / (b["n"] - a["n"])
+        mem = (b["peak"] - a["peak"]) / (b["n"] - a["n"])
+        print(
+            f"  {a['n']:>5} → {b['n']:<5}: {1000 * wall:7.1f} ms wall, "
+            f"{1000 * cpu:7.1f} ms CPU, {1024 * mem:7.1f} KiB per report"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 100, 1000])
@@ -125,51 +176,17 @@ def main(argv: list[str] | None = None) -> int:
                 if warm.returncode == 0 and not warm.timed_out:
                     row["warm"] = warm.wall_s
             if args.profile and int(args.profile[0]) == n:
-                from pipeline import __file__ as pipeline_file
-
-                clean_outputs(project)
-                out = str(Path(args.profile[1]).resolve())
-                prof = run_child(
-                    [sys.executable, pipeline_file, "--child", str(project),
-                     "--child-args", f"corpus{maps}", "--profile", out],
-                    project, timeout=args.timeout * 3,
-                )  # fmt: skip
-                status = "written to" if prof.returncode == 0 else "FAILED, see"
-                print(f"  pyinstrument profile of N={n} {status} {out}")
-                if prof.returncode:
-                    print(prof.stderr[-2000:])
+                _profile(n, project, maps, Path(args.profile[1]), args.timeout * 3)
         finally:
             if not args.keep:
                 shutil.rmtree(project, ignore_errors=True)
 
-    rows = []
-    for r in measured:
-        feats = r["features"]
-        rows.append([
-            r["n"], r["runs"], f"{r['wall']:.2f}", f"{r['cpu']:.2f}",
-            f"{1000 * r['wall'] / r['n']:.0f}", f"{r['peak']:.0f}",
-            f"{feats / r['n']:.0f}" if feats else "?",
-            f"{r['warm']:.2f}" if r["warm"] is not None else "?", f"{r['gen_s']:.1f}",
-        ])  # fmt: skip
-    if measured and skipped:
-        last = measured[-1]
-        per_report = last["wall"] / last["n"]
-        for n in skipped:
-            rows.append([n, 0, f"~{per_report * n:.0f} (extrapolated)", "", "", "", "", "", ""])
+    rows = _rows(measured, skipped)
     print()
     headers = ["reports", "runs", "wall s", "CPU s", "ms/report", "peak MiB",
                "features/report", "warm rebuild s", "generate s"]  # fmt: skip
     print(table(headers, rows))
-    if len(measured) >= 2:
-        print("\nMarginal cost per extra report (linear growth keeps it flat):")
-        for a, b in itertools.pairwise(measured):
-            wall = (b["wall"] - a["wall"]) / (b["n"] - a["n"])
-            cpu = (b["cpu"] - a["cpu"]) / (b["n"] - a["n"])
-            mem = (b["peak"] - a["peak"]) / (b["n"] - a["n"])
-            print(
-                f"  {a['n']:>5} → {b['n']:<5}: {1000 * wall:7.1f} ms wall, "
-                f"{1000 * cpu:7.1f} ms CPU, {1024 * mem:7.1f} KiB per report"
-            )
+    _print_marginal(measured)
     big = next((r for r in measured if r["n"] == 1000), None)
     if big:
         ok = big["wall"] < TARGET_1000_S and big["peak"] < TARGET_1000_MIB

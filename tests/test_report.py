@@ -571,10 +571,11 @@ def test_report_like_text_keeps_offsets(lines: list[str]) -> None:
         check_invariants(report)
 
 
-def _punctuate_per_character(s: str) -> str:
-    """The first, per-character implementation of ``report._punctuate``: the oracle for the
-    linear one, which must convert exactly the same marks."""
-    from luodian_map.report import _CONVERTIBLE, _PUNCT_FORMS, _is_wide
+def _neighbours_per_character(s: str) -> tuple[list[bool], list[bool], list[int]]:
+    """For each character of ``s``: whether its nearest neighbour that is neither a space
+    nor a mark is wide on either side, and on the right; and the count of wide characters
+    before each position."""
+    from luodian_map.report import _CONVERTIBLE, _is_wide
 
     n = len(s)
     left, right = [False] * n, [False] * n
@@ -592,21 +593,31 @@ def _punctuate_per_character(s: str) -> str:
     wide_before = [0] * (n + 1)
     for i, c in enumerate(s):
         wide_before[i + 1] = wide_before[i] + _is_wide(c)
+    return near, right, wide_before
+
+
+def _stays_ascii_per_character(s: str, i: int) -> bool:
+    after = s[i + 1 : i + 3]
+    return (
+        (0 < i < len(s) - 1 and s[i - 1].isdigit() and s[i + 1].isdigit())
+        or after[:1] in ("", " ")
+        or (s[i] == ":" and after == "//")
+    )
+
+
+def _punctuate_per_character(s: str) -> str:
+    """The first, per-character implementation of ``report._punctuate``: the oracle for the
+    linear one, which must convert exactly the same marks."""
+    from luodian_map.report import _PUNCT_FORMS
+
+    near, right, wide_before = _neighbours_per_character(s)
 
     def pair_is_chinese(a: int, b: int) -> bool:
         return near[a] or near[b] or wide_before[b] > wide_before[a + 1]
 
-    def stays_ascii(i: int) -> bool:
-        after = s[i + 1 : i + 3]
-        return (
-            (0 < i < n - 1 and s[i - 1].isdigit() and s[i + 1].isdigit())
-            or after[:1] in ("", " ")
-            or (s[i] == ":" and after == "//")
-        )
-
     out = list(s)
     for i, c in enumerate(s):
-        if c in _PUNCT_FORMS and (near[i] or not stays_ascii(i)):
+        if c in _PUNCT_FORMS and (near[i] or not _stays_ascii_per_character(s, i)):
             out[i] = _PUNCT_FORMS[c]
     stack: list[int] = []
     for i, c in enumerate(s):

@@ -32,6 +32,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from ._io import write_atomic
 from .errors import AssetsError
@@ -172,7 +173,8 @@ def _get(url: str, timeout: float) -> bytes:
     request = urllib.request.Request(url, headers={"User-Agent": "luodian-map"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.read()
+            data: bytes = response.read()
+            return data
     except OSError as exc:  # URLError, HTTPError and timeouts are all OSErrors
         raise AssetsError(f"cannot download {url}: {exc}") from exc
 
@@ -317,11 +319,11 @@ def _normalise(path: PurePosixPath) -> str:
     return "/".join(parts)
 
 
-def load_manifest(cache_dir: str | os.PathLike[str] | None = None) -> dict:
+def load_manifest(cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """The cache's manifest; :class:`AssetsError` if there is none or it is unreadable."""
     path = assets_dir(cache_dir) / MANIFEST
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise AssetsError(MISSING_MESSAGE) from None
     if manifest.get("format") != MANIFEST_FORMAT or not isinstance(manifest.get("urls"), dict):
@@ -329,7 +331,9 @@ def load_manifest(cache_dir: str | os.PathLike[str] | None = None) -> dict:
     return manifest
 
 
-def check_assets(urls: list[str], cache_dir: str | os.PathLike[str] | None = None) -> dict:
+def check_assets(
+    urls: list[str], cache_dir: str | os.PathLike[str] | None = None
+) -> dict[str, Any]:
     """Raise :class:`AssetsError` unless every URL in ``urls`` is cached; return the manifest."""
     manifest = load_manifest(cache_dir)
     root = assets_dir(cache_dir)
@@ -379,7 +383,7 @@ def inline_assets(html: str, cache_dir: str | os.PathLike[str] | None = None) ->
     manifest = load_manifest(root)
 
     def entry_for(url: str) -> dict[str, str]:
-        entry = manifest["urls"].get(url)
+        entry: dict[str, str] | None = manifest["urls"].get(url)
         if entry is None:
             raise AssetsError(MISSING_MESSAGE)
         return entry

@@ -234,7 +234,8 @@ class GeocodeCache:
             raise self._error(exc) from exc
 
     def __len__(self) -> int:
-        return self._require().execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+        count: int = self._require().execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+        return count
 
     def close(self) -> None:
         if self._conn is not None:

@@ -12,12 +12,24 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from . import __version__, settings
 from .categories import PUBLIC_PRECISIONS
 from .errors import LuodianMapError
+
+if TYPE_CHECKING:  # the stages load inside the commands (see above)
+    import geopandas as gpd
+    from shapely.geometry.base import BaseGeometry
+
+    from ._process import Mapper
+    from .checks import ChartProcess
+    from .model import Item
+    from .providers import OnlineGeocoder
+
+    # ``defer`` of ``layers.write_layers``
+    _Defer = Callable[[Callable[[], None]], object]
 
 PROG = "luodian-map"
 
@@ -37,7 +49,7 @@ def _report_paths(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
-def _extract(args: argparse.Namespace, mapper=None) -> list:
+def _extract(args: argparse.Namespace, mapper: Mapper | None = None) -> list[Item]:
     """Items of every report, in name order; unchanged reports are read back from the
     extraction cache, the others extracted in parallel when there are enough of them, or
     as tasks of ``mapper`` (a cluster)."""
@@ -75,11 +87,11 @@ def _find_gazetteers(gazetteer: Path | None, geodata: Path) -> dict[str | None, 
 
     if gazetteer is not None:
         return {gazetteer_file_town(gazetteer): gazetteer}
-    return dict(town_gazetteers(geodata))
+    return {town: path for town, path in town_gazetteers(geodata).items()}
 
 
 @cache
-def _load_gazetteer(path: Path):
+def _load_gazetteer(path: Path) -> gpd.GeoDataFrame:
     """Each gazetteer is read once per run, with its place files, whichever stages need it."""
     from .gazetteer import load_town_gazetteer
 
@@ -98,7 +110,9 @@ def cmd_extract(args: argparse.Namespace) -> None:
         sys.stdout.write(text)
 
 
-def _geocode(items: list, args: argparse.Namespace, mapper=None) -> tuple:
+def _geocode(
+    items: list[Item], args: argparse.Namespace, mapper: Mapper | None = None
+) -> tuple[gpd.GeoDataFrame, list[dict[str, Any]]]:
     """The features and the unlocated items; each town's placed as a task of ``mapper``,
     if given."""
     from .gazetteer import Gazetteer
@@ -127,7 +141,12 @@ def _geocode(items: list, args: argparse.Namespace, mapper=None) -> tuple:
     return features, unlocated
 
 
-def _write(features, unlocated: list, args: argparse.Namespace, defer=None):
+def _write(
+    features: gpd.GeoDataFrame,
+    unlocated: list[dict[str, Any]],
+    args: argparse.Namespace,
+    defer: _Defer | None = None,
+) -> gpd.GeoDataFrame:
     """Write the layers; returns the features. ``defer``: see ``layers.write_layers``."""
     from .layers import write_layers
 
@@ -149,12 +168,12 @@ class _OnlineFactory:
 
         self.provider = args.provider
         self.cache = GeocodeCache(args.cache)
-        self._geocoders: dict[bytes, object] = {}
+        self._geocoders: dict[bytes, OnlineGeocoder] = {}
         url = urlsplit(args.provider_url) if args.provider_url else None
-        self._where = {"scheme": url.scheme, "domain": url.netloc} if url else {}
+        self._where: dict[str, Any] = {"scheme": url.scheme, "domain": url.netloc} if url else {}
         self._timeout = args.provider_timeout
 
-    def __call__(self, district):
+    def __call__(self, district: BaseGeometry) -> OnlineGeocoder:
         from .providers import OnlineGeocoder
 
         key = district.wkb
@@ -180,7 +199,7 @@ def cmd_geocode(args: argparse.Namespace) -> None:
     _write(*_geocode(items_from_json(args.items), args), args)
 
 
-def _build_layers(args: argparse.Namespace, defer=None):
+def _build_layers(args: argparse.Namespace, defer: _Defer | None = None) -> gpd.GeoDataFrame:
     """Extract and place on the Dask cluster of ``--scheduler``, if given (closed as soon
     as it is no longer needed: its processes cost time while they wait), then write."""
     from .distributed import cluster_mapper
@@ -205,7 +224,7 @@ def cmd_build(args: argparse.Namespace) -> None:
         _write_coverage(args, checked)
 
 
-def _outline(args: argparse.Namespace, towns: Iterable[str | None]):
+def _outline(args: argparse.Namespace, towns: Iterable[str | None]) -> gpd.GeoDataFrame | None:
     """The outlines of the towns on the map, from their gazetteers."""
     import geopandas as gpd
 
@@ -219,7 +238,7 @@ def _outline(args: argparse.Namespace, towns: Iterable[str | None]):
     return gpd.GeoDataFrame(gpd.pd.concat(frames, ignore_index=True), crs="EPSG:4326")
 
 
-def _local_base(args: argparse.Namespace, towns: Iterable[str | None]):
+def _local_base(args: argparse.Namespace, towns: Iterable[str | None]) -> gpd.GeoDataFrame | None:
     """With ``--basemap local``: the place files of the towns on the map, else None."""
     if args.basemap != "local":
         return None
@@ -243,7 +262,7 @@ def _local_base(args: argparse.Namespace, towns: Iterable[str | None]):
     return gpd.GeoDataFrame(gpd.pd.concat(frames, ignore_index=True), crs="EPSG:4326")
 
 
-def _render_default_maps(features, args: argparse.Namespace) -> None:
+def _render_default_maps(features: gpd.GeoDataFrame, args: argparse.Namespace) -> None:
     """``maps/luodian.html`` with every item, one publication map per year, and
     ``maps/public.html``, the map for public display (no guess drawn as a place)."""
     from .render import render_map
@@ -333,7 +352,7 @@ def _check_render_options(args: argparse.Namespace) -> None:
         raise LuodianMapError(f"{args.output}: a .{suffix} file name for --format {args.format}")
 
 
-def _render_print(features, args: argparse.Namespace) -> None:
+def _render_print(features: gpd.GeoDataFrame, args: argparse.Namespace) -> None:
     """A print map (PDF or PNG) of the layers over the towns' offline vector base."""
     from .printmap import read_base, render_print
     from .tiles import tile_source
@@ -518,7 +537,9 @@ class _TownCoverage(NamedTuple):
     charts: Callable[[], dict[str, bytes]]  # pending, from a ChartProcess
 
 
-def _run_checks(args: argparse.Namespace, charts, features) -> list[_TownCoverage]:
+def _run_checks(
+    args: argparse.Namespace, charts: ChartProcess, features: gpd.GeoDataFrame
+) -> list[_TownCoverage]:
     """Check each town of the features and start drawing its charts."""
     from .checks import load_check_config, run_checks
 

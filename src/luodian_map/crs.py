@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from .errors import InputError
 
@@ -191,7 +192,7 @@ def convert(lon: ArrayLike, lat: ArrayLike, src: str, dst: str) -> Coords:
     return lon_a, lat_a
 
 
-_Geoms = TypeVar("_Geoms", shapely.Geometry, np.ndarray, "gpd.GeoSeries")
+_Geoms = TypeVar("_Geoms", BaseGeometry, shapely.Geometry, np.ndarray, "gpd.GeoSeries")
 
 
 def transform_geometry(geoms: _Geoms, src: str, dst: str) -> _Geoms:
@@ -209,11 +210,14 @@ def transform_geometry(geoms: _Geoms, src: str, dst: str) -> _Geoms:
         out[:, 0], out[:, 1] = convert(coords[:, 0], coords[:, 1], src_id, dst_id)
         return out
 
+    # include_z=None (keep each geometry's own Z, shapely >= 2.1) is missing from the
+    # types-shapely 2.1 stub, which only allows a bool
     if isinstance(geoms, shapely.Geometry | np.ndarray | list | tuple):
-        return shapely.transform(geoms, _apply, include_z=None)
+        same: _Geoms = shapely.transform(geoms, _apply, include_z=None)  # type: ignore[call-overload]
+        return same
     import geopandas as gpd  # only here, so the crs module stays cheap to import
 
     if isinstance(geoms, gpd.GeoSeries):
-        values = shapely.transform(geoms.to_numpy(), _apply, include_z=None)
+        values = shapely.transform(geoms.to_numpy(), _apply, include_z=None)  # type: ignore[call-overload]
         return gpd.GeoSeries(values, index=geoms.index, crs=_EPSG.get(dst_id), name=geoms.name)
     raise TypeError(f"cannot transform {type(geoms).__name__}; pass shapely geometries")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from ._process import Mapper, usable_cpus
 from .errors import InputError
@@ -119,13 +120,14 @@ def load_vocabulary() -> Vocabulary:
 def _required_text(pattern: re.Pattern[str]) -> str:
     """The longest literal text every match of ``pattern`` contains ("" if none is certain):
     a clause without it is skipped before the slower regex runs ("…易积水点" → "积水点")."""
-    from re import _parser  # the standard library's own regex parser
+    # the standard library's own regex parser; typeshed stubs it only as sre_parse
+    from re import _parser  # type: ignore[attr-defined]
 
     if pattern.flags & re.IGNORECASE:
         return ""
     best = run = ""
 
-    def walk(items: Iterable[tuple]) -> None:
+    def walk(items: Iterable[tuple[Any, Any]]) -> None:
         nonlocal best, run
         for op, arg in items:
             if op is _parser.LITERAL:
@@ -247,9 +249,10 @@ class _ClauseReader:
                 names = self._sharing_prefix(clause, start, end, found[-1])
             if not names and listed:
                 names = self._bare_member(clause, start, end, listed.category)
-            for mention in names if listed else ():
-                if mention.category == listed.category:  # "新镇东部6条道路": not 6 areas
-                    mention.stated_count = listed.count
+            if listed:
+                for mention in names:
+                    if mention.category == listed.category:  # "新镇东部6条道路": not 6 areas
+                        mention.stated_count = listed.count
             found += names
         found += self._known_names(clause, [(m.start, m.end) for m in found] + remarks)
         quotes = list(QUOTED.finditer(clause))
@@ -459,9 +462,8 @@ class _ClauseReader:
             or COUNTED.match(rest)
         )
 
-    def _name_start(self, text: str, suffix_start: int) -> int | None:
-        """After the last boundary word before the suffix; None for counted generics
-        ("5个居民区养老服务站") and titles ("创建市级…服务站")."""
+    def _name_start(self, text: str, suffix_start: int) -> int:
+        """After the last boundary word before the suffix (and any acronym inside it)."""
         start = 0
         verb = True  # what ends at ``start`` is a verb, or nothing
         for match in self.vocab.boundary.finditer(text, 0, suffix_start):
@@ -608,7 +610,9 @@ def _status(vocab: Vocabulary, part: str, clause: str, mention: _Mention) -> str
     return min(hits)[2] if hits else "completed"
 
 
-def _quantities(vocab: Vocabulary, clause: str, mentions: list[_Mention]) -> dict[int, list]:
+def _quantities(
+    vocab: Vocabulary, clause: str, mentions: list[_Mention]
+) -> dict[int, list[Quantity]]:
     """Attach each figure of a clause to the nearest mention (a stated count is not one)."""
     attached: dict[int, list[Quantity]] = {}
     if not mentions:
@@ -792,12 +796,13 @@ def extract_reports(
     for (_, notes), _ in results:
         if strict and notes:
             raise InputError(f"{notes[0]} (--strict)")
-        for note in notes if warn else ():
-            warn(note)
+        if warn:
+            for note in notes:
+                warn(note)
     return [(items, was_cached) for (items, _), was_cached in results]
 
 
-def _in_processes(jobs: list[tuple], workers: int) -> list[tuple[list[Item], list[str]]]:
+def _in_processes(jobs: list[_Job], workers: int) -> list[tuple[list[Item], list[str]]]:
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
@@ -829,8 +834,12 @@ def _read_cache(cache_dir: Path, path: Path, key: str) -> tuple[list[Item], list
     return None
 
 
+# one report to extract: (report, gazetteer per town, year, cache folder, cache key)
+_Job = tuple[Path, dict[str | None, Path], int | None, Path, str]
+
+
 def _extract_and_store(
-    job: tuple[Path, dict[str | None, Path], int | None, Path, str],
+    job: _Job,
 ) -> tuple[list[Item], list[str]]:
     """Extract one report and keep its items and notes in the cache (runs in a worker
     process, or as a task on a cluster whose workers see the same files)."""

@@ -23,7 +23,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -32,7 +32,9 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
+from numpy.typing import ArrayLike
 from rapidfuzz import fuzz, process
+from shapely.geometry.base import BaseGeometry
 
 from . import crs
 from ._io import write_atomic
@@ -182,7 +184,7 @@ def _read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
     return rows
 
 
-def _geojson_geometry(data: Any, path: Path) -> shapely.Geometry:
+def _geojson_geometry(data: Any, path: Path) -> BaseGeometry:
     """Accept a bare geometry, a Feature or a FeatureCollection (sources come in all three)."""
     try:
         if data.get("type") == "FeatureCollection":
@@ -196,7 +198,7 @@ def _geojson_geometry(data: Any, path: Path) -> shapely.Geometry:
         raise InputError(f"{path} holds no readable geometry: {exc}") from None
 
 
-def _district(sources_dir: Path) -> tuple[dict[str, Any], shapely.Geometry]:
+def _district(sources_dir: Path) -> tuple[dict[str, Any], BaseGeometry]:
     path = sources_dir / DISTRICT_FILE
     outline = crs.transform_geometry(_geojson_geometry(_read_json(path), path), "gcj02", "wgs84")
     if not outline.is_valid or outline.is_empty:
@@ -204,7 +206,7 @@ def _district(sources_dir: Path) -> tuple[dict[str, Any], shapely.Geometry]:
     return dict(_DISTRICT), outline
 
 
-def _stations(sources_dir: Path) -> list[tuple[dict[str, Any], shapely.Geometry]]:
+def _stations(sources_dir: Path) -> list[tuple[dict[str, Any], BaseGeometry]]:
     """WGS-84 rows give the points; the BD-09 rows (same station order) name and check them."""
     path = sources_dir / STATIONS_FILE
     rows = _read_csv(path, ("crs", "station", "lon", "lat"))
@@ -224,7 +226,8 @@ def _stations(sources_dir: Path) -> list[tuple[dict[str, Any], shapely.Geometry]
         raise InputError(
             f"{path}: station {bd[worst]['station']} differs by {gaps[worst]:.0f} m between sources"
         )
-    points = shapely.points(wgs_xy)
+    # types-shapely: points() of an (n, 2) array is an array (the stub allows a Point)
+    points: np.ndarray = shapely.points(wgs_xy)  # type: ignore[assignment]
     out = []
     for b, w, gap, point in zip(bd, wgs, gaps, points, strict=True):
         zh, en = b["station"].strip(), w["station"].strip()
@@ -268,7 +271,7 @@ def _committee_aliases(short: str, full: str, kind: str) -> list[str]:
     return [full, f"{stem}居民委员会", f"{stem}居委"]
 
 
-def _placements(path: Path) -> list[tuple[dict[str, Any], shapely.Geometry]]:
+def _placements(path: Path) -> list[tuple[dict[str, Any], BaseGeometry]]:
     rows = _read_csv(path, PLACEMENT_COLUMNS)
     try:
         geoms = shapely.from_wkt([r["wkt"] for r in rows], on_invalid="raise")
@@ -313,8 +316,8 @@ def _placements(path: Path) -> list[tuple[dict[str, Any], shapely.Geometry]]:
 
 def guess_uncertainty(
     geoms: np.ndarray,
-    stated_m: np.ndarray,
-    outline: shapely.Geometry,
+    stated_m: ArrayLike,
+    outline: BaseGeometry,
     outline_uncertainty_m: float,
     anchor_gap_m: np.ndarray | None = None,
 ) -> np.ndarray:
@@ -353,7 +356,8 @@ def guess_uncertainty(
     stated = np.asarray(stated_m, dtype=float)
     gap = np.full(len(town), np.nan) if anchor_gap_m is None else np.asarray(anchor_gap_m, float)
     radius = np.where(np.isfinite(gap), np.minimum(gap + stated, town), np.maximum(stated, town))
-    return np.ceil(radius / _ROUND_UP_M) * _ROUND_UP_M
+    rounded: np.ndarray = np.ceil(radius / _ROUND_UP_M) * _ROUND_UP_M
+    return rounded
 
 
 def farthest_distance_m(geoms: np.ndarray, targets: Any) -> np.ndarray:
@@ -432,7 +436,7 @@ def build_gazetteer(
     sources_dir, placements_csv = Path(sources_dir), Path(placements_csv)
     district, outline = _district(sources_dir)
     committees = _committees(sources_dir)
-    features: list[tuple[dict[str, Any], shapely.Geometry]] = [(district, outline)]
+    features: list[tuple[dict[str, Any], BaseGeometry]] = [(district, outline)]
     features += _stations(sources_dir)
     placed: set[str] = set()
     for props, geom in _placements(placements_csv):
@@ -596,8 +600,9 @@ def merge_places(gdf: gpd.GeoDataFrame, places: gpd.GeoDataFrame) -> gpd.GeoData
     """
     if places.empty:
         return gdf
-    records = gdf[list(COLUMNS)].to_dict("records")
-    geoms = list(gdf.geometry)
+    # pandas-stubs key records by Hashable; the COLUMNS are str
+    records: list[dict[str, Any]] = gdf[list(COLUMNS)].to_dict("records")  # type: ignore[assignment]
+    geoms: list[BaseGeometry] = list(gdf.geometry)
     rank = {p: i for i, p in enumerate(PRECISIONS)}
     matcher = Gazetteer(gdf)
     place_names = [[name, *aliases] for name, aliases in zip(places["name"], places["aliases"],
@@ -613,7 +618,8 @@ def merge_places(gdf: gpd.GeoDataFrame, places: gpd.GeoDataFrame) -> gpd.GeoData
         source = " ".join(filter(None, (place["source"], place["source_id"])))
         source = f"{source} ({place['file']})"
         if hit is not None:
-            target = matcher.gdf.index.get_loc(hit.row.name)
+            # a unique index: one position (pandas-stubs also allow a slice or a mask)
+            target: int = matcher.gdf.index.get_loc(hit.row.name)  # type: ignore[assignment]
             if target in claimed or rank[place["precision"]] >= rank[records[target]["precision"]]:
                 continue
             if not _may_replace(records[target]["kind"], geoms[target], place):
@@ -641,13 +647,13 @@ def merge_places(gdf: gpd.GeoDataFrame, places: gpd.GeoDataFrame) -> gpd.GeoData
     return _sorted_frame(records, geoms)
 
 
-def _may_replace(kind: str, geom: shapely.Geometry, place: dict[str, Any]) -> bool:
+def _may_replace(kind: str, geom: BaseGeometry, place: Mapping[Hashable, Any]) -> bool:
     if kind in ("town", "district") and place["kind"] != kind:
         return False
-    return shapely.get_dimensions(geom) < 2 or shapely.get_dimensions(place["geometry"]) == 2
+    return bool(shapely.get_dimensions(geom) < 2 or shapely.get_dimensions(place["geometry"]) == 2)
 
 
-def _sorted_frame(records: list[dict[str, Any]], geoms: list[shapely.Geometry]) -> gpd.GeoDataFrame:
+def _sorted_frame(records: list[dict[str, Any]], geoms: list[BaseGeometry]) -> gpd.GeoDataFrame:
     """Containers first, then sourced points, then the rest; a stable order for the file."""
     gdf = gpd.GeoDataFrame(records, columns=list(COLUMNS), geometry=geoms, crs="EPSG:4326")
     order = sorted(
@@ -683,7 +689,7 @@ def gazetteer_file_town(path: str | Path) -> str:
         features = json.loads(Path(path).read_text("utf-8"))["features"]
     except (ValueError, KeyError, TypeError) as error:
         raise InputError(f"{path}: not a GeoJSON FeatureCollection ({error})") from None
-    towns = [
+    towns: list[str] = [
         f["properties"]["name"]
         for f in features
         if (f.get("properties") or {}).get("kind") == "town"

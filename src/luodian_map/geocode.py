@@ -73,7 +73,9 @@ class TownFrame:
         if self.outline is None:
             return None
         point = np.array([shapely.point_on_surface(self.outline)], dtype=object)
-        return float(guess_uncertainty(point, [0.0], self.outline, self.outline_uncertainty_m)[0])
+        return float(
+            guess_uncertainty(point, np.array([0.0]), self.outline, self.outline_uncertainty_m)[0]
+        )
 
 
 def town_frame(gazetteer: Gazetteer, town: str | None = None) -> TownFrame:
@@ -189,8 +191,9 @@ class GeocoderChain:
             return Placement(
                 row.geometry, "overrides", row["precision"], float(row["uncertainty_m"])
             ), None
-        for name in entity.names if self.gazetteer is not None else ():
-            match = self.gazetteer.match(name)
+        gazetteer = self.gazetteer
+        matches = (gazetteer.match(name) for name in entity.names) if gazetteer is not None else ()
+        for match in matches:
             if match is not None and match.row["kind"] not in ("district", "town"):
                 found = match.row
                 parent = match.method == "parent"
@@ -324,7 +327,8 @@ def geocode_items(
                 )
     features = gpd.GeoDataFrame(
         pd.DataFrame.from_records(records, columns=list(PROPERTIES)),
-        geometry=geometries,
+        # types-geopandas 1.1 leaves out the None (no geometry) that geopandas takes
+        geometry=geometries,  # type: ignore[arg-type]
         crs="EPSG:4326",
     )
     _log_summary(features)
@@ -357,10 +361,14 @@ def place_entities(
     return [chain.place(entity) for entity in entities]
 
 
-def _online_for(online: Any, frame: TownFrame) -> OnlineGeocoder | None:
+def _online_for(
+    online: OnlineGeocoder | Callable[[BaseGeometry], OnlineGeocoder] | None, frame: TownFrame
+) -> OnlineGeocoder | None:
     if online is None or frame.district is None:
         return None
-    return online if hasattr(online, "geocode") else online(frame.district)
+    from .providers import OnlineGeocoder  # only here: geopy loads with it
+
+    return online if isinstance(online, OnlineGeocoder) else online(frame.district)
 
 
 def _log_summary(features: gpd.GeoDataFrame) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
+from geopandas.array import GeometryArray
 
 from .crs import ACCEPTED_NAMES, normalise_crs_name, transform_geometry
 from .errors import InputError
@@ -147,7 +148,7 @@ def _read_csv(path: Path) -> Layer:
         if bad.any():
             row = int(np.argmax(bad.to_numpy())) + 2
             raise InputError(f"{path} line {row}: {lon}/{lat} must be numbers in every row")
-        geometry = gpd.points_from_xy(x, y)
+        geometry: GeometryArray | np.ndarray = gpd.points_from_xy(x, y)
         table = table.drop(columns=[lon, lat])
     elif wkt is not None:
         try:
@@ -166,7 +167,7 @@ def _read_csv(path: Path) -> Layer:
 
 def find_column(columns: pd.Index | list[str], candidates: tuple[str, ...]) -> str | None:
     """The first of ``candidates`` among ``columns``, ignoring case (NAME, Name, name)."""
-    by_key = {}
+    by_key: dict[str, str] = {}
     for column in columns:
         by_key.setdefault(str(column).strip().casefold(), column)
     return next((by_key[c.casefold()] for c in candidates if c.casefold() in by_key), None)

@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 import shapely
@@ -36,10 +36,16 @@ from .categories import CATEGORIES, PUBLIC_PRECISIONS
 from .errors import InputError, LuodianMapError
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     import geopandas as gpd
+    from matplotlib.artist import Artist
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.figure import Figure, SubFigure
+    from matplotlib.text import Annotation, Text
     from matplotlib.transforms import Bbox
+    from pyproj import CRS
 
     from .tiles import TileSource
 
@@ -395,7 +401,7 @@ def render_print(
     return PrintedMap(path=path, plan=plan, **drawn)
 
 
-def _style():
+def _style() -> AbstractContextManager[None]:
     """CJK text drawn in the installed Noto (or other CJK) font, embedded as TrueType."""
     import matplotlib
 
@@ -437,14 +443,16 @@ class _Page:
         self.scale = px_w / A3_WIDTH_PX  # fonts and line widths: A3 = 1
         self.figsize = (px_w / DPI, px_h / DPI)
 
-    def box(self, left: float, bottom: float, width: float, height: float) -> list[float]:
+    def box(
+        self, left: float, bottom: float, width: float, height: float
+    ) -> tuple[float, float, float, float]:
         """Figure fractions of a rectangle given in millimetres."""
-        return [
+        return (
             left / self.width_mm,
             bottom / self.height_mm,
             width / self.width_mm,
             height / self.height_mm,
-        ]
+        )
 
     def pt(self, size: float) -> float:
         return size * self.scale
@@ -502,7 +510,7 @@ def _draw(
             4 * page.scale / page.height_mm,
             STRINGS["footer"].format(
                 crs=f"{crs.name}（EPSG:{crs.to_epsg()}）",
-                base=_credits(base, tiles.attribution if tiled else None),
+                base=_credits(base, tiles.attribution if tiled and tiles is not None else None),
             ),
             fontsize=page.pt(8),
             color="#555555",
@@ -513,13 +521,23 @@ def _draw(
         "base": base_counts,
         "crs": f"EPSG:{crs.to_epsg()}",
         "basemap": "tiles" if tiled else "vector",
-        "map_box": _pixels(ax.get_window_extent(), figure.canvas.get_renderer()),
+        "map_box": _pixels(ax.get_window_extent(), _renderer(figure)),
         "legend_box": legend_box,
     }
     return figure, drawn
 
 
-def _map_crs(places: gpd.GeoDataFrame, base: gpd.GeoDataFrame):
+def _renderer(figure: Figure | SubFigure) -> RendererAgg:
+    """The renderer of the figure's Agg canvas (every page is drawn on one, see _draw)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = figure.canvas
+    assert isinstance(canvas, FigureCanvasAgg)
+    renderer: RendererAgg = canvas.get_renderer()
+    return renderer
+
+
+def _map_crs(places: gpd.GeoDataFrame, base: gpd.GeoDataFrame) -> CRS:
     """The UTM zone of the town (or of the places, when no outline is known)."""
     import geopandas as gpd
 
@@ -532,7 +550,9 @@ def _map_crs(places: gpd.GeoDataFrame, base: gpd.GeoDataFrame):
     return gpd.GeoSeries(reference.geometry.to_numpy(), crs="EPSG:4326").estimate_utm_crs()
 
 
-def _set_extent(ax: Axes, places, base, *, aspect: float) -> None:
+def _set_extent(
+    ax: Axes, places: gpd.GeoDataFrame, base: gpd.GeoDataFrame, *, aspect: float
+) -> None:
     """The town and every place, padded, widened to the axes' shape (metres, no distortion)."""
     towns = base[base["layer"] == "town"]
     parts = [g for g in (towns.geometry, places.geometry) if len(g)]
@@ -553,7 +573,7 @@ def _set_extent(ax: Axes, places, base, *, aspect: float) -> None:
         spine.set_linewidth(0.8)
 
 
-def _draw_tiles(ax: Axes, tiles: TileSource, crs) -> bool:
+def _draw_tiles(ax: Axes, tiles: TileSource, crs: CRS) -> bool:
     """The tiles under the map, warped to its CRS; False when they cannot be had."""
     from pyproj import Transformer
 
@@ -572,15 +592,17 @@ def _draw_tiles(ax: Axes, tiles: TileSource, crs) -> bool:
     return True
 
 
-def _draw_base(ax: Axes, base, page: _Page, *, tiled: bool = False) -> dict[str, int]:
+def _draw_base(
+    ax: Axes, base: gpd.GeoDataFrame, page: _Page, *, tiled: bool = False
+) -> dict[str, int]:
     """District and town fills and outlines, water, rivers and roads; over tiles only the
     outlines, with a white veil outside the town."""
-    counts = {}
+    counts: dict[str, int] = {}
     if tiled:
         base = base[base["layer"].isin(("district", "town"))]
     district = base[base["layer"] == "district"]
     town = base[base["layer"] == "town"]
-    district_line = {
+    district_line: dict[str, Any] = {
         "edgecolor": "#7a7a7a",
         "linewidth": page.pt(1.4),
         "linestyle": (0, (8, 2, 1.5, 2)),
@@ -624,12 +646,12 @@ def _draw_base(ax: Axes, base, page: _Page, *, tiled: bool = False) -> dict[str,
     return counts
 
 
-def _town_exact(base) -> bool:
+def _town_exact(base: gpd.GeoDataFrame) -> bool:
     """Whether every town outline is surveyed or sourced (else it is drawn dashed)."""
     return bool(base.loc[base["layer"] == "town", "precision"].isin(PUBLIC_PRECISIONS).all())
 
 
-def _draw_places(ax: Axes, places, page: _Page) -> None:
+def _draw_places(ax: Axes, places: gpd.GeoDataFrame, page: _Page) -> None:
     """Each category in its colour; approximate places dashed and hollow."""
     if places.empty:
         return
@@ -737,10 +759,12 @@ def _scale_bar(ax: Axes, page: _Page) -> Bbox:
 def _nice_length(target: float) -> float:
     """The largest 1, 2 or 5 × 10ⁿ metres not above ``target``."""
     exponent = math.floor(math.log10(max(target, 1.0)))
-    return max(m * 10**exponent for m in (1, 2, 5) if m * 10**exponent <= target)
+    return float(max(m * 10**exponent for m in (1, 2, 5) if m * 10**exponent <= target))
 
 
-def _north_arrow(ax: Axes, places, base, crs, page: _Page) -> Bbox:
+def _north_arrow(
+    ax: Axes, places: gpd.GeoDataFrame, base: gpd.GeoDataFrame, crs: CRS, page: _Page
+) -> Bbox:
     """An arrow to true north (grid north turned by the meridian convergence); its box."""
     import geopandas as gpd
     from matplotlib.patches import Polygon as PolygonPatch
@@ -750,14 +774,14 @@ def _north_arrow(ax: Axes, places, base, crs, page: _Page) -> Bbox:
     pair = gpd.GeoSeries(
         [shapely.Point(lon, lat), shapely.Point(lon, lat + 0.01)], crs="EPSG:4326"
     ).to_crs(crs)
-    dx, dy = pair.iloc[1].x - pair.iloc[0].x, pair.iloc[1].y - pair.iloc[0].y
+    dx, dy = np.diff(shapely.get_coordinates(pair.to_numpy()), axis=0)[0]
     angle = math.atan2(dx, dy)  # clockwise from grid north
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     size = 0.06 * (y1 - y0)
     cx, cy = x1 - 0.05 * (x1 - x0), y1 - 0.1 * (y1 - y0)
 
-    def turned(points):
+    def turned(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
         c, s = math.cos(angle), math.sin(angle)
         return [(cx + x * c + y * s, cy - x * s + y * c) for x, y in points]
 
@@ -794,12 +818,14 @@ def _north_arrow(ax: Axes, places, base, crs, page: _Page) -> Bbox:
     return _backdrop(ax, [label], page, extra=[(cx - half, cy - half), (cx + half, cy + half)])
 
 
-def _backdrop(ax: Axes, texts, page: _Page, *, extra) -> Bbox:
+def _backdrop(
+    ax: Axes, texts: list[Text], page: _Page, *, extra: list[tuple[float, float]]
+) -> Bbox:
     """A white box behind a map furniture element (texts and data points); its display box."""
     from matplotlib.patches import FancyBboxPatch
     from matplotlib.transforms import Bbox
 
-    renderer = ax.figure.canvas.get_renderer()
+    renderer = _renderer(ax.figure)
     boxes = [t.get_window_extent(renderer) for t in texts]
     boxes.append(Bbox(ax.transData.transform(np.array(extra))))
     box = Bbox.union(boxes).expanded(1.0, 1.0).padded(page.pt(6) * DPI / 72)
@@ -823,7 +849,9 @@ def _backdrop(ax: Axes, texts, page: _Page, *, extra) -> Bbox:
 # ------------------------------------------------------------------------ labels
 # Candidate positions around an anchor: offset direction (x, y) and text alignment.
 _RINGS = (1, 3, 6)  # then the same directions farther out, still beside the place
-_SPOTS = (
+_HAlign = Literal["left", "center", "right"]
+_VAlign = Literal["bottom", "center", "top"]
+_SPOTS: tuple[tuple[tuple[float, float], _HAlign, _VAlign], ...] = (
     ((1, 0), "left", "center"),
     ((-1, 0), "right", "center"),
     ((0, 1), "center", "bottom"),
@@ -835,7 +863,7 @@ _SPOTS = (
 )
 
 
-def _label_anchors(places) -> gpd.GeoDataFrame:
+def _label_anchors(places: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """One anchor per distinct name and place, in the order labels are placed:
     sourced places first, then by category and name."""
     geoms = places.geometry.to_numpy()
@@ -852,7 +880,7 @@ def _label_anchors(places) -> gpd.GeoDataFrame:
 
 
 def _place_labels(
-    ax: Axes, places, obstacles: list[Bbox], page: _Page
+    ax: Axes, places: gpd.GeoDataFrame, obstacles: list[Bbox], page: _Page
 ) -> tuple[tuple[Label, ...], tuple[str, ...]]:
     """Greedy placement: each name goes to the first spot around its place whose box (as
     the renderer measures it) is inside the map and clear of the placed names, the point
@@ -861,7 +889,7 @@ def _place_labels(
 
     if places.empty:
         return (), ()
-    renderer = ax.figure.canvas.get_renderer()
+    renderer = _renderer(ax.figure)
     frame = ax.get_window_extent(renderer).padded(-page.pt(3) * DPI / 72)
     anchors = _label_anchors(places)
     marker_r = page.pt(7) / 2 * DPI / 72 + 2
@@ -894,7 +922,7 @@ def _place_labels(
             if inside and not any(box.overlaps(other) for other in taken):
                 taken.append(box)
                 placed.append(Label(name, _pixels(box, renderer)))
-                _halo(label, page)
+                _halo(ax, label, page)
                 break
         else:
             label.remove()
@@ -902,12 +930,12 @@ def _place_labels(
     return tuple(placed), tuple(omitted)
 
 
-def _halo(label, page: _Page) -> None:
+def _halo(ax: Axes, label: Annotation, page: _Page) -> None:
     """A white outline under a label, drawn as a path by a copy of it: the label itself
     stays text in the PDF (a path effect on it would turn it into outlines)."""
     import matplotlib.patheffects as effects
 
-    halo = label.axes.annotate(
+    halo = ax.annotate(
         label.get_text(),
         label.xy,
         xytext=label.xyann,
@@ -922,7 +950,7 @@ def _halo(label, page: _Page) -> None:
     halo.set_in_layout(False)
 
 
-def _pixels(box: Bbox, renderer) -> tuple[float, float, float, float]:
+def _pixels(box: Bbox, renderer: RendererAgg) -> tuple[float, float, float, float]:
     """A display box as PNG pixels (left, top, right, bottom): y counted from the top."""
     height = renderer.height
     return (
@@ -966,20 +994,24 @@ def _header(figure: Figure, plan: PrintPlan, page: _Page, margin: float, header:
     )
 
 
-def _legend_handles(plan: PrintPlan, places, page: _Page):
+def _legend_handles(
+    plan: PrintPlan, places: gpd.GeoDataFrame, page: _Page
+) -> tuple[list[Artist], list[str]]:
     """(handles, labels) of the categories present, each with its number of places."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    handles, labels = [], []
+    handles: list[Artist] = []
+    labels: list[str] = []
     counts = Counter(plan.places["category"])
     shapes = Counter(zip(places["category"], _family(places.geometry.to_numpy()), strict=True))
-    family = {}  # a category's most frequent shape (ties: alphabetical)
+    family: dict[str, str] = {}  # a category's most frequent shape (ties: alphabetical)
     for (category, shape), _ in sorted(shapes.items(), key=lambda kv: (-kv[1], kv[0])):
         family.setdefault(category, shape)
     for category in _category_order(counts):
         color = _category_color(category)
         shape = family.get(category, "point")
+        handle: Artist
         if shape == "polygon":
             handle = Patch(facecolor=_rgba(color, 0.3), edgecolor=color, linewidth=page.pt(1.4))
         elif shape == "line":
@@ -1001,12 +1033,13 @@ def _legend_handles(plan: PrintPlan, places, page: _Page):
 
 def _precision_handles(
     plan: PrintPlan, base_counts: dict[str, int], base_town_exact: bool, page: _Page
-):
+) -> tuple[list[Artist], list[str]]:
     """(handles, labels) of the line styles: precisions, outlines and the vector base."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    handles, labels = [], []
+    handles: list[Artist] = []
+    labels: list[str] = []
     uncertain = ~plan.places["precision"].isin(PUBLIC_PRECISIONS)
     if (~uncertain).any():
         handles.append(
@@ -1081,7 +1114,7 @@ def _side_panel(
     plan: PrintPlan,
     base_counts: dict[str, int],
     town_exact: bool,
-    places,
+    places: gpd.GeoDataFrame,
     page: _Page,
     omitted: tuple[str, ...],
 ) -> tuple[float, float, float, float]:
@@ -1090,17 +1123,17 @@ def _side_panel(
     from matplotlib.legend import Legend
     from matplotlib.transforms import Bbox
 
-    renderer = panel.figure.canvas.get_renderer()
+    renderer = _renderer(panel.figure)
     panel_box = panel.get_window_extent(renderer)
     gap = page.pt(10) * DPI / 72
 
-    def next_y(artist) -> float:
-        return artist.get_window_extent(renderer).y0 - gap
+    def next_y(artist: Artist) -> float:
+        return float(artist.get_window_extent(renderer).y0 - gap)
 
     def axes_y(display_y: float) -> float:
-        return (display_y - panel_box.y0) / panel_box.height
+        return float((display_y - panel_box.y0) / panel_box.height)
 
-    common = {
+    common: dict[str, Any] = {
         "loc": "upper left",
         "frameon": False,
         "fontsize": page.pt(10),

@@ -840,6 +840,7 @@ class OnlineGeocoder:
     def _from_cache(self, answer: CachedAnswer) -> Candidate | None:
         if not answer.found:
             return None
+        assert answer.lon is not None and answer.lat is not None  # a found answer has its point
         return Candidate(
             lon=float(answer.lon),
             lat=float(answer.lat),

@@ -360,42 +360,20 @@ def _punctuate(s: str) -> str:
     """
     if _CONVERTIBLE.isdisjoint(s):
         return s
-    n = len(s)
-    near: dict[int, bool] = {}  # mark position → a neighbour is wide
-    right: dict[int, bool] = {}  # mark position → the neighbour after it is wide
-    for run in _MARK_RUN.finditer(s):
-        a, b = run.span()
-        after = b < n and _is_wide(s[b])
-        around = after or (a > 0 and _is_wide(s[a - 1]))
-        for i in range(a, b):
-            near[i] = around
-            right[i] = after
-
-    def pair_is_chinese(a: int, b: int) -> bool:
-        return near[a] or near[b] or _WIDE.search(s, a + 1, b) is not None
-
-    def stays_ascii(i: int) -> bool:
-        # "1,000", "12:30", "http://", or English prose ("a, b"; "Go!")
-        after = s[i + 1 : i + 3]
-        return (
-            (0 < i < n - 1 and s[i - 1].isdigit() and s[i + 1].isdigit())
-            or after[:1] in ("", " ")
-            or (s[i] == ":" and after == "//")
-        )
-
+    near, right = _mark_neighbours(s)
     out = list(s)
     stack: list[int] = []
     marks: dict[str, list[int]] = {'"': [], "'": []}
     for i in near:
         c = s[i]
         if c in _PUNCT_FORMS:
-            if near[i] or not stays_ascii(i):
+            if near[i] or not _stays_ascii(s, i):
                 out[i] = _PUNCT_FORMS[c]
         elif c == "(":
             stack.append(i)
         elif c == ")" and stack:
             a = stack.pop()
-            if pair_is_chinese(a, i):
+            if _pair_is_chinese(s, near, a, i):
                 out[a], out[i] = "（", "）"
         elif c == ")" and near[i]:
             out[i] = "）"
@@ -404,14 +382,58 @@ def _punctuate(s: str) -> str:
     for a in stack:
         if near[a]:
             out[a] = "（"
+    _pair_quotes(s, out, marks, near, right)
+    return "".join(out)
+
+
+def _pair_quotes(
+    s: str,
+    out: list[str],
+    marks: dict[str, list[int]],
+    near: dict[int, bool],
+    right: dict[int, bool],
+) -> None:
+    """Give ``out`` the Chinese form of each pair of the quote ``marks`` of ``s`` that is
+    Chinese, and of an odd one out beside Chinese (opening or closing by its side)."""
     for mark, opening, closing in (('"', "“", "”"), ("'", "‘", "’")):
         found = marks[mark]
         for a, b in zip(found[0::2], found[1::2], strict=False):  # odd one out: below
-            if pair_is_chinese(a, b):
+            if _pair_is_chinese(s, near, a, b):
                 out[a], out[b] = opening, closing
         if len(found) % 2 and near[found[-1]]:
             out[found[-1]] = opening if right[found[-1]] else closing
-    return "".join(out)
+
+
+def _pair_is_chinese(s: str, near: dict[int, bool], a: int, b: int) -> bool:
+    """Whether a pair of marks at ``a`` and ``b`` is Chinese: beside or around wide text."""
+    return near[a] or near[b] or _WIDE.search(s, a + 1, b) is not None
+
+
+def _mark_neighbours(s: str) -> tuple[dict[int, bool], dict[int, bool]]:
+    """For each mark position of ``s``: whether a neighbour is wide, and whether the
+    neighbour after it is."""
+    n = len(s)
+    near: dict[int, bool] = {}
+    right: dict[int, bool] = {}
+    for run in _MARK_RUN.finditer(s):
+        a, b = run.span()
+        after = b < n and _is_wide(s[b])
+        around = after or (a > 0 and _is_wide(s[a - 1]))
+        for i in range(a, b):
+            near[i] = around
+            right[i] = after
+    return near, right
+
+
+def _stays_ascii(s: str, i: int) -> bool:
+    """Whether the mark at ``i`` keeps its ASCII form: "1,000", "12:30", "http://", or
+    English prose ("a, b"; "Go!")."""
+    after = s[i + 1 : i + 3]
+    return (
+        (0 < i < len(s) - 1 and s[i - 1].isdigit() and s[i + 1].isdigit())
+        or after[:1] in ("", " ")
+        or (s[i] == ":" and after == "//")
+    )
 
 
 def _canonical(paragraph: str) -> str:
@@ -556,7 +578,9 @@ def _is_furniture(line: str) -> bool:
     """A line of a web page's frame: "索引号 | 发布机构 | …", "打开网易新闻 查看更多图片",
     "点赞 在看"."""
     return (len(line) <= 80 and _FURNITURE.search(line) is not None) or (
-        len(line) <= 40 and _FURNITURE_LINE.match(line) is not None and _WORDLIKE.search(line)
+        len(line) <= 40
+        and _FURNITURE_LINE.match(line) is not None
+        and _WORDLIKE.search(line) is not None
     )
 
 
@@ -989,9 +1013,11 @@ def _part(draft: _PartDraft, review_year: int, half: bool) -> Part:
         first, last = int(span.group(1)), int(span.group(2))
         year = last if draft.kind == "review" else first
         return Part(draft.kind, year, draft.heading, draft.start, draft.end, first, last)
-    year = draft.heading_year
-    if year is None:
-        year = review_year + (draft.kind == "plan" and not half)
+    year = (
+        draft.heading_year
+        if draft.heading_year is not None
+        else review_year + (draft.kind == "plan" and not half)
+    )
     first = last = year
     if not draft.heading and draft.kind == "review":
         last = year + 1

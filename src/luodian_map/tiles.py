@@ -19,11 +19,17 @@ import urllib.request
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import __version__
 from ._io import write_atomic
+
+if TYPE_CHECKING:
+    from pyproj.crs import CRS
+
+    CRSLike = CRS | str | int
 
 TILES_ENV = "LUODIAN_MAP_TILES"
 MAX_TILES = 64  # the zoom is the highest whose cover needs at most this many tiles
@@ -82,8 +88,10 @@ class Mosaic:
     zoom: int
 
 
-def _tile_range(west: float, south: float, east: float, north: float, zoom: int):
-    n = 2**zoom
+def _tile_range(
+    west: float, south: float, east: float, north: float, zoom: int
+) -> tuple[range, range]:
+    n: int = 2**zoom
 
     def column(lon: float) -> int:
         return min(n - 1, max(0, int((lon + 180) / 360 * n)))
@@ -169,7 +177,9 @@ def _decode(data: bytes) -> np.ndarray | None:
     return pixels if pixels.shape == (256, 256, 3) else None
 
 
-def warp(mosaic: Mosaic, crs, extent: tuple[float, float, float, float], shape: tuple[int, int]):
+def warp(
+    mosaic: Mosaic, crs: CRSLike, extent: tuple[float, float, float, float], shape: tuple[int, int]
+) -> np.ndarray:
     """The mosaic resampled (nearest pixel) onto a ``shape`` (rows, columns) grid covering
     ``extent`` (x0, x1, y0, y1) of the projected ``crs``, top row first."""
     from pyproj import Transformer
@@ -185,4 +195,5 @@ def warp(mosaic: Mosaic, crs, extent: tuple[float, float, float, float], shape: 
     height, width = mosaic.image.shape[:2]
     col = np.clip(((mx - west) / (east - west) * width).astype(int), 0, width - 1)
     row = np.clip(((north - my) / (north - south) * height).astype(int), 0, height - 1)
-    return mosaic.image[row, col]
+    warped: np.ndarray = mosaic.image[row, col]
+    return warped

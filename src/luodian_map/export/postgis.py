@@ -17,11 +17,16 @@ it was. Exporting the same layers twice gives the same rows.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import geopandas as gpd
 import shapely
 
 from ..errors import LuodianMapError
 from ..layers import PROPERTIES, plain_values, typed_frame
+
+if TYPE_CHECKING:
+    from psycopg import Connection
 
 SCHEMA = "luodian_map"
 TABLE = "features"
@@ -97,11 +102,13 @@ def _first_line(error: Exception) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def _require_postgis(connection, where: str) -> None:
-    enabled, available = connection.execute(
+def _require_postgis(connection: Connection[Any], where: str) -> None:
+    row = connection.execute(
         "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'postgis'), "
         "EXISTS (SELECT FROM pg_available_extensions WHERE name = 'postgis')"
     ).fetchone()
+    assert row is not None  # a SELECT without FROM returns one row
+    enabled, available = row
     connection.rollback()
     if not enabled:
         how = (
@@ -122,7 +129,7 @@ def _column_types(frame: gpd.GeoDataFrame) -> dict[str, str]:
     }
 
 
-def _rows(frame: gpd.GeoDataFrame) -> list[tuple]:
+def _rows(frame: gpd.GeoDataFrame) -> list[tuple[Any, ...]]:
     """The rows as plain values (None where missing), geometries as hex EWKB."""
     geometries = shapely.set_srid(frame.geometry.values.to_numpy(), 4326)
     ewkb = shapely.to_wkb(geometries, hex=True, include_srid=True)
@@ -130,7 +137,7 @@ def _rows(frame: gpd.GeoDataFrame) -> list[tuple]:
     return list(zip(*columns, ewkb.tolist(), strict=True))
 
 
-def _replace_table(connection, schema: str, frame: gpd.GeoDataFrame) -> None:
+def _replace_table(connection: Connection[Any], schema: str, frame: gpd.GeoDataFrame) -> None:
     """Load a staging table, index it, and put it in the place of the old one."""
     from psycopg import sql
 

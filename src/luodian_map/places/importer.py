@@ -184,7 +184,7 @@ def _layer_places(
         f"{SURVEYED_UNCERTAINTY_M:g} m assumed, the file states none",
     )
     fields = (KIND_FIELDS, CATEGORY_FIELDS, UNCERTAINTY_FIELDS)
-    special = {column, *(_field(raw, f) for f in fields)}
+    special = {name for name in (column, *(_field(raw, f) for f in fields)) if name is not None}
     return gpd.GeoDataFrame(
         {
             "name": names.to_numpy(),
@@ -196,7 +196,7 @@ def _layer_places(
             "source": path.name,
             "source_id": [f"{layer.name}:{row}" for row in rows],
             "basis": basis,
-            "tags": _tags(raw, special - {None}),
+            "tags": _tags(raw, special),
         },
         columns=list(PLACE_COLUMNS),
         geometry=list(geoms),

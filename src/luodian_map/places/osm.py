@@ -30,6 +30,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from ..errors import InputError, LuodianMapError
 from .town import TownArea
@@ -94,12 +95,12 @@ Every feature needs a name (``name``, else ``name:zh``); so unnamed roads and la
 which OSM has plenty of, never enter a place file."""
 
 
-def query_tags() -> dict[str, bool | list[str]]:
+def query_tags() -> dict[str, bool | str | list[str]]:
     """The osmnx ``tags`` argument for :data:`TAG_RULES` (a key with any value → True)."""
-    tags: dict[str, bool | list[str]] = {}
+    tags: dict[str, bool | str | list[str]] = {}
     for rule in TAG_RULES:
         known = tags.get(rule.key, [])
-        if rule.values is None or known is True:
+        if rule.values is None or not isinstance(known, list):  # True: any value
             tags[rule.key] = True
         else:
             tags[rule.key] = sorted({*known, *rule.values})
@@ -313,7 +314,9 @@ def _near_town(area: TownArea) -> shapely.Polygon | shapely.MultiPolygon:
     outline = gpd.GeoSeries([area.outline], crs="EPSG:4326")
     metric = outline.estimate_utm_crs()
     buffered = outline.to_crs(metric).buffer(_margin(area)).simplify(50.0)
-    return buffered.to_crs("EPSG:4326").iloc[0]
+    near = buffered.to_crs("EPSG:4326").iloc[0]
+    assert isinstance(near, shapely.Polygon | shapely.MultiPolygon)  # a buffer is an area
+    return near
 
 
 def _aliases(frame: pd.DataFrame, names: pd.Series) -> pd.Series:
@@ -332,9 +335,11 @@ def _aliases(frame: pd.DataFrame, names: pd.Series) -> pd.Series:
 
 
 def _tag_dicts(tags: pd.DataFrame) -> pd.Series:
-    stacked = tags.stack().dropna()
+    # pandas-stubs: stack() of a frame with one level of columns is a Series, and agg() may
+    # give any object per group (here the tags of one element as a dict)
+    stacked: pd.Series = tags.stack().dropna()  # type: ignore[assignment]
     stacked = stacked[stacked.map(lambda v: isinstance(v, str | int | float))].astype(str)
-    dicts = stacked.groupby(level=0).agg(lambda s: s.droplevel(0).to_dict())
+    dicts = stacked.groupby(level=0).agg(lambda s: s.droplevel(0).to_dict())  # type: ignore[type-var]
     return dicts.reindex(tags.index).map(lambda d: d if isinstance(d, dict) else {})
 
 
@@ -455,7 +460,7 @@ def _has_status(url: str, timeout: float) -> bool:
     return response.ok and "slot" in response.text.lower()
 
 
-def _pbf_to_xml(pbf: Path, xml: Path, polygon: shapely.Geometry) -> Path:
+def _pbf_to_xml(pbf: Path, xml: Path, polygon: BaseGeometry) -> Path:
     """The mapped, named features of a PBF file near ``polygon``, with the nodes and ways
     they need, as OSM XML (osmnx reads that). Relations are kept by their tags; osmnx's
     polygon filter drops those elsewhere."""
@@ -468,7 +473,11 @@ def _pbf_to_xml(pbf: Path, xml: Path, polygon: shapely.Geometry) -> Path:
     keys = sorted({r.key for r in TAG_RULES})
 
     def near(location: Any) -> bool:
-        return location.valid() and west <= location.lon <= east and south <= location.lat <= north
+        return (
+            bool(location.valid())
+            and west <= location.lon <= east
+            and south <= location.lat <= north
+        )
 
     try:
         processor = (
@@ -481,9 +490,14 @@ def _pbf_to_xml(pbf: Path, xml: Path, polygon: shapely.Geometry) -> Path:
                 if "name" not in obj.tags and "name:zh" not in obj.tags:
                     continue
                 if (
-                    (obj.is_node() and near(obj.location))
-                    or (obj.is_way() and any(near(n.location) for n in obj.nodes))
-                    or (obj.is_relation() and obj.tags.get("type") in ("boundary", "multipolygon"))
+                    (isinstance(obj, osmium.osm.Node) and near(obj.location))
+                    or (
+                        isinstance(obj, osmium.osm.Way) and any(near(n.location) for n in obj.nodes)
+                    )
+                    or (
+                        isinstance(obj, osmium.osm.Relation)
+                        and obj.tags.get("type") in ("boundary", "multipolygon")
+                    )
                 ):
                     writer.add(obj)
     except RuntimeError as exc:

@@ -110,7 +110,8 @@ def fetch_poi(
             min_delay_seconds=delay,
             max_tries=max_tries,
             accept=partial(_is_named, prefixes=_admin_prefixes(gazetteer)),
-            **({"scheme": where.scheme, "domain": where.netloc} if where else {}),
+            scheme=where.scheme if where else None,
+            domain=where.netloc if where else None,
         ) as online:
             found = online.geocode_many(list(wanted), context="")
     finally:
@@ -198,7 +199,7 @@ def _admin_prefixes(gazetteer: gpd.GeoDataFrame) -> tuple[str, ...]:
     rows = gazetteer[gazetteer["kind"].isin(["district", "town"])]
     names = [n for name, aliases in zip(rows["name"], rows["aliases"], strict=True)
              for n in (name, *aliases)]  # fmt: skip
-    prefixes = set()
+    prefixes: set[str] = set()
     for name in names:
         cuts = [m.end() for m in _ADMIN_END.finditer(name)]
         prefixes.update(name[:cut] for cut in cuts)

@@ -99,7 +99,7 @@ def write_place_file(
     for props, geom in zip(frame[list(PLACE_COLUMNS)].to_dict("records"), geoms, strict=True):
         feature = {
             "type": "Feature",
-            "properties": {k: _json_value(k, v) for k, v in props.items()},
+            "properties": {str(k): _json_value(str(k), v) for k, v in props.items()},
             "geometry": shapely.geometry.mapping(geom),
         }
         lines.append(json.dumps(feature, ensure_ascii=False, separators=(",", ":")))

@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 import geopandas as gpd
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from ..errors import InputError
 
@@ -22,8 +23,8 @@ class TownArea(NamedTuple):
 
     name: str
     folder: Path
-    outline: shapely.Geometry
-    district: shapely.Geometry | None
+    outline: BaseGeometry
+    district: BaseGeometry | None
     outline_uncertainty_m: float
     gazetteer: gpd.GeoDataFrame
 
@@ -66,7 +67,7 @@ def find_town(
     )
 
 
-def near_area(area: TownArea) -> shapely.Geometry:
+def near_area(area: TownArea) -> BaseGeometry:
     """Where a place of the town may lie: its district, and its outline widened by how far
     the outline itself may be off (prepared for fast tests)."""
     outline = gpd.GeoSeries([area.outline], crs="EPSG:4326")
