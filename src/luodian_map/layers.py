@@ -8,17 +8,20 @@ place, so an interrupted run leaves the previous layers intact.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import math
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from ._io import write_atomic
@@ -53,6 +56,29 @@ def plain_values(column: gpd.pd.Series) -> list[Any]:
         return column.tolist()
     values = column.astype(object)
     return values.where(values.notna(), None).tolist()
+
+
+def plain(value: Any) -> Any:
+    """One value as JSON types: NumPy and pandas scalars and containers unwrapped, NaN,
+    infinity and NA as None, anything else not JSON as its text."""
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        return [plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, bool | int | str):
+        return value
+    with contextlib.suppress(TypeError, ValueError):
+        if pd.isna(value):
+            return None
+    return str(value)
 
 
 class _Table(NamedTuple):

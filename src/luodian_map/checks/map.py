@@ -16,8 +16,8 @@ import geopandas as gpd
 import shapely
 from branca.element import Element
 
-from .categories import STAGE_COLORS, TASK_BINS, UNCOVERED_COLOR
-from .checks import COMMITTEE_LABELS, CoverageReport, guess_note
+from ..categories import STAGE_COLORS, TASK_BINS, UNCOVERED_COLOR
+from .report import COMMITTEE_LABELS, CoverageReport, guess_note
 
 
 def _escaped(frame: gpd.GeoDataFrame, columns: dict[str, Any]) -> gpd.GeoDataFrame:
