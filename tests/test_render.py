@@ -21,10 +21,9 @@ from conftest import (
     make_features,
     make_outline,
 )
-from luodian_map import assets
 from luodian_map.crs import wgs84_to_gcj02
 from luodian_map.errors import AssetsError, LuodianMapError
-from luodian_map.render import UI_STRINGS, render_map
+from luodian_map.web import UI_STRINGS, assets, render_map
 
 # ---------------------------------------------------------------------------- helpers
 GEOMETRY_TYPES = [None, "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",

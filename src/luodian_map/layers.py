@@ -81,6 +81,39 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
+def quantity_list(value: Any) -> list[dict[str, Any]]:
+    """A feature's ``quantities`` as a list of dicts: JSON text (a GeoPackage or CSV round
+    trip) parsed, a single one listed, anything else as ``{"text": ...}``."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return [{"text": text}]
+    value = plain(value)
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list):
+        return [v if isinstance(v, dict) else {"text": str(v)} for v in value]
+    return [{"text": str(value)}]
+
+
+def mention_list(value: Any) -> list[dict[str, Any]]:
+    """A linked feature's ``mentions`` (every mention of its entity) as a list of dicts;
+    JSON text (a GeoPackage round trip) is parsed, anything unreadable is no mention."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else []
+        except ValueError:
+            return []
+    value = plain(value)
+    return [m for m in value if isinstance(m, dict)] if isinstance(value, list) else []
+
+
 class _Table(NamedTuple):
     """A layer's rows in id order: plain column lists and rounded geometries, computed once
     for both the GeoJSON and the GeoPackage."""

@@ -13,9 +13,6 @@ from typing import Any
 import pyproj
 
 from ..categories import CATEGORIES
-
-if typing.TYPE_CHECKING:
-    pass
 from ..errors import InputError
 
 CONFIG_NAME = "checks.toml"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import typing
 from typing import Any
 
 from .report import (
@@ -14,9 +13,6 @@ from .report import (
     failed_thresholds,
     guess_note,
 )
-
-if typing.TYPE_CHECKING:
-    pass
 
 # --------------------------------------------------------------------------- writing
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|#"})

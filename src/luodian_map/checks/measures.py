@@ -14,10 +14,8 @@ place of their own and take part only where a name can speak for them.
 
 from __future__ import annotations
 
-import json
 import re
-import typing
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -26,12 +24,10 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from ..categories import GUESS_PRECISIONS, PRECISIONS
-
-if typing.TYPE_CHECKING:
-    pass
 from ..errors import InputError
 from ..gazetteer import Gazetteer, normalise_name
 from ..geocode import gazetteer_town, town_frame
+from ..layers import mention_list, quantity_list
 from .config import CheckConfig, load_check_config
 from .report import (
     COMMITTEE_KINDS,
@@ -57,15 +53,8 @@ _REQUIRED = ("id", "name", "category", "year", "report", "quote", "precision")
 
 # --------------------------------------------------------------------------- inputs
 def _quantity_list(value: Any) -> list[dict[str, Any]]:
-    """Quantities as lists of dicts; a GeoPackage or CSV round trip gives JSON text."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            return []
-    if not isinstance(value, list | tuple | np.ndarray):
-        return []
-    return [q for q in value if isinstance(q, dict) and isinstance(q.get("value"), int | float)]
+    """The quantities a geometry can be measured against: those with a numeric value."""
+    return [q for q in quantity_list(value) if isinstance(q.get("value"), int | float)]
 
 
 def _prepare(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -97,7 +86,7 @@ def _prepare(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         quantities=column("quantities", None).map(_quantity_list),
         status=column("status", None),
         town=column("town", None),
-        mentions=column("mentions", None).map(_mentions),
+        mentions=column("mentions", None).map(mention_list),
         follow_up=column("follow_up", None),
         part=column("part", None).fillna(
             column("status", None).map({"planned": "plan"}).fillna("review")
@@ -144,7 +133,8 @@ def _town(
     if others.any():
         names = "、".join(sorted(f.loc[others, "town"].unique()))
         notes.append(f"{int(others.sum())} feature(s) of {names} are left to their own gazetteers")
-    return frame.name, frame.outline, f[~others].reset_index(drop=True), notes
+    outline = cast(BaseGeometry, frame.outline)  # a town frame has an outline
+    return frame.name, outline, f[~others].reset_index(drop=True), notes
 
 
 def _committees(gazetteer_gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -199,7 +189,8 @@ def _stated_vs_named(f: gpd.GeoDataFrame) -> list[dict[str, Any]]:
     )
     rows = []
     keys = ["report", "year", "category", "quote", "stated_count"]
-    for (report, year, category, quote, stated), group in listed.groupby(keys, sort=True):
+    for key, group in listed.groupby(keys, sort=True):
+        report, year, category, quote, stated = cast("tuple[Any, ...]", key)
         named = group["_key"].nunique()
         if named < stated:
             rows.append(
@@ -272,7 +263,7 @@ def _quantities_vs_geometry(
     )
     compared = (status == "ok") | (status == "flagged")
     rows = []
-    for i, r in q.iterrows():
+    for i, (_, r) in enumerate(q.iterrows()):  # q has a RangeIndex
         feature = f.iloc[r["pos"]]
         rows.append(
             {
@@ -364,13 +355,13 @@ def _village_coverage(
         .drop_duplicates(["committee", "pos"])
     )
     hits = hits.assign(
-        id=f["id"].to_numpy()[hits["pos"]],
-        name=f["name"].to_numpy()[hits["pos"]],
-        year=f["year"].to_numpy()[hits["pos"]],
+        id=f["id"].to_numpy()[hits["pos"].to_numpy(dtype=np.intp)],
+        name=f["name"].to_numpy()[hits["pos"].to_numpy(dtype=np.intp)],
+        year=f["year"].to_numpy()[hits["pos"].to_numpy(dtype=np.intp)],
     )
     items: dict[int, list[dict[str, Any]]] = {}
     for record in hits[["committee", "id", "name", "year", "match"]].to_dict("records"):
-        items.setdefault(record.pop("committee"), []).append(record)
+        items.setdefault(record.pop("committee"), []).append(cast("dict[str, Any]", record))
     years = sorted(int(y) for y in f["year"].dropna().unique())
     counts = pd.crosstab(hits["committee"], hits["year"]).reindex(
         index=range(len(committees)), columns=years, fill_value=0
@@ -518,16 +509,6 @@ def _guess_inputs(
     }
 
 
-def _mentions(value: Any) -> list[dict[str, Any]]:
-    """Linked layers list every mention of an entity; a GeoPackage round trip gives JSON."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            return []
-    return [m for m in value if isinstance(m, dict)] if isinstance(value, list) else []
-
-
 def _reports(f: gpd.GeoDataFrame) -> list[str]:
     """Every report the features draw on, including mentions merged into linked features."""
     found = set(f["report"].dropna())
@@ -632,7 +613,8 @@ def run_checks(
         notes.append("the gazetteer lists no village or residents' committees")
 
     located = _located(f)
-    outside = _outside_town(f[f["has_geometry"]], metric[f["has_geometry"]], outline_m)
+    placed = cast(gpd.GeoSeries, metric[f["has_geometry"]])
+    outside = _outside_town(f[f["has_geometry"]], placed, outline_m)
     villages = _village_coverage(f, metric, committees, committees_m, config)
     reach = _service_reach(f, metric, committees, committees_m, config)
     quantities = _quantities_vs_geometry(f, metric, config)
@@ -720,7 +702,10 @@ def _frames(
     reach &= ~f["guess"] | config.reach_include_guesses
     buffers = gpd.GeoDataFrame(
         f.loc[reach, ["id", "name", "kind", "part", "year"]].reset_index(drop=True),
-        geometry=metric[reach].buffer(config.walk_distance_m).to_crs(WGS84).values,
+        geometry=cast(gpd.GeoSeries, metric[reach])
+        .buffer(config.walk_distance_m)
+        .to_crs(WGS84)
+        .values,
         crs=WGS84,
     )
     far = f[f["id"].isin([r["id"] for r in outside if r["outside"]])]

@@ -8,6 +8,7 @@ import typing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import cast
 
 import shapely
 
@@ -15,7 +16,7 @@ from .._process import call, usable_cpus
 from .report import CoverageReport
 
 if typing.TYPE_CHECKING:
-    from .charts import ChartInput
+    from ..charts import ChartInput
 
 
 def chart_input(report: CoverageReport) -> ChartInput:
@@ -76,8 +77,8 @@ class ChartProcess:
         def result() -> dict[str, bytes]:
             if future is not None:
                 with contextlib.suppress(BrokenProcessPool):
-                    return future.result()
-            return call(_CHARTS, _DRAW, data)
+                    return cast("dict[str, bytes]", future.result())
+            return cast("dict[str, bytes]", call(_CHARTS, _DRAW, data))
 
         return result
 

@@ -3,18 +3,14 @@ charts, the coverage map): :class:`CoverageReport` and the readings of it."""
 
 from __future__ import annotations
 
-import typing
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 
-from ..categories import CATEGORIES, PRECISIONS
+from ..categories import CATEGORIES, FOLLOW_UP_STATES, PRECISIONS
 from ..layers import plain
 from .config import CheckConfig
-
-if typing.TYPE_CHECKING:
-    pass
 
 PRECISION_ORDER = tuple(PRECISIONS)  # surveyed, sourced, approximate, town
 COMMITTEE_KINDS = ("village_committee", "residents_committee")
@@ -29,7 +25,7 @@ KIND_LABELS = {
 }
 
 # What became of a promise (the vocabulary of link.py).
-FOLLOW_UP = ("delivered", "in_progress", "not_mentioned", "pending")
+FOLLOW_UP = FOLLOW_UP_STATES
 
 
 # --------------------------------------------------------------------------- report
@@ -49,14 +45,17 @@ class CoverageReport:
     frames: dict[str, gpd.GeoDataFrame] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return plain(
-            {
-                "town": self.town,
-                "config": asdict(self.config),
-                "summary": self.summary,
-                "notes": self.notes,
-                "checks": self.checks,
-            }
+        return cast(
+            "dict[str, Any]",
+            plain(
+                {
+                    "town": self.town,
+                    "config": asdict(self.config),
+                    "summary": self.summary,
+                    "notes": self.notes,
+                    "checks": self.checks,
+                }
+            ),
         )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import typing
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,9 +10,6 @@ from .._io import write_atomic
 from .markdown import coverage_markdown
 from .process import ChartProcess
 from .report import CoverageReport
-
-if typing.TYPE_CHECKING:
-    pass
 
 CHART_FILES = {
     "items": "coverage_items.svg",
@@ -40,7 +36,7 @@ def write_coverage(
     directory = Path(directory)
     html = coverage_html(report)
     if self_contained:
-        from ..assets import inline_assets
+        from ..web.assets import inline_assets
 
         html = inline_assets(html)
     drawn = (charts or ChartProcess(parallel=False).submit(report))()
