@@ -1,5 +1,5 @@
 """The page's data: features as JSON-ready properties and geometries, and the compact
-form the page script decodes (``decode`` in luodian_map.js).
+form the page script decodes (``decode`` in templates/lm_decode.js).
 
 * Data goes into the page once, as JSON safe inside ``<script>`` (``<``, ``>``, ``&`` are
   ``\\u`` escapes), and every report string reaches the DOM through ``textContent``: a

@@ -16,6 +16,30 @@ def template_text(name: str) -> str:
     return resources.files("luodian_map").joinpath("templates", name).read_text("utf-8")
 
 
+# The page script, by concern, in the order it is joined into one closure: lm_core opens it
+# (constants, DOM helpers), lm_start closes it (LM.start and the test hook).
+PAGE_SCRIPT_PARTS = (
+    "core",  # constants, DOM and SVG helpers, legend symbols
+    "decode",  # GCJ-02, the compact data (web/encode.py) back into features
+    "draw",  # world pixels, styles, sprites, the feature canvas
+    "hit_test",  # the grid index, which feature is under the mouse
+    "app",  # LM.create: the app's state, uncertainty circles, follow-up badges
+    "groups",  # town-level group markers
+    "popups",  # popups, links between phases and mentions, the timeline
+    "filter",  # the filter state and the URL hash
+    "ui",  # filter control, legend, pending panel, outline, search
+    "edit",  # the edit tools (redraw, move, export overrides)
+    "start",  # LM.start, the test hook; closes the closure
+)
+
+
+@functools.cache
+def page_script() -> str:
+    """The page library: ``templates/lm_<part>.js`` joined into one script, inlined into
+    every page (:data:`PAGE_SCRIPT_PARTS`; each part alone is not a whole program)."""
+    return "".join(template_text(f"lm_{part}.js") for part in PAGE_SCRIPT_PARTS)
+
+
 @functools.cache
 def template(name: str) -> Template:
     """``templates/<name>`` as a folium (Jinja) template, compiled once."""

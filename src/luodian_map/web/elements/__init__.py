@@ -1,6 +1,6 @@
 """The page's own parts, one class per module as folium's plugins are: ``MacroElement``
 classes with Jinja templates (``templates/*.j2``) that call the page library
-(``templates/luodian_map.js``). The Leaflet plugins (overview map, full screen, measure,
+(``templates/lm_*.js``). The Leaflet plugins (overview map, full screen, measure,
 draw) are made as ``folium.plugins`` makes them (same files and versions, :mod:`..urls`),
 without importing ``folium.plugins``: that loads every one of its ~40 plugins (0.2 s)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..encode import compact
-from ..templates import script_json, template, template_text
+from ..templates import page_script, script_json, template, template_text
 from .base import Macro
 
 
@@ -21,5 +21,5 @@ class FeatureLayers(Macro):
         self._name = "FeatureLayers"
         self.data_json = script_json(compact(data))
         self.config_json = script_json(config)
-        self.library = template_text("luodian_map.js")
+        self.library = page_script()
         self.css = template_text("luodian_map.css")
