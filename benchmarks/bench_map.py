@@ -73,7 +73,7 @@ def main(sizes: list[int]) -> None:
     from playwright.sync_api import sync_playwright
 
     from conftest import make_features, make_outline
-    from luodian_map.render import render_map
+    from luodian_map.web import render_map
 
     out = Path(tempfile.mkdtemp(prefix="luodian-bench-"))
     with sync_playwright() as pw:

@@ -10,7 +10,7 @@ polygons in turn around Luodian, with every property our layers carry):
   name, popup with name/year/status/quote) + ``folium.LayerControl()``; folium's default
   bootstrap / jQuery / font-awesome / awesome-markers tags are not in our asset cache, so
   they are stripped (nothing on this page uses them); Leaflet is then inlined from the cache
-  with ``luodian_map.assets.inline_assets``. Both pages need no network.
+  with ``luodian_map.web.assets.inline_assets``. Both pages need no network.
 
 Measured in headless Chromium (``/usr/bin/chromium``, all http(s) requests aborted), median
 of ``--runs`` fresh pages:
@@ -67,7 +67,7 @@ _PLAIN_DRAWN = """([n, timeout]) => new Promise((resolve, reject) => {
 
 
 def ours_page(features, path: Path) -> Path:
-    from luodian_map.render import render_map
+    from luodian_map.web import render_map
 
     return render_map(features, path, basemap="none", self_contained=True)
 
@@ -76,7 +76,7 @@ def plain_page(features, path: Path) -> tuple[Path, list[str]]:
     """The plain-folium page; returns it and the asset URLs stripped from it."""
     import folium
 
-    from luodian_map.assets import inline_assets, load_manifest
+    from luodian_map.web.assets import inline_assets, load_manifest
 
     m = folium.Map(tiles=None, location=[31.415, 121.345], zoom_start=13)
     for _cat, group in features.groupby("category", sort=True):

@@ -71,7 +71,7 @@ TIMED = {
         ("luodian_map.geocode", "geocode_items"),
     ],
     "write": [("luodian_map.layers", "write_layers")],
-    "render": [("luodian_map.render", "render_map")],
+    "render": [("luodian_map.web", "render_map")],
     "check": [
         ("luodian_map.layers", "read_layers"),
         ("luodian_map.checks", "run_checks"),
@@ -80,7 +80,7 @@ TIMED = {
 }
 MODULES = (
     "luodian_map.cli", "luodian_map.report", "luodian_map.extract", "luodian_map.gazetteer",
-    "luodian_map.link", "luodian_map.geocode", "luodian_map.layers", "luodian_map.render",
+    "luodian_map.link", "luodian_map.geocode", "luodian_map.layers", "luodian_map.web",
     "luodian_map.checks",
 )  # fmt: skip
 

@@ -434,7 +434,7 @@ def web_assets():
     """The npm web assets of self-contained maps, fetched once into the default cache
     (``$LUODIAN_MAP_ASSETS`` or ``~/.cache/luodian-map/assets``); needs registry.npmjs.org
     unless CI already ran ``luodian-map assets``."""
-    from luodian_map.assets import fetch_assets
+    from luodian_map.web.assets import fetch_assets
 
     return fetch_assets()
 

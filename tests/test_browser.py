@@ -31,9 +31,9 @@ from conftest import (
     make_outline,
     town_points,
 )
-from luodian_map.assets import load_manifest
 from luodian_map.local_base import LABELS
-from luodian_map.render import render_map
+from luodian_map.web import render_map
+from luodian_map.web.assets import load_manifest
 from test_local_base import XSS_ROAD, town_places
 
 pytestmark = pytest.mark.browser

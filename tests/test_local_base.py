@@ -8,7 +8,7 @@ import shapely
 
 from conftest import make_features, make_outline
 from luodian_map.local_base import LABELS, base_collection
-from luodian_map.render import build_html
+from luodian_map.web import build_html
 
 XSS_ROAD = "<b>沪太路</b>"
 

@@ -21,10 +21,9 @@ from conftest import (
     make_features,
     make_outline,
 )
-from luodian_map import assets
 from luodian_map.crs import wgs84_to_gcj02
 from luodian_map.errors import AssetsError, LuodianMapError
-from luodian_map.render import UI_STRINGS, render_map
+from luodian_map.web import UI_STRINGS, assets, render_map
 
 # ---------------------------------------------------------------------------- helpers
 GEOMETRY_TYPES = [None, "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
@@ -326,9 +325,9 @@ def test_compact_data(tmp_path):
 
 def test_popups_are_built_with_text_nodes():
     """The page code never turns data into HTML (no innerHTML, no string popups)."""
-    from importlib import resources
+    from luodian_map.web.templates import page_script
 
-    code = resources.files("luodian_map").joinpath("templates", "luodian_map.js").read_text()
+    code = page_script()
     assert "innerHTML" not in code and "insertAdjacentHTML" not in code
     assert "document.write" not in code
     # popups and tooltips get DOM nodes from the builders, never a string

@@ -61,6 +61,21 @@ GUESS_PRECISIONS = tuple(p for p in PRECISIONS if p not in PUBLIC_PRECISIONS)
 """Precisions whose position is a guess: drawn dashed on the planners' map, left out of public
 maps and of the coverage check's service reach."""
 
+FOLLOW_UPS: dict[str, tuple[str, str]] = {
+    "delivered": ("承诺已兑现", "delivered"),
+    "in_progress": ("推进中", "in progress"),
+    "not_mentioned": ("未提及", "not mentioned"),
+    "pending": ("待回顾", "pending"),
+    "none": ("非当年承诺", "no promise"),
+}
+"""What became of a promise (``link.py`` decides it, the checks count it, the map shows it):
+id → (Chinese, English) label. "none": the entity was not promised for that year."""
+FOLLOW_UP_STATES = tuple(k for k in FOLLOW_UPS if k != "none")
+"""The verdicts on a year's plan: delivered, in progress, not mentioned, pending."""
+
+PROVIDER_NAMES = ("nominatim", "baidu", "arcgis", "amap", "tianditu")
+"""The online geocoders (``providers.PROVIDERS`` describes each), for ``--provider``."""
+
 # Colours of the coverage pictures, shared by the charts and the map.
 PRECISION_COLORS = {
     "surveyed": "#1a9641",

@@ -77,13 +77,17 @@ class _FixedMetricsRenderer(RendererSVG):
         wide = sum(unicodedata.east_asian_width(c) in "WF" for c in s)
         narrow = "".join(c for c in s if unicodedata.east_asian_width(c) not in "WF")
         measure = FontProperties(fname=_MEASURE_FONT, size=prop.get_size_in_points())
-        width, height, descent = super().get_text_width_height_descent(narrow, measure, ismath)
+        # matplotlib's SVG backend ships without annotations
+        width, height, descent = super().get_text_width_height_descent(  # type: ignore[no-untyped-call]
+            narrow, measure, ismath
+        )
         return width + wide * prop.get_size_in_points(), height, descent
 
     def _get_font_height_metrics(self, prop: FontProperties) -> tuple[float, float, float]:
         """Ascent, descent and line gap of a line of text: matplotlib 3.11+ asks the
         renderer (private hook) before reading them from the font ``prop`` resolves to."""
-        size = self.points_to_pixels(prop.get_size_in_points())
+        # points_to_pixels is typed as returning any array-like; here it is a float
+        size = float(self.points_to_pixels(prop.get_size_in_points()))  # type: ignore[arg-type]
         return _ASCENT * size, _DESCENT * size, 0.0
 
 
@@ -102,15 +106,17 @@ class _FixedMetricsCanvas(FigureCanvasSVG):
         dpi = self.figure.dpi
         self.figure.dpi = 72
         width, height = self.figure.get_size_inches()
-        renderer = MixedModeRenderer(
+        renderer = MixedModeRenderer(  # type: ignore[no-untyped-call]  # (untyped backend)
             self.figure,
             width,
             height,
             dpi,
-            _FixedMetricsRenderer(width * 72, height * 72, text, image_dpi=dpi, metadata=metadata),
+            _FixedMetricsRenderer(  # type: ignore[no-untyped-call]  # (untyped backend)
+                width * 72, height * 72, text, image_dpi=dpi, metadata=metadata
+            ),
             bbox_inches_restore=bbox_inches_restore,
         )
-        self.figure.draw(renderer)
+        self.figure.draw(renderer)  # type: ignore[arg-type]  # a RendererBase by delegation
         renderer.finalize()
 
 
@@ -125,7 +131,7 @@ def _chart_style() -> Iterator[None]:
         "svg.fonttype": "none",
         "svg.hashsalt": "luodian-map",
     }
-    with matplotlib.rc_context(style):
+    with matplotlib.rc_context(style):  # type: ignore[arg-type]  # keys are rcParams names
         yield
 
 

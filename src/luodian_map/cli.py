@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from . import __version__, settings
-from .categories import PUBLIC_PRECISIONS
+from .categories import PROVIDER_NAMES, PUBLIC_PRECISIONS
 from .errors import LuodianMapError
 
 if TYPE_CHECKING:  # the stages load inside the commands (see above)
@@ -265,7 +265,7 @@ def _local_base(args: argparse.Namespace, towns: Iterable[str | None]) -> gpd.Ge
 def _render_default_maps(features: gpd.GeoDataFrame, args: argparse.Namespace) -> None:
     """``maps/luodian.html`` with every item, one publication map per year, and
     ``maps/public.html``, the map for public display (no guess drawn as a place)."""
-    from .render import render_map
+    from .web import render_map
 
     outline = _outline(args, set(features["town"]))
     options = {
@@ -292,7 +292,7 @@ def cmd_render(args: argparse.Namespace) -> None:
     if args.format != "html":
         _render_print(features, args)
         return
-    from .render import render_map
+    from .web import render_map
 
     path = render_map(
         features,
@@ -381,7 +381,7 @@ def _render_print(features: gpd.GeoDataFrame, args: argparse.Namespace) -> None:
 
 
 def cmd_assets(args: argparse.Namespace) -> None:
-    from .assets import fetch_assets
+    from .web.assets import fetch_assets
 
     print(
         f"web assets for --self-contained maps → {fetch_assets(force=args.force)}", file=sys.stderr
@@ -592,7 +592,7 @@ def _add_geocoding_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--provider",
-        choices=("nominatim", "baidu", "arcgis", "amap", "tianditu"),
+        choices=PROVIDER_NAMES,
         help="also ask this online geocoder (off by default; keys from the "
         "environment: BAIDU_MAP_AK, AMAP_KEY, TIANDITU_KEY)",
     )

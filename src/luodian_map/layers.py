@@ -8,17 +8,20 @@ place, so an interrupted run leaves the previous layers intact.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import math
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from ._io import write_atomic
@@ -53,6 +56,62 @@ def plain_values(column: gpd.pd.Series) -> list[Any]:
         return column.tolist()
     values = column.astype(object)
     return values.where(values.notna(), None).tolist()
+
+
+def plain(value: Any) -> Any:
+    """One value as JSON types: NumPy and pandas scalars and containers unwrapped, NaN,
+    infinity and NA as None, anything else not JSON as its text."""
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        return [plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, bool | int | str):
+        return value
+    with contextlib.suppress(TypeError, ValueError):
+        if pd.isna(value):
+            return None
+    return str(value)
+
+
+def quantity_list(value: Any) -> list[dict[str, Any]]:
+    """A feature's ``quantities`` as a list of dicts: JSON text (a GeoPackage or CSV round
+    trip) parsed, a single one listed, anything else as ``{"text": ...}``."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return [{"text": text}]
+    value = plain(value)
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list):
+        return [v if isinstance(v, dict) else {"text": str(v)} for v in value]
+    return [{"text": str(value)}]
+
+
+def mention_list(value: Any) -> list[dict[str, Any]]:
+    """A linked feature's ``mentions`` (every mention of its entity) as a list of dicts;
+    JSON text (a GeoPackage round trip) is parsed, anything unreadable is no mention."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else []
+        except ValueError:
+            return []
+    value = plain(value)
+    return [m for m in value if isinstance(m, dict)] if isinstance(value, list) else []
 
 
 class _Table(NamedTuple):

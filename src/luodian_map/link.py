@@ -21,15 +21,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .categories import FOLLOW_UP_STATES
 from .model import Item
 
 if TYPE_CHECKING:
     from .gazetteer import Gazetteer
 
 PHASE = re.compile(r"[（(]?(?:[一二三四五六七八九十]|\d{1,2})期[）)]?$")
-DELIVERED, IN_PROGRESS, NOT_MENTIONED, PENDING = (
-    "delivered", "in_progress", "not_mentioned", "pending"
-)  # fmt: skip
+DELIVERED, IN_PROGRESS, NOT_MENTIONED, PENDING = FOLLOW_UP_STATES
 
 
 def normalise_name(name: str) -> str:

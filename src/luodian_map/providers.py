@@ -58,6 +58,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .cache import NO_RESULT, OTHER_NAME, OUTSIDE_DISTRICT, CachedAnswer, GeocodeCache
+from .categories import PROVIDER_NAMES
 from .crs import convert, normalise_crs_name
 from .errors import GeocodingError
 
@@ -366,17 +367,23 @@ class _Spec:
     persist: bool  # may answers be stored on disk (provider terms)
 
 
-PROVIDERS: dict[str, _Spec] = {
-    # Nominatim usage policy: at most 1 request per second, and cache the results.
-    "nominatim": _Spec("WGS-84", None, 1.0, many=True, persist=True),
-    # Baidu / AMap / Tianditu personal keys allow a few queries per second.
-    "baidu": _Spec("BD-09", "BAIDU_MAP_AK", 0.4, many=False, persist=True),
-    # ArcGIS forbids storing results unless the request is authenticated and sets
-    # forStorage=true, which geopy's anonymous client does not: keep them in memory only.
-    "arcgis": _Spec("WGS-84", None, 0.25, many=True, persist=False),
-    "amap": _Spec("GCJ-02", "AMAP_KEY", 0.4, many=True, persist=True),
-    "tianditu": _Spec("CGCS2000", "TIANDITU_KEY", 0.4, many=False, persist=True),
-}
+PROVIDERS: dict[str, _Spec] = dict(
+    zip(
+        PROVIDER_NAMES,
+        (
+            # Nominatim usage policy: at most 1 request per second, and cache the results.
+            _Spec("WGS-84", None, 1.0, many=True, persist=True),
+            # Baidu / AMap / Tianditu personal keys allow a few queries per second.
+            _Spec("BD-09", "BAIDU_MAP_AK", 0.4, many=False, persist=True),
+            # ArcGIS forbids storing results unless the request is authenticated and sets
+            # forStorage=true, which geopy's anonymous client does not: keep them in memory.
+            _Spec("WGS-84", None, 0.25, many=True, persist=False),
+            _Spec("GCJ-02", "AMAP_KEY", 0.4, many=True, persist=True),  # amap
+            _Spec("CGCS2000", "TIANDITU_KEY", 0.4, many=False, persist=True),  # tianditu
+        ),
+        strict=True,
+    )
+)
 PLACE_SEARCHES: dict[str, _Spec] = {
     # POI searches: several candidates each, judged by name as well as by place.
     "amap_poi": _Spec("GCJ-02", "AMAP_KEY", 0.4, many=True, persist=True),

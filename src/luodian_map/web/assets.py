@@ -34,8 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ._io import write_atomic
-from .errors import AssetsError
+from .._io import write_atomic
+from ..errors import AssetsError
+from .urls import page_asset_urls
 
 ENV_CACHE = "LUODIAN_MAP_ASSETS"
 ENV_REGISTRY = "LUODIAN_MAP_NPM_REGISTRY"
@@ -102,21 +103,6 @@ def assets_dir(path: str | os.PathLike[str] | None = None) -> Path:
     if env:
         return Path(env).expanduser()
     return Path.home() / ".cache" / "luodian-map" / "assets"
-
-
-def page_asset_urls() -> list[str]:
-    """Every script and stylesheet URL a page made by :func:`luodian_map.render.render_map`
-    can reference: Leaflet itself (folium's version) and the Leaflet plugins it uses."""
-    import folium
-
-    from .render import plugin_asset_urls
-
-    urls = [
-        url
-        for name, url in (*folium.Map.default_js, *folium.Map.default_css)
-        if name in ("leaflet", "leaflet_css")
-    ]
-    return urls + plugin_asset_urls()
 
 
 def resolve_url(url: str) -> NpmFile:
@@ -328,19 +314,6 @@ def load_manifest(cache_dir: str | os.PathLike[str] | None = None) -> dict[str, 
         raise AssetsError(MISSING_MESSAGE) from None
     if manifest.get("format") != MANIFEST_FORMAT or not isinstance(manifest.get("urls"), dict):
         raise AssetsError(MISSING_MESSAGE)
-    return manifest
-
-
-def check_assets(
-    urls: list[str], cache_dir: str | os.PathLike[str] | None = None
-) -> dict[str, Any]:
-    """Raise :class:`AssetsError` unless every URL in ``urls`` is cached; return the manifest."""
-    manifest = load_manifest(cache_dir)
-    root = assets_dir(cache_dir)
-    for url in urls:
-        entry = manifest["urls"].get(url)
-        if entry is None or not (root / entry["file"]).is_file():
-            raise AssetsError(MISSING_MESSAGE)
     return manifest
 
 

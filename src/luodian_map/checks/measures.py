@@ -14,230 +14,47 @@ place of their own and take part only where a name can speak for them.
 
 from __future__ import annotations
 
-import contextlib
-import html
-import json
-import math
-import multiprocessing
 import re
-import tomllib
-import typing
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field, fields
-from importlib import resources
-from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from ._io import write_atomic
-from ._process import call, usable_cpus
-from .categories import CATEGORIES, GUESS_PRECISIONS, PRECISIONS
-
-if typing.TYPE_CHECKING:
-    from .charts import ChartInput
-from .errors import InputError
-from .gazetteer import Gazetteer, normalise_name
-from .geocode import gazetteer_town, town_frame
+from ..categories import GUESS_PRECISIONS, PRECISIONS
+from ..errors import InputError
+from ..gazetteer import Gazetteer, normalise_name
+from ..geocode import gazetteer_town, town_frame
+from ..layers import mention_list, quantity_list
+from .config import CheckConfig, load_check_config
+from .report import (
+    COMMITTEE_KINDS,
+    FOLLOW_UP,
+    KIND_LABELS,
+    PRECISION_ORDER,
+    CoverageReport,
+    _category_rank,
+    _label,
+)
 
 WGS84 = "EPSG:4326"
-PRECISION_ORDER = tuple(PRECISIONS)  # surveyed, sourced, approximate, town
 NEEDS_SURVEY = GUESS_PRECISIONS  # approximate, town: a guess needs a surveyed location
-COMMITTEE_KINDS = ("village_committee", "residents_committee")
-COMMITTEE_LABELS = {"village_committee": "村委会", "residents_committee": "居委会"}
-KIND_LABELS = {
-    "elderly": "养老",
-    "health": "医疗",
-    "culture": "文化",
-    "sport": "体育",
-    "school": "教育",
-    "safety": "安全",
-}
 
 # Stated quantities that a geometry can be measured against, in square metres / metres.
 AREA_UNITS = {"亩": 2000.0 / 3.0, "公顷": 1e4, "平方米": 1.0, "万平方米": 1e4, "平方公里": 1e6}
 LENGTH_UNITS = {"公里": 1e3, "千米": 1e3, "米": 1.0}
 # A residents' committee's short name is what a report writes ("罗南" for 罗南居委会).
 _COMMITTEE_SUFFIX = re.compile(r"(居民委员会|居委会|居委)$")
-# What became of a promise (the vocabulary of link.py).
-FOLLOW_UP = ("delivered", "in_progress", "not_mentioned", "pending")
 _MATCH_ORDER = {"name": 0, "quote": 1, "distance": 2}
 _REQUIRED = ("id", "name", "category", "year", "report", "quote", "precision")
 
 
-CONFIG_NAME = "checks.toml"
-CHART_FILES = {
-    "items": "coverage_items.svg",
-    "villages": "coverage_villages.svg",
-    "reach": "coverage_reach.svg",
-}
-
-
-# --------------------------------------------------------------------------- config
-@dataclass(frozen=True)
-class CheckConfig:
-    """Thresholds and distances of the checks; defaults live in ``data/checks.toml``."""
-
-    min_located_share: float
-    max_features_outside: int
-    walk_distance_m: float
-    village_distance_m: float
-    flood_work_distance_m: float
-    area_ratio_flag: float
-    length_ratio_flag: float
-    reach_kinds: tuple[str, ...]
-    flood_work_categories: tuple[str, ...]
-    metric_crs: str
-    reach_include_guesses: bool
-
-
-def _typed(key: str, value: Any, expected: Any, source: str) -> Any:
-    """TOML gives ints for "1000"; booleans are ints to Python but never a number here."""
-    if expected is float and isinstance(value, int | float) and not isinstance(value, bool):
-        if math.isfinite(value) and value >= 0:
-            return float(value)
-        raise InputError(f"{source}: {key} must be a non-negative number, not {value!r}")
-    if expected is int and isinstance(value, int) and not isinstance(value, bool):
-        if value >= 0:
-            return value
-        raise InputError(f"{source}: {key} must be a non-negative integer, not {value!r}")
-    if expected is str and isinstance(value, str):
-        return value
-    if expected is bool and isinstance(value, bool):
-        return value
-    if (
-        typing.get_origin(expected) is tuple
-        and isinstance(value, list)
-        and all(isinstance(v, str) for v in value)
-    ):
-        return tuple(value)
-    names = {float: "a number", int: "an integer", str: "a string", bool: "true or false"}
-    raise InputError(
-        f"{source}: {key} must be {names.get(expected, 'a list of strings')}, not {value!r}"
-    )
-
-
-def _validated(values: dict[str, Any], source: str) -> CheckConfig:
-    hints = typing.get_type_hints(CheckConfig)
-    config = CheckConfig(**{k: _typed(k, values[k], hints[k], source) for k in hints})
-    if config.min_located_share > 1:
-        raise InputError(f"{source}: min_located_share is a share between 0 and 1")
-    for key in ("area_ratio_flag", "length_ratio_flag"):
-        if getattr(config, key) < 1:
-            raise InputError(f"{source}: {key} is a factor of 1 or more")
-    for key in ("walk_distance_m", "village_distance_m", "flood_work_distance_m"):
-        if getattr(config, key) <= 0:
-            raise InputError(f"{source}: {key} must be more than 0 metres")
-    unknown = sorted(set(config.flood_work_categories) - set(CATEGORIES))
-    if unknown:
-        raise InputError(f"{source}: flood_work_categories has unknown categories {unknown}")
-    try:
-        crs = pyproj.CRS.from_user_input(config.metric_crs)
-    except pyproj.exceptions.CRSError:
-        raise InputError(f"{source}: metric_crs {config.metric_crs!r} is not a CRS") from None
-    if not crs.is_projected or crs.axis_info[0].unit_name not in ("metre", "meter"):
-        raise InputError(f"{source}: metric_crs {config.metric_crs!r} is not in metres")
-    return config
-
-
-def _read_toml(text: str, source: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise InputError(f"{source}: not valid TOML ({error})") from None
-
-
-def load_check_config(path: str | Path | None = None) -> CheckConfig:
-    """The packaged defaults, with the keys of a user file (TOML) put over them.
-
-    A key the defaults do not know or a value of the wrong type is refused, so a typo in
-    a planner's CI config fails loudly instead of silently checking nothing.
-    """
-    default_text = resources.files("luodian_map").joinpath("data", CONFIG_NAME).read_text("utf-8")
-    values = _read_toml(default_text, CONFIG_NAME)
-    known = {f.name for f in fields(CheckConfig)}
-    source = CONFIG_NAME
-    if path is not None:
-        path = Path(path)
-        try:
-            text = path.read_text("utf-8")
-        except FileNotFoundError:
-            raise InputError(f"{path}: check config not found") from None
-        except UnicodeDecodeError:
-            raise InputError(f"{path}: check config is not UTF-8 text") from None
-        user = _read_toml(text, str(path))
-        unknown = sorted(set(user) - known)
-        if unknown:
-            raise InputError(
-                f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-            )
-        values = {**values, **user}
-        source = str(path)
-    missing = sorted(known - set(values))
-    if missing:
-        raise InputError(f"{CONFIG_NAME}: missing key(s) {', '.join(missing)}")
-    return _validated(values, source)
-
-
-# --------------------------------------------------------------------------- report
-@dataclass
-class CoverageReport:
-    """The figures of every check as plain tables (lists of JSON-ready rows).
-
-    ``frames`` holds the geometries the map and charts need (WGS-84); they are not part
-    of :meth:`to_dict`.
-    """
-
-    town: str | None
-    summary: dict[str, Any]
-    checks: dict[str, list[dict[str, Any]]]
-    notes: list[str]
-    config: CheckConfig
-    frames: dict[str, gpd.GeoDataFrame] = field(default_factory=dict, repr=False, compare=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return _plain(
-            {
-                "town": self.town,
-                "config": asdict(self.config),
-                "summary": self.summary,
-                "notes": self.notes,
-                "checks": self.checks,
-            }
-        )
-
-
-def _plain(value: Any) -> Any:
-    """JSON types only: numpy scalars unwrapped, NaN / NA as None."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is pd.NA or value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return value
-
-
 # --------------------------------------------------------------------------- inputs
 def _quantity_list(value: Any) -> list[dict[str, Any]]:
-    """Quantities as lists of dicts; a GeoPackage or CSV round trip gives JSON text."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            return []
-    if not isinstance(value, list | tuple | np.ndarray):
-        return []
-    return [q for q in value if isinstance(q, dict) and isinstance(q.get("value"), int | float)]
+    """The quantities a geometry can be measured against: those with a numeric value."""
+    return [q for q in quantity_list(value) if isinstance(q.get("value"), int | float)]
 
 
 def _prepare(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -269,7 +86,7 @@ def _prepare(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         quantities=column("quantities", None).map(_quantity_list),
         status=column("status", None),
         town=column("town", None),
-        mentions=column("mentions", None).map(_mentions),
+        mentions=column("mentions", None).map(mention_list),
         follow_up=column("follow_up", None),
         part=column("part", None).fillna(
             column("status", None).map({"planned": "plan"}).fillna("review")
@@ -281,15 +98,6 @@ def _prepare(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     f["placed"] = f["has_geometry"] & (f["precision"] != "town")
     f["guess"] = f["precision"].isin(GUESS_PRECISIONS)
     return f
-
-
-def _category_rank(category: str) -> int:
-    """docs/architecture.md's order of categories, unknown ones last."""
-    return list(CATEGORIES).index(category) if category in CATEGORIES else len(CATEGORIES)
-
-
-def _label(category: str) -> str:
-    return CATEGORIES[category].label_zh if category in CATEGORIES else str(category)
 
 
 def _item(row: pd.Series) -> dict[str, Any]:
@@ -325,7 +133,8 @@ def _town(
     if others.any():
         names = "、".join(sorted(f.loc[others, "town"].unique()))
         notes.append(f"{int(others.sum())} feature(s) of {names} are left to their own gazetteers")
-    return frame.name, frame.outline, f[~others].reset_index(drop=True), notes
+    outline = cast(BaseGeometry, frame.outline)  # a town frame has an outline
+    return frame.name, outline, f[~others].reset_index(drop=True), notes
 
 
 def _committees(gazetteer_gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -380,7 +189,8 @@ def _stated_vs_named(f: gpd.GeoDataFrame) -> list[dict[str, Any]]:
     )
     rows = []
     keys = ["report", "year", "category", "quote", "stated_count"]
-    for (report, year, category, quote, stated), group in listed.groupby(keys, sort=True):
+    for key, group in listed.groupby(keys, sort=True):
+        report, year, category, quote, stated = cast("tuple[Any, ...]", key)
         named = group["_key"].nunique()
         if named < stated:
             rows.append(
@@ -453,7 +263,7 @@ def _quantities_vs_geometry(
     )
     compared = (status == "ok") | (status == "flagged")
     rows = []
-    for i, r in q.iterrows():
+    for i, (_, r) in enumerate(q.iterrows()):  # q has a RangeIndex
         feature = f.iloc[r["pos"]]
         rows.append(
             {
@@ -545,13 +355,13 @@ def _village_coverage(
         .drop_duplicates(["committee", "pos"])
     )
     hits = hits.assign(
-        id=f["id"].to_numpy()[hits["pos"]],
-        name=f["name"].to_numpy()[hits["pos"]],
-        year=f["year"].to_numpy()[hits["pos"]],
+        id=f["id"].to_numpy()[hits["pos"].to_numpy(dtype=np.intp)],
+        name=f["name"].to_numpy()[hits["pos"].to_numpy(dtype=np.intp)],
+        year=f["year"].to_numpy()[hits["pos"].to_numpy(dtype=np.intp)],
     )
     items: dict[int, list[dict[str, Any]]] = {}
     for record in hits[["committee", "id", "name", "year", "match"]].to_dict("records"):
-        items.setdefault(record.pop("committee"), []).append(record)
+        items.setdefault(record.pop("committee"), []).append(cast("dict[str, Any]", record))
     years = sorted(int(y) for y in f["year"].dropna().unique())
     counts = pd.crosstab(hits["committee"], hits["year"]).reindex(
         index=range(len(committees)), columns=years, fill_value=0
@@ -699,22 +509,6 @@ def _guess_inputs(
     }
 
 
-def guess_note(counts: dict[str, Any]) -> str:
-    """ "N of M inputs are guesses, excluded" (or included), for a figure's text."""
-    fate = "excluded" if counts["excluded"] else "included, so the figure is indicative only"
-    return f"{counts['guesses']} of {counts['inputs']} inputs are guesses, {fate}"
-
-
-def _mentions(value: Any) -> list[dict[str, Any]]:
-    """Linked layers list every mention of an entity; a GeoPackage round trip gives JSON."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            return []
-    return [m for m in value if isinstance(m, dict)] if isinstance(value, list) else []
-
-
 def _reports(f: gpd.GeoDataFrame) -> list[str]:
     """Every report the features draw on, including mentions merged into linked features."""
     found = set(f["report"].dropna())
@@ -819,7 +613,8 @@ def run_checks(
         notes.append("the gazetteer lists no village or residents' committees")
 
     located = _located(f)
-    outside = _outside_town(f[f["has_geometry"]], metric[f["has_geometry"]], outline_m)
+    placed = cast(gpd.GeoSeries, metric[f["has_geometry"]])
+    outside = _outside_town(f[f["has_geometry"]], placed, outline_m)
     villages = _village_coverage(f, metric, committees, committees_m, config)
     reach = _service_reach(f, metric, committees, committees_m, config)
     quantities = _quantities_vs_geometry(f, metric, config)
@@ -907,7 +702,10 @@ def _frames(
     reach &= ~f["guess"] | config.reach_include_guesses
     buffers = gpd.GeoDataFrame(
         f.loc[reach, ["id", "name", "kind", "part", "year"]].reset_index(drop=True),
-        geometry=metric[reach].buffer(config.walk_distance_m).to_crs(WGS84).values,
+        geometry=cast(gpd.GeoSeries, metric[reach])
+        .buffer(config.walk_distance_m)
+        .to_crs(WGS84)
+        .values,
         crs=WGS84,
     )
     far = f[f["id"].isin([r["id"] for r in outside if r["outside"]])]
@@ -925,415 +723,3 @@ def _frames(
         "reach": buffers,
         "outside": beyond,
     }
-
-
-# --------------------------------------------------------------------------- thresholds
-def failed_thresholds(report: CoverageReport, config: CheckConfig | None = None) -> list[str]:
-    """Why a strict run fails, one readable sentence per missed threshold (none: it passes)."""
-    config = config or report.config
-    summary = report.summary
-    reasons = []
-    share = summary["located_share"]
-    if share is None:
-        reasons.append("no features to check")
-    elif share < config.min_located_share:
-        reasons.append(
-            f"located share {share:.1%} ({summary['located']} of {summary['items']} items "
-            f"placed below town level) is below min_located_share {config.min_located_share:.0%}"
-        )
-    outside = [r for r in report.checks["outside_town"] if r["outside"]]
-    if len(outside) > config.max_features_outside:
-        names = ", ".join(f"{r['name']} ({r['distance_m']} m)" for r in outside[:5])
-        more = f" and {len(outside) - 5} more" if len(outside) > 5 else ""
-        reasons.append(
-            f"{len(outside)} feature(s) outside {report.town or 'the town'} beyond their "
-            f"uncertainty (max_features_outside {config.max_features_outside}): {names}{more}"
-        )
-    return reasons
-
-
-# --------------------------------------------------------------------------- writing
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|#"})
-
-
-def _cell(value: Any) -> str:
-    """Report text as inert Markdown: no HTML, no links, no table breaks."""
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        value = f"{value:g}"
-    if isinstance(value, list | tuple):
-        value = "、".join(map(str, value))
-    text = " ".join(str(value).split())
-    return html.escape(text, quote=False).translate(_MD_SPECIAL)
-
-
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    if not rows:
-        return "_None._\n"
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def _short(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _percent(share: float | None) -> str:
-    return "–" if share is None else f"{share:.0%}"
-
-
-def coverage_markdown(report: CoverageReport, charts: dict[str, str]) -> str:
-    """The figures as Markdown tables; ``charts`` maps a chart key to its file name."""
-    s, c, cfg = report.summary, report.checks, report.config
-    town = report.town or "the town"
-    out = [f"# {_cell(town)} 任务覆盖检查 Coverage checks\n"]
-    out.append(
-        f"- Reports: {_cell(s['reports'])}\n"
-        f"- Items: {s['items']}; located below town level: {s['located']} "
-        f"({_percent(s['located_share'])}); needing a surveyed location: {s['needs_survey']}\n"
-        f"- Stated but unnamed: {s['unnamed_items']} "
-        f"(in {len(c['stated_vs_named'])} statements)\n"
-        f"- Quantities compared with their geometry: {s['quantities_compared']}, "
-        f"flagged: {s['quantities_flagged']}\n"
-        f"- Features outside {_cell(town)} beyond their uncertainty: {s['features_outside']}\n"
-        f"- Committees without any task: {s['committees_without_task']} of {s['committees']}\n"
-    )
-    failures = failed_thresholds(report)
-    out.append(
-        "**Thresholds:** "
-        + (
-            "all met.\n"
-            if not failures
-            else "missed —\n\n" + "".join(f"- {_cell(r)}\n" for r in failures)
-        )
-    )
-    for note in report.notes:
-        out.append(f"> Note: {_cell(note)}\n")
-    out.append(
-        "\n_Distances are straight lines in "
-        f"{_cell(cfg.metric_crs)}; committee points and most features are hand-placed "
-        "(approximate), so distance-based figures are indicative until surveyed._\n"
-    )
-
-    out.append("\n## 定位情况 Located\n")
-    if "items" in charts:
-        out.append(f"![Items per category and year]({charts['items']})\n")
-    out.append(
-        _table(
-            ["report", "year", "category", "items", *PRECISION_ORDER, "located share"],
-            [
-                [
-                    r["report"],
-                    r["year"],
-                    r["category_label"],
-                    r["items"],
-                    *(r[p] for p in PRECISION_ORDER),
-                    _percent(r["located_share"]),
-                ]
-                for r in c["located"]
-            ],
-        )
-    )
-    out.append("\n### 需要实测位置 Needs a surveyed location\n")
-    out.append(
-        _table(
-            ["id", "name", "year", "precision", "uncertainty (m)"],
-            [
-                [r["id"], r["name"], r["year"], r["precision"], round(r["uncertainty_m"])]
-                for r in c["needs_survey"]
-            ],
-        )
-    )
-
-    out.append("\n## 所述数量与列名 Stated vs named\n")
-    out.append(
-        _table(
-            ["year", "category", "type", "stated", "named", "unnamed", "names", "basis", "quote"],
-            [
-                [
-                    r["year"],
-                    r["category_label"],
-                    r["type"],
-                    r["stated"],
-                    r["named"],
-                    r["unnamed"],
-                    r["names"],
-                    r["basis"],
-                    _short(r["quote"]),
-                ]
-                for r in c["stated_vs_named"]
-            ],
-        )
-    )
-
-    out.append("\n## 数量与几何 Quantities vs geometry\n")
-    out.append(
-        f"Flagged when stated and measured differ by a factor of {cfg.area_ratio_flag:g} "
-        f"(area) or {cfg.length_ratio_flag:g} (length) or more.\n\n"
-    )
-    out.append(
-        _table(
-            ["id", "name", "quantity", "measured", "ratio", "status"],
-            [
-                [
-                    r["id"],
-                    r["name"],
-                    r["quantity"],
-                    None if r["measured"] is None else f"{r['measured']:g}{r['unit']}",
-                    r["ratio"],
-                    r["status"],
-                ]
-                for r in c["quantities"]
-            ],
-        )
-    )
-
-    out.append(f"\n## 镇域范围 Inside {_cell(town)}\n")
-    out.append(
-        "Features reaching beyond the outline; **outside** when farther than their own "
-        "uncertainty.\n\n"
-    )
-    out.append(
-        _table(
-            ["id", "name", "precision", "distance (m)", "uncertainty (m)", "outside"],
-            [
-                [
-                    r["id"],
-                    r["name"],
-                    r["precision"],
-                    r["distance_m"],
-                    round(r["uncertainty_m"]),
-                    "yes" if r["outside"] else "no",
-                ]
-                for r in c["outside_town"]
-            ],
-        )
-    )
-
-    out.append("\n## 村居覆盖 Village and residents' committee coverage\n")
-    out.append(
-        f"A task touches a committee when the committee's name appears in the item's name or "
-        f"quote, or when the task lies within {cfg.village_distance_m:g} m of the committee's "
-        "point (town-level items only by name). "
-        f"{guess_note(s['guess_inputs']['villages'])}.\n\n"
-    )
-    if "villages" in charts:
-        out.append(f"![Village coverage]({charts['villages']})\n\n")
-    uncovered = [v["committee"] for v in c["villages"] if v["tasks"] == 0]
-    out.append(f"**Without any task ({len(uncovered)}):** {_cell(uncovered) or '–'}\n\n")
-    years = list(c["villages"][0]["by_year"]) if c["villages"] else []
-    out.append(
-        _table(
-            ["committee", "kind", *years, "total", "tasks"],
-            [
-                [
-                    v["committee"],
-                    COMMITTEE_LABELS.get(v["kind"], v["kind"]),
-                    *v["by_year"].values(),
-                    v["tasks"],
-                    _short("、".join(f"{t['name']}({t['match']})" for t in v["items"]), 80),
-                ]
-                for v in c["villages"]
-            ],
-        )
-    )
-
-    out.append("\n## 服务覆盖 Service reach (15分钟社区生活圈)\n")
-    out.append(
-        f"Share of the residents' committees within {cfg.walk_distance_m:g} m of a facility "
-        "of each kind: before = the facilities of the review, after = with the plan's added. "
-        "Town-level facilities have no place and are not counted. "
-        f"**{guess_note(s['guess_inputs']['service_reach'])}**"
-        + (
-            " (`reach_include_guesses = true` in the config counts them).\n\n"
-            if s["guess_inputs"]["service_reach"]["excluded"]
-            else ".\n\n"
-        )
-    )
-    if "reach" in charts:
-        out.append(f"![Service reach]({charts['reach']})\n\n")
-    out.append(
-        _table(
-            [
-                "kind",
-                "facilities before",
-                "after",
-                "town-level",
-                "guesses",
-                "reached before",
-                "after",
-                "share before",
-                "share after",
-            ],
-            [
-                [
-                    f"{r['kind_label']} {r['kind']}",
-                    r["facilities_before"],
-                    r["facilities_after"],
-                    r["town_level"],
-                    r["guesses"],
-                    f"{r['reached_before']}/{r['committees']}",
-                    f"{r['reached_after']}/{r['committees']}",
-                    _percent(r["share_before"]),
-                    _percent(r["share_after"]),
-                ]
-                for r in c["service_reach"]
-            ],
-        )
-    )
-
-    out.append("\n## 易积水点与工程 Flood points vs works\n")
-    out.append(
-        f"Planned {_cell('、'.join(_label(x) for x in cfg.flood_work_categories))} works "
-        f"within {cfg.flood_work_distance_m:g} m of each flood-prone point. "
-        f"{guess_note(s['guess_inputs']['flood_works'])}.\n\n"
-    )
-    out.append(
-        _table(
-            ["id", "name", "year", "precision", "works nearby"],
-            [
-                [
-                    r["id"],
-                    r["name"],
-                    r["year"],
-                    r["precision"],
-                    "town-level: no place to compare"
-                    if r["works"] is None
-                    else "、".join(f"{w['name']} ({w['distance_m']} m)" for w in r["works"])
-                    or "none",
-                ]
-                for r in c["flood_works"]
-            ],
-        )
-    )
-
-    out.append("\n## 跨报告跟踪 Follow-up across reports\n")
-    if len(s["reports"]) < 2:
-        out.append(f"Needs two or more reports: the features come from {len(s['reports'])}.\n")
-    else:
-        counts = ", ".join(f"{status}: {n}" for status, n in s["follow_up"].items())
-        out.append(f"Promises by outcome — {_cell(counts)}.\n\n")
-        out.append(
-            _table(
-                ["report", "year", "id", "name", "status", "later report", "match"],
-                [
-                    [
-                        r["report"],
-                        r["year"],
-                        r["id"],
-                        r["name"],
-                        r["status"],
-                        r["later_report"],
-                        r["match"],
-                    ]
-                    for r in c["follow_up"]
-                ],
-            )
-        )
-    return "\n".join(out)
-
-
-def chart_input(report: CoverageReport) -> ChartInput:
-    """What the charts show, as plain data in metres, so that the process drawing them
-    needs neither geopandas nor the report's frames."""
-    crs = report.config.metric_crs
-    committees = report.frames["committees"].to_crs(crs)
-    rings = shapely.get_parts(report.frames["outline"].to_crs(crs).boundary.values)
-    return {
-        "located": report.checks["located"],
-        "villages": bool(report.checks["villages"]),
-        "reach": report.checks["service_reach"]
-        if any(r["committees"] for r in report.checks["service_reach"])
-        else [],
-        "walk_m": report.config.walk_distance_m,
-        "committees": {
-            "name": committees["name"].tolist(),
-            "kind": committees["kind"].tolist(),
-            "tasks": committees["tasks"].astype(int).tolist(),
-            "x": committees.geometry.x.tolist(),
-            "y": committees.geometry.y.tolist(),
-        },
-        "outline": [shapely.get_coordinates(ring).tolist() for ring in rings],
-    }
-
-
-class ChartProcess:
-    """Draws the charts in a second process, started on entry, so that importing matplotlib
-    and drawing overlap the caller's work (extraction, maps). ``parallel`` defaults to
-    whether this process may use more than one core; without it, the charts are drawn
-    here when asked for."""
-
-    def __init__(self, parallel: bool | None = None) -> None:
-        self._parallel = usable_cpus() > 1 if parallel is None else parallel
-        self._pool: ProcessPoolExecutor | None = None
-
-    def __enter__(self) -> ChartProcess:
-        if self._parallel:
-            context = multiprocessing.get_context("spawn")  # no fork of a threaded process
-            self._pool = ProcessPoolExecutor(1, mp_context=context)
-            self._pool.submit(call, _CHARTS, "warm_up")  # start the process and imports now
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-
-    def submit(self, report: CoverageReport) -> Callable[[], dict[str, bytes]]:
-        """Start drawing the charts of ``report``; call the result to get them. A second
-        process that could not start or died (e.g. a script calling the CLI without a
-        ``__main__`` guard) costs only the time: the charts are then drawn here."""
-        data = chart_input(report)
-        try:
-            future = None if self._pool is None else self._pool.submit(call, _CHARTS, _DRAW, data)
-        except BrokenProcessPool:
-            future = None
-
-        def result() -> dict[str, bytes]:
-            if future is not None:
-                with contextlib.suppress(BrokenProcessPool):
-                    return future.result()
-            return call(_CHARTS, _DRAW, data)
-
-        return result
-
-
-# The chart module, named rather than imported: importing it loads matplotlib.
-_CHARTS, _DRAW = "luodian_map.charts", "draw_charts"
-
-
-def write_coverage(
-    report: CoverageReport,
-    directory: str | Path,
-    *,
-    self_contained: bool = False,
-    charts: Callable[[], dict[str, bytes]] | None = None,
-) -> list[Path]:
-    """Write ``coverage.json``, ``coverage.md`` with its charts and ``coverage.html``.
-
-    Every file is deterministic, so an unchanged input changes no byte of the output;
-    ``self_contained`` inlines the map's scripts like the main maps'. ``charts`` are the
-    pending charts of a :class:`ChartProcess`; without it they are drawn here.
-    """
-    from . import coverage_map
-
-    directory = Path(directory)
-    html = coverage_map.coverage_html(report)
-    if self_contained:
-        from .assets import inline_assets
-
-        html = inline_assets(html)
-    drawn = (charts or ChartProcess(parallel=False).submit(report))()
-    written = []
-    for key, name in CHART_FILES.items():
-        if key in drawn:
-            written.append(write_atomic(directory / name, drawn[key]))
-        else:  # a chart with nothing to show: no stale picture of an earlier run
-            (directory / name).unlink(missing_ok=True)
-    names = {key: CHART_FILES[key] for key in drawn}
-    text = json.dumps(report.to_dict(), ensure_ascii=False, indent=1) + "\n"
-    written.append(write_atomic(directory / "coverage.json", text))
-    written.append(write_atomic(directory / "coverage.md", coverage_markdown(report, names)))
-    written.append(write_atomic(directory / "coverage.html", html))
-    return written

@@ -16,8 +16,8 @@ import geopandas as gpd
 import shapely
 from branca.element import Element
 
-from .categories import STAGE_COLORS, TASK_BINS, UNCOVERED_COLOR
-from .checks import COMMITTEE_LABELS, CoverageReport, guess_note
+from ..categories import STAGE_COLORS, TASK_BINS, UNCOVERED_COLOR
+from .report import COMMITTEE_LABELS, CoverageReport, guess_note
 
 
 def _escaped(frame: gpd.GeoDataFrame, columns: dict[str, Any]) -> gpd.GeoDataFrame:
@@ -97,7 +97,8 @@ def coverage_html(report: CoverageReport) -> str:
     # Leaflet is all this page uses of folium's defaults (no jQuery, Bootstrap, icons).
     fmap.default_js = [(n, u) for n, u in folium.Map.default_js if n == "leaflet"]
     fmap.default_css = [(n, u) for n, u in folium.Map.default_css if n == "leaflet_css"]
-    fmap.get_root().title = html.escape(f"{report.town or ''} 任务覆盖检查 Coverage checks")
+    root: Any = fmap.get_root()
+    root.title = html.escape(f"{report.town or ''} 任务覆盖检查 Coverage checks")
 
     folium.GeoJson(
         _escaped(outline, {"name": [report.town or "town"]}),
@@ -176,8 +177,8 @@ def coverage_html(report: CoverageReport) -> str:
         ).add_to(fmap)
 
     folium.LayerControl(collapsed=False).add_to(fmap)
-    fmap.get_root().html.add_child(Element(_legend(report)))
+    root.html.add_child(Element(_legend(report)))
     fmap.fit_bounds([[south, west], [north, east]])
     root = fmap.get_root()
     _settle_ids(root)
-    return root.render()
+    return str(root.render())
