@@ -24,6 +24,7 @@ from shapely.geometry import LineString, Point, Polygon
 
 from luodian_map import crs
 from luodian_map.errors import InputError
+from luodian_map.gazetteer import GEODATA_DIR
 from luodian_map.places.importer import import_places
 from luodian_map.places.sources import place_file_metadata, read_place_files
 from luodian_map.places.town import find_town
@@ -50,9 +51,10 @@ PARK = {
 
 @pytest.fixture
 def geodata(tmp_path: Path) -> Path:
-    """A copy of the shipped geodata/ (gazetteer, sources, the report)."""
+    """A copy of the shipped geodata/ (the report) with the town (gazetteer, sources)."""
     target = tmp_path / "geodata"
     shutil.copytree(ROOT / "geodata", target)
+    shutil.copytree(GEODATA_DIR, target / "luodian")
     return target
 
 

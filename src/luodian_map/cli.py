@@ -372,7 +372,7 @@ def cmd_assets(args: argparse.Namespace) -> None:
 def cmd_places_fetch(args: argparse.Namespace) -> None:
     """Fetch real geometry for a town from OpenStreetMap or a map service."""
     from .places.sources import place_file_path, write_place_file
-    from .places.town import find_town
+    from .places.town import find_town, working_folder
 
     area = find_town(args.geodata, args.town, rewriting=f"{args.source}.geojson")
     if args.source == "osm":
@@ -394,7 +394,8 @@ def cmd_places_fetch(args: argparse.Namespace) -> None:
             delay=args.delay,
             max_tries=args.retries,
         )
-    path = write_place_file(place_file_path(area.folder, args.source), places, metadata)
+    folder = working_folder(area, args.geodata)
+    path = write_place_file(place_file_path(folder, args.source), places, metadata)
     print(f"{len(places)} places from {args.source} → {path}", file=sys.stderr)
 
 
@@ -402,14 +403,15 @@ def cmd_places_import(args: argparse.Namespace) -> None:
     """Import a planner's own GIS file as surveyed places of a town."""
     from .places.importer import import_places, place_file_stem
     from .places.sources import place_file_path, write_place_file
-    from .places.town import find_town
+    from .places.town import find_town, working_folder
 
     stem = place_file_stem(args.file)
     area = find_town(args.geodata, args.town, rewriting=f"{stem}.geojson")
     places, metadata = import_places(
         args.file, area, crs=args.crs, name_field=args.name_field, layer=args.layer
     )
-    path = write_place_file(place_file_path(area.folder, stem), places, metadata)
+    folder = working_folder(area, args.geodata)
+    path = write_place_file(place_file_path(folder, stem), places, metadata)
     print(f"{len(places)} places from {args.file} → {path}", file=sys.stderr)
 
 
