@@ -369,6 +369,14 @@ def cmd_assets(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_init(args: argparse.Namespace) -> None:
+    """Create a working folder for a town."""
+    from .workspace import init_workspace
+
+    for path in init_workspace(args.directory, args.town):
+        print(f"wrote {path}", file=sys.stderr)
+
+
 def cmd_places_fetch(args: argparse.Namespace) -> None:
     """Fetch real geometry for a town from OpenStreetMap or a map service."""
     from .places.sources import place_file_path, write_place_file
@@ -755,7 +763,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--config",
         type=Path,
-        help="TOML thresholds and distances (default: the packaged checks.toml)",
+        help=f"TOML thresholds and distances (default: {settings.CONFIG} if it exists, "
+        "else the packaged one)",
     )
     check.add_argument(
         "--self-contained",
@@ -767,6 +776,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(run=cmd_check)
     _add_places_parser(commands)
+    init = commands.add_parser(
+        "init", help="create a working folder for a town: geodata/reports/, checks.toml, README"
+    )
+    init.add_argument(
+        "directory", nargs="?", type=Path, default=Path("."), help="(default: the current one)"
+    )
+    init.add_argument("--town", help="the town's name, when several are known")
+    init.set_defaults(run=cmd_init)
     return parser
 
 
@@ -778,6 +795,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if hasattr(args, "overrides"):
         args.overrides_given = args.overrides is not None
         args.overrides = args.overrides or settings.OVERRIDES
+    if getattr(args, "config", False) is None and settings.CONFIG.exists():
+        args.config = settings.CONFIG
     try:
         status = args.run(args) or 0
     except LuodianMapError as error:
