@@ -42,7 +42,12 @@ REPORT = ROOT / "geodata" / "reports" / "luodian_2024_work_report.txt"
 def _find_gazetteer() -> Path:
     """The Luodian gazetteer, wherever the project keeps it (the layout has moved before)."""
     geodata = ROOT / "geodata"
-    for path in (geodata / "luodian" / "gazetteer.geojson", geodata / "gazetteer.geojson"):
+    packaged = ROOT / "src" / "luodian_map" / "data" / "towns" / "luodian" / "gazetteer.geojson"
+    for path in (
+        packaged,
+        geodata / "luodian" / "gazetteer.geojson",
+        geodata / "gazetteer.geojson",
+    ):
         if path.exists():
             return path
     found = sorted(geodata.glob("**/gazetteer.geojson"))

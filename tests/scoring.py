@@ -16,12 +16,13 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from luodian_map.gazetteer import GEODATA_DIR
 from luodian_map.model import Item
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"
 GOLD = TESTS / "gold"
-COMMITTEES = ROOT / "geodata" / "luodian" / "sources" / "luodian_committees_2022.csv"
+COMMITTEES = GEODATA_DIR / "sources" / "luodian_committees_2022.csv"
 
 
 @dataclass(frozen=True)

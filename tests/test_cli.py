@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from luodian_map.categories import PUBLIC_PRECISIONS
+from luodian_map.gazetteer import GEODATA_DIR
 from luodian_map.layers import read_layers
 from luodian_map.report import load_report
 
@@ -116,7 +117,7 @@ def test_a_report_without_year_headings_takes_the_year_option(tmp_path: Path) ->
 def test_broken_overrides_keep_the_earlier_layers(tmp_path: Path) -> None:
     project = tmp_path
     (project / "geodata" / "luodian").mkdir(parents=True)
-    gazetteer = ROOT / "geodata" / "luodian" / "gazetteer.geojson"
+    gazetteer = GEODATA_DIR / "gazetteer.geojson"
     (project / "geodata" / "luodian" / "gazetteer.geojson").write_bytes(gazetteer.read_bytes())
     first = run("build", str(REPORT), "--no-maps", cwd=project)
     assert first.returncode == 0, first.stderr
@@ -135,7 +136,7 @@ def test_help_answers(tmp_path: Path) -> None:
 
 
 def test_build_writes_maps_per_year_and_the_coverage_check(tmp_path: Path) -> None:
-    shutil.copytree(ROOT / "geodata" / "luodian", tmp_path / "geodata" / "luodian")
+    shutil.copytree(GEODATA_DIR, tmp_path / "geodata" / "luodian")
     result = run("build", str(REPORT), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     maps = {p.name for p in (tmp_path / "maps").iterdir()}
@@ -163,7 +164,7 @@ def test_build_writes_maps_per_year_and_the_coverage_check(tmp_path: Path) -> No
 def test_check_strict_fails_on_a_missed_threshold_and_passes_a_lenient_one(
     tmp_path: Path,
 ) -> None:
-    shutil.copytree(ROOT / "geodata" / "luodian", tmp_path / "geodata" / "luodian")
+    shutil.copytree(GEODATA_DIR, tmp_path / "geodata" / "luodian")
     assert run("build", str(REPORT), "--no-maps", cwd=tmp_path).returncode == 0
     strict = run("check", "--strict", cwd=tmp_path)
     assert strict.returncode == 1
@@ -180,7 +181,7 @@ def test_check_strict_fails_on_a_missed_threshold_and_passes_a_lenient_one(
 def test_self_contained_without_the_asset_cache_says_which_command_fills_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shutil.copytree(ROOT / "geodata" / "luodian", tmp_path / "geodata" / "luodian")
+    shutil.copytree(GEODATA_DIR, tmp_path / "geodata" / "luodian")
     assert run("build", str(REPORT), "--no-maps", cwd=tmp_path).returncode == 0
     monkeypatch.setenv("LUODIAN_MAP_ASSETS", str(tmp_path / "no-assets"))
     result = run("render", "--self-contained", "-o", "maps/x.html", cwd=tmp_path)
@@ -194,7 +195,7 @@ def test_a_provider_that_never_answers_fails_in_one_line_keeping_cache_and_layer
 ) -> None:
     from fakegeo import FakeGeo, slow
 
-    shutil.copytree(ROOT / "geodata" / "luodian", tmp_path / "geodata" / "luodian")
+    shutil.copytree(GEODATA_DIR, tmp_path / "geodata" / "luodian")
     assert run("build", str(REPORT), "--no-maps", cwd=tmp_path).returncode == 0
     before = {p.name: p.read_bytes() for p in (tmp_path / "layers").iterdir()}
     with FakeGeo() as fake:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -13,10 +12,9 @@ import shapely
 
 from luodian_map import crs
 from luodian_map.errors import InputError
+from luodian_map.gazetteer import GEODATA_DIR
 
-STATIONS_CSV = (
-    Path(__file__).resolve().parents[1] / "geodata" / "luodian" / "sources" / "line7_stations.csv"
-)
+STATIONS_CSV = GEODATA_DIR / "sources" / "line7_stations.csv"
 GEOD = pyproj.Geod(ellps="WGS84")
 
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from luodian_map.errors import InputError
 from luodian_map.extract import extract_items
+from luodian_map.gazetteer import GEODATA_DIR
 from luodian_map.report import load_report, parse_report
 from scoring import CORPUS, score_report
 
@@ -259,7 +260,7 @@ def test_parallel_extraction_gives_the_serial_items_in_order(tmp_path: Path, mon
 
     paths = _corpus(tmp_path)
     assert len(paths) >= extract.PARALLEL_FROM
-    gazetteers = {"罗店镇": ROOT / "geodata" / "luodian" / "gazetteer.geojson"}
+    gazetteers = {"罗店镇": GEODATA_DIR / "gazetteer.geojson"}
     serial = extract.extract_reports(paths, gazetteers, cache_dir=tmp_path / "s", workers=1)
     pools = []
     in_processes = extract._in_processes

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 
 from luodian_map.extract import extract_items, known_places
-from luodian_map.gazetteer import Gazetteer, load_gazetteer
+from luodian_map.gazetteer import GEODATA_DIR, Gazetteer, load_gazetteer
 from luodian_map.geocode import geocode_items
 from luodian_map.link import Entity, link_items, reviewed_years
 from luodian_map.report import load_report
 
 ROOT = Path(__file__).resolve().parents[1]
 MULTI = Path(__file__).parent / "data" / "multi"
-GAZETTEER = ROOT / "geodata" / "luodian" / "gazetteer.geojson"
+GAZETTEER = GEODATA_DIR / "gazetteer.geojson"
 EXPECTED = json.loads((MULTI / "expected.json").read_text("utf-8"))
 # The shipped report writes 束里桥村 once as 東里桥村: either spelling names the place.
 SPELLINGS = {"東里桥村": "束里桥村"}
@@ -117,7 +117,7 @@ def test_features_carry_entity_timeline_and_follow_up(world) -> None:
 
 def test_build_of_a_folder_extracts_only_what_changed(tmp_path: Path) -> None:
     project = tmp_path
-    shutil.copytree(ROOT / "geodata" / "luodian", project / "geodata" / "luodian")
+    shutil.copytree(GEODATA_DIR, project / "geodata" / "luodian")
     shutil.copytree(MULTI, project / "reports", ignore=shutil.ignore_patterns("*.json", "*.md"))
 
     def build() -> str:

@@ -24,6 +24,7 @@ from shapely.geometry import LineString, Point, Polygon
 
 from luodian_map import crs
 from luodian_map.errors import InputError
+from luodian_map.gazetteer import GEODATA_DIR
 from luodian_map.places.importer import import_places
 from luodian_map.places.sources import place_file_metadata, read_place_files
 from luodian_map.places.town import find_town
@@ -50,9 +51,10 @@ PARK = {
 
 @pytest.fixture
 def geodata(tmp_path: Path) -> Path:
-    """A copy of the shipped geodata/ (gazetteer, sources, the report)."""
+    """A copy of the shipped geodata/ (the report) with the town (gazetteer, sources)."""
     target = tmp_path / "geodata"
     shutil.copytree(ROOT / "geodata", target)
+    shutil.copytree(GEODATA_DIR, target / "luodian")
     return target
 
 
@@ -351,3 +353,29 @@ def test_import_never_overwrites_a_raw_gazetteer_input(geodata: Path, tmp_path: 
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "not a luodian-map place file" in result.stderr
     assert raw.read_bytes() == before
+
+
+def test_import_for_the_packaged_town_writes_into_the_working_folder(tmp_path: Path) -> None:
+    """With no town under geodata/, the packaged town is copied there and the file joins
+    it; the package itself is not written and the build places the import."""
+    packaged = sorted(p.name for p in (GEODATA_DIR / "sources").iterdir())
+    shp = write_shapefile(tmp_path / "设施点.shp", cpg=False)
+    result = run("places", "import", str(shp), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    town = tmp_path / "geodata" / "luodian"
+    assert sorted(p.name for p in (GEODATA_DIR / "sources").iterdir()) == packaged
+    assert sorted(p.name for p in (town / "sources").iterdir()) == sorted(
+        [*packaged, "设施点.geojson"]
+    )
+    assert (town / "gazetteer.geojson").read_bytes() == (
+        GEODATA_DIR / "gazetteer.geojson"
+    ).read_bytes()
+    shutil.copytree(ROOT / "geodata" / "reports", tmp_path / "geodata" / "reports")
+    built = run("build", "--no-maps", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    names = {
+        feature["properties"]["name"]: feature["properties"]["precision"]
+        for layer in (tmp_path / "layers").glob("*.geojson")
+        for feature in json.loads(layer.read_text("utf-8"))["features"]
+    }
+    assert {names[name] for name in TRUTH} == {"surveyed"}

@@ -18,6 +18,7 @@ import pytest
 import shapely
 
 from fakeoverpass import ELEMENTS, NODES, FakeOverpass, elements, http
+from luodian_map.gazetteer import GEODATA_DIR
 from luodian_map.places.osm import ATTRIBUTION, TAG_RULES, query_tags, read_osm_file
 from luodian_map.places.sources import write_place_file
 from luodian_map.places.town import find_town
@@ -48,7 +49,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def project(tmp: Path) -> Path:
-    shutil.copytree(ROOT / "geodata" / "luodian", tmp / "geodata" / "luodian")
+    shutil.copytree(GEODATA_DIR, tmp / "geodata" / "luodian")
     return tmp
 
 

@@ -23,7 +23,7 @@ from shapely.geometry import Point
 
 from fakegeo import FakeGeo, Place, answer, bad_key
 from luodian_map import crs
-from luodian_map.gazetteer import same_place_name
+from luodian_map.gazetteer import GEODATA_DIR, same_place_name
 from luodian_map.places.sources import place_file_path, read_place_files, write_place_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +36,7 @@ BEIJING = (116.3913, 39.9075)
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "geodata", tmp_path / "geodata")
+    shutil.copytree(GEODATA_DIR, tmp_path / "geodata" / "luodian")
     return tmp_path
 
 

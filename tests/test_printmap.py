@@ -23,6 +23,7 @@ from PIL import Image
 from luodian_map import charts
 from luodian_map.categories import CATEGORIES, PUBLIC_PRECISIONS
 from luodian_map.errors import LuodianMapError
+from luodian_map.gazetteer import GEODATA_DIR
 from luodian_map.layers import read_layers
 from luodian_map.printmap import PAPERS, cjk_font, read_base, render_print
 
@@ -134,7 +135,7 @@ def _place_file() -> dict:
 def project(tmp_path_factory) -> Path:
     """A project folder with the layers of the shipped report built by the pipeline."""
     root = tmp_path_factory.mktemp("print")
-    shutil.copytree(ROOT / "geodata" / "luodian", root / "geodata" / "luodian")
+    shutil.copytree(GEODATA_DIR, root / "geodata" / "luodian")
     (root / "geodata" / "overrides.geojson").write_text(
         json.dumps(_overrides(), ensure_ascii=False), "utf-8"
     )

@@ -388,10 +388,18 @@ def cmd_assets(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_init(args: argparse.Namespace) -> None:
+    """Create a working folder for a town."""
+    from .workspace import init_workspace
+
+    for path in init_workspace(args.directory, args.town):
+        print(f"wrote {path}", file=sys.stderr)
+
+
 def cmd_places_fetch(args: argparse.Namespace) -> None:
     """Fetch real geometry for a town from OpenStreetMap or a map service."""
     from .places.sources import place_file_path, write_place_file
-    from .places.town import find_town
+    from .places.town import find_town, working_folder
 
     area = find_town(args.geodata, args.town, rewriting=f"{args.source}.geojson")
     if args.source == "osm":
@@ -413,7 +421,8 @@ def cmd_places_fetch(args: argparse.Namespace) -> None:
             delay=args.delay,
             max_tries=args.retries,
         )
-    path = write_place_file(place_file_path(area.folder, args.source), places, metadata)
+    folder = working_folder(area, args.geodata)
+    path = write_place_file(place_file_path(folder, args.source), places, metadata)
     print(f"{len(places)} places from {args.source} → {path}", file=sys.stderr)
 
 
@@ -421,14 +430,15 @@ def cmd_places_import(args: argparse.Namespace) -> None:
     """Import a planner's own GIS file as surveyed places of a town."""
     from .places.importer import import_places, place_file_stem
     from .places.sources import place_file_path, write_place_file
-    from .places.town import find_town
+    from .places.town import find_town, working_folder
 
     stem = place_file_stem(args.file)
     area = find_town(args.geodata, args.town, rewriting=f"{stem}.geojson")
     places, metadata = import_places(
         args.file, area, crs=args.crs, name_field=args.name_field, layer=args.layer
     )
-    path = write_place_file(place_file_path(area.folder, stem), places, metadata)
+    folder = working_folder(area, args.geodata)
+    path = write_place_file(place_file_path(folder, stem), places, metadata)
     print(f"{len(places)} places from {args.file} → {path}", file=sys.stderr)
 
 
@@ -774,7 +784,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--config",
         type=Path,
-        help="TOML thresholds and distances (default: the packaged checks.toml)",
+        help=f"TOML thresholds and distances (default: {settings.CONFIG} if it exists, "
+        "else the packaged one)",
     )
     check.add_argument(
         "--self-contained",
@@ -786,6 +797,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(run=cmd_check)
     _add_places_parser(commands)
+    init = commands.add_parser(
+        "init", help="create a working folder for a town: geodata/reports/, checks.toml, README"
+    )
+    init.add_argument(
+        "directory", nargs="?", type=Path, default=Path("."), help="(default: the current one)"
+    )
+    init.add_argument("--town", help="the town's name, when several are known")
+    init.set_defaults(run=cmd_init)
     return parser
 
 
@@ -797,6 +816,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if hasattr(args, "overrides"):
         args.overrides_given = args.overrides is not None
         args.overrides = args.overrides or settings.OVERRIDES
+    if getattr(args, "config", False) is None and settings.CONFIG.exists():
+        args.config = settings.CONFIG
     try:
         status = args.run(args) or 0
     except LuodianMapError as error:

@@ -1,9 +1,9 @@
 """The gazetteer: every place of the town we can put on the map without asking anyone online.
 
-It is built from the sourced files in ``geodata/luodian/sources`` (the 宝山区 outline,
-Metro Line 7 stations, the list of village and residents' committees) and from the hand
-placements in ``geodata/luodian/placements.csv``, and written to
-``geodata/luodian/gazetteer.geojson`` byte for byte reproducibly, so that any change to a
+It is built from the sourced files in ``data/towns/luodian/sources`` of the package (the
+宝山区 outline, Metro Line 7 stations, the list of village and residents' committees) and
+from the hand placements in ``data/towns/luodian/placements.csv``, and written to
+``data/towns/luodian/gazetteer.geojson`` byte for byte reproducibly, so that any change to a
 place shows up as a one-line diff in review.
 ``python -m luodian_map.gazetteer`` rebuilds the file.
 
@@ -24,6 +24,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Hashable, Iterable, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -41,7 +42,9 @@ from ._io import write_atomic
 from .categories import CATEGORIES, PRECISIONS, PUBLIC_PRECISIONS
 from .errors import InputError
 
-GEODATA_DIR = Path(__file__).resolve().parents[2] / "geodata" / "luodian"
+PACKAGED_TOWNS = Path(str(resources.files("luodian_map").joinpath("data", "towns")))
+"""The towns the package ships, one folder each as under a working folder's ``geodata/``."""
+GEODATA_DIR = PACKAGED_TOWNS / "luodian"
 SOURCES_DIR = GEODATA_DIR / "sources"
 PLACEMENTS_CSV = GEODATA_DIR / "placements.csv"
 DEFAULT_PATH = GEODATA_DIR / "gazetteer.geojson"
@@ -81,9 +84,10 @@ _STATION_SOURCE = (
     "checked against yaozhou/trans (BD-09)"
 )
 _COMMITTEE_SOURCE = "china-division 2.7.0 (MIT): name and code; point: hand placement"
-_HAND_SOURCE = "hand placement (geodata/luodian/placements.csv)"
+_HAND_SOURCE = "hand placement (luodian_map/data/towns/luodian/placements.csv)"
 _TOWN_SOURCE = (
-    "hand placement (geodata/luodian/placements.csv) clipped to the sourced district outline"
+    "hand placement (luodian_map/data/towns/luodian/placements.csv) clipped to the sourced "
+    "district outline"
 )
 
 _GEOD = pyproj.Geod(ellps="WGS84")
@@ -672,14 +676,17 @@ def _text(value: Any) -> str:
 
 
 def town_gazetteers(geodata: str | Path) -> dict[str, Path]:
-    """Each town's gazetteer under ``geodata/<folder>/gazetteer.geojson``, by town name.
+    """Each town's gazetteer, by town name: ``geodata/<folder>/gazetteer.geojson``, then
+    the towns the package ships (:data:`PACKAGED_TOWNS`).
 
     The folder name is free; the town is the name of the gazetteer's feature of kind
-    "town", so a report selects its gazetteer by the town it names itself.
+    "town", so a report selects its gazetteer by the town it names itself. A town under
+    ``geodata`` replaces the packaged town of the same name, place files and all.
     """
     found: dict[str, Path] = {}
-    for path in sorted(Path(geodata).glob("*/gazetteer.geojson")):
-        found.setdefault(gazetteer_file_town(path), path)
+    for folder in (Path(geodata), PACKAGED_TOWNS):
+        for path in sorted(folder.glob("*/gazetteer.geojson")):
+            found.setdefault(gazetteer_file_town(path), path)
     return found
 
 

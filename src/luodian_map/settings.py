@@ -11,6 +11,7 @@ from pathlib import Path
 GEODATA = Path("geodata")
 REPORTS = GEODATA / "reports"
 OVERRIDES = GEODATA / "overrides.geojson"
+CONFIG = Path("checks.toml")
 LAYERS = Path("layers")
 MAPS = Path("maps")
 CACHE = Path(".cache") / "geocode.sqlite"

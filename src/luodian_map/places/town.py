@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import NamedTuple
 
@@ -65,6 +66,24 @@ def find_town(
         outline_uncertainty_m=float(town_rows["uncertainty_m"].iloc[0]),
         gazetteer=gdf,
     )
+
+
+def working_folder(area: TownArea, geodata: str | Path) -> Path:
+    """The town's folder under ``geodata``, where a command writes the town's place files.
+
+    A town the package ships (:data:`luodian_map.gazetteer.PACKAGED_TOWNS`) is first copied
+    there, gazetteer, hand placements and place files, so that the working folder's copy
+    with the new file replaces the packaged town (see
+    :func:`luodian_map.gazetteer.town_gazetteers`) and the installed package is never written.
+    """
+    from ..gazetteer import PACKAGED_TOWNS
+
+    if not area.folder.is_relative_to(PACKAGED_TOWNS):
+        return area.folder
+    target = Path(geodata) / area.folder.name
+    if not (target / "gazetteer.geojson").exists():
+        shutil.copytree(area.folder, target, dirs_exist_ok=True)
+    return target
 
 
 def near_area(area: TownArea) -> BaseGeometry:
