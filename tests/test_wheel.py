@@ -63,6 +63,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (wheel,) = (tmp / "dist").glob("luodian_map-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "luodian_map/data/towns/luodian/gazetteer.geojson" in names
+    # every data file of the package (templates, vocabulary, UI strings, towns) ships
+    package = ROOT / "src" / "luodian_map"
+    data = {
+        f"luodian_map/{p.relative_to(package).as_posix()}"
+        for p in package.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    }
+    assert sorted(data - set(names)) == []
     target = tmp / "site"
     done = subprocess.run(
         [*pip, "install", "--no-deps", "--target", str(target), str(wheel)],
