@@ -31,8 +31,11 @@ PHASE = re.compile(r"[（(]?(?:[一二三四五六七八九十]|\d{1,2})期[）)
 DELIVERED, IN_PROGRESS, NOT_MENTIONED, PENDING = FOLLOW_UP_STATES
 
 
-def normalise_name(name: str) -> str:
-    """One spelling per name: width, spaces, bracket style and the middle dot fold away."""
+def _fold_spelling(name: str) -> str:
+    """The spelling entities are keyed on: width, spaces, bracket style and the middle dot
+    fold away. Narrower than :func:`luodian_map.gazetteer.normalise_name` on purpose (no
+    traditional forms or case folding), since entity ids are derived from it and must stay
+    stable across releases."""
     name = unicodedata.normalize("NFKC", name)
     return re.sub(r"[\s·•・]", "", name).replace("（", "(").replace("）", ")")
 
@@ -130,7 +133,7 @@ def _link_key(name: str, gazetteer: Gazetteer | None) -> tuple[str, str]:
         if match is not None and match.method in ("exact", "alias", "fuzzy"):
             place = match.row["name"]
             return f"place:{place}", f"gazetteer {match.method}: {name} → {place}"
-    normal = normalise_name(name)
+    normal = _fold_spelling(name)
     return f"name:{normal}", f"same name: {normal}"
 
 
