@@ -217,6 +217,19 @@ def group_at_centroid(page) -> dict:
     return next(g for g in page.evaluate("window.luodianMap.townGroups()") if g["key"] == key)
 
 
+def click_until(page, target, selector: str, tries: int = 3):
+    """Click ``target`` until ``selector`` shows: a busy headless Chromium may drop a click
+    that arrives while the map is still repainting (the page itself is not at fault)."""
+    for attempt in range(tries):
+        target.click()
+        try:
+            return page.wait_for_selector(selector, timeout=5000)
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def hash_of(page) -> str:
     return page.evaluate("location.hash")
 
@@ -662,9 +675,13 @@ def test_timeline_in_popup_stays_text(open_map, maps):
     assert items[1].query_selector(".lm-more").text_content() == "收起"
     screenshot(page, "popup_timeline.png")
     # the year of another mention opens that year's feature of the entity
+    page.evaluate(
+        "() => { window.lmMoved = new Promise(r => window.luodianMap.map.once('moveend', r)); }"
+    )
     items[0].query_selector(".lm-link").click()
     page.wait_for_selector(".lm-popup-body[data-feature-id='park-0006']")
-    page.wait_for_timeout(400)  # the map pans to it (a popup opened meanwhile would not)
+    # the map pans to it; a popup opened meanwhile would close, however slow the machine
+    page.evaluate("() => Promise.race([window.lmMoved, new Promise(r => setTimeout(r, 5000))])")
 
     # a phase shows its parent, with a link that goes to it
     assert page.evaluate("window.luodianMap.openPopup('park-0032')")
@@ -773,8 +790,8 @@ def test_town_level_items_form_one_counted_marker(open_map, maps):
     # its popup lists the visible ones; each opens that item's popup, with a way back
     page.evaluate("window.luodianMap.setFilter({year: null, cat: ['road', 'inefficient_land']})")
     want = [i for i in expected(cats=["road", "inefficient_land"]) if i in at_centroid]
-    marker.click()
-    listed = page.wait_for_selector(".lm-group-body")
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => setTimeout(r, 0)))")
+    listed = click_until(page, marker, ".lm-group-body")
     ids = [b.get_attribute("data-feature-id") for b in listed.query_selector_all(".lm-group-item")]
     assert sorted(ids) == want
     assert "镇级汇总" in listed.query_selector(".lm-popup-name").text_content()
