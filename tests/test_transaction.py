@@ -228,6 +228,24 @@ def test_a_rebuild_removes_stale_outputs_and_keeps_a_planners_files(
     assert leftovers(project) == [] and user_files_kept(project)
 
 
+def test_an_error_after_the_layers_are_staged_leaves_every_output(
+    built: Built, project: Path
+) -> None:
+    """An override of a shipped place with a precision that does not exist is found only
+    when the maps are drawn, after the layers are written: they are not switched in."""
+    road = json.loads((ROOT / "layers" / "road.geojson").read_text("utf-8"))["features"][0]
+    properties = {"name": road["properties"]["name"], "precision": "bogus"}
+    override = {"type": "Feature", "geometry": road["geometry"], "properties": properties}
+    (project / "geodata" / "overrides.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": [override]}), encoding="utf-8"
+    )
+    result = run("build", str(NEW), cwd=project)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.splitlines()[-1].startswith("luodian-map: error: ")
+    assert outputs(project) == built.old
+    assert leftovers(project) == [] and user_files_kept(project)
+
+
 def assert_failed_untouched(
     built: Built, project: Path, status: int, stderr: str, line: str
 ) -> None:

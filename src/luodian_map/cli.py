@@ -208,10 +208,11 @@ def _transaction(
     """The run's output folders as one transaction (``outputs.transaction``)."""
     from .outputs import transaction
 
-    def waiting(pid: str) -> None:
-        print(f"{PROG}: waiting for the build in progress (pid {pid})…", file=sys.stderr)
+    return transaction(targets, waiting=_waiting, **options)
 
-    return transaction(targets, waiting=waiting, **options)
+
+def _waiting(pid: str) -> None:
+    print(f"{PROG}: waiting for the build in progress (pid {pid})…", file=sys.stderr)
 
 
 def _build_layers(
@@ -311,18 +312,35 @@ def _render_default_maps(
 
 
 def cmd_render(args: argparse.Namespace) -> None:
-    from .layers import read_layers
+    from .outputs import locked_for
 
     _check_render_options(args)
+    output = args.output or settings.MAPS / _render_name(args)
+    with locked_for(output, waiting=_waiting):
+        _render(args, output)
+
+
+def _render_name(args: argparse.Namespace) -> str:
+    """The default file name of ``render``: luodian[_YEAR][_public].pdf|png, or
+    luodian.html."""
+    if args.format == "html":
+        return "luodian.html"
+    name = "luodian" + (f"_{args.year}" if args.year else "") + ("_public" if args.public else "")
+    return f"{name}.{args.format}"
+
+
+def _render(args: argparse.Namespace, output: Path) -> None:
+    from .layers import read_layers
+
     features = read_layers(args.layers)
     if args.format != "html":
-        _render_print(features, args)
+        _render_print(features, args, output)
         return
     from .web import render_map
 
     path = render_map(
         features,
-        args.output or settings.MAPS / "luodian.html",
+        output,
         outline=_outline(args, set(features["town"])),
         places=_local_base(args, set(features["town"])),
         lang=args.lang,
@@ -378,17 +396,16 @@ def _check_render_options(args: argparse.Namespace) -> None:
         raise LuodianMapError(f"{args.output}: a .{suffix} file name for --format {args.format}")
 
 
-def _render_print(features: gpd.GeoDataFrame, args: argparse.Namespace) -> None:
+def _render_print(features: gpd.GeoDataFrame, args: argparse.Namespace, output: Path) -> None:
     """A print map (PDF or PNG) of the layers over the towns' offline vector base."""
     from .printmap import read_base, render_print
     from .tiles import tile_source
 
     towns = set(features["town"])
     gazetteers = [p for town, p in _town_gazetteers(args).items() if town in towns]
-    name = "luodian" + (f"_{args.year}" if args.year else "") + ("_public" if args.public else "")
     printed = render_print(
         features,
-        args.output or settings.MAPS / f"{name}.{args.format}",
+        output,
         fmt=args.format,
         base=read_base(gazetteers),
         year=args.year,

@@ -92,6 +92,10 @@ def transaction(
     """
     given = {role: Path(path) for role, path in targets.items()}
     real = {role: Path(os.path.realpath(path)) for role, path in given.items()}
+    for role, path in real.items():
+        inside = [r for r, p in real.items() if r != role and (p == path or path in p.parents)]
+        if inside:
+            raise LuodianMapError(f"{given[inside[0]]}: inside the {role} folder {given[role]}")
     with _locked({path.parent for path in real.values()}, waiting):
         for path in given.values():
             _check_replaceable(path)
@@ -153,9 +157,15 @@ def _check_replaceable(folder: Path) -> None:
 
 
 @contextmanager
-def locked(parents: set[Path], waiting: Callable[[str], None] | None = None) -> Iterator[None]:
-    """Hold the lock of the output folders in ``parents``; see :func:`transaction`."""
-    with _locked({Path(os.path.realpath(p)) for p in parents}, waiting):
+def locked_for(path: Path, waiting: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the lock of the output folder ``path`` is written into, if it is one (it has a
+    manifest): a file added while a build switches that folder would be lost with the old
+    generation. See :func:`transaction`."""
+    folder = Path(os.path.realpath(Path(path).parent))
+    if not (folder / MANIFEST_NAME).is_file():
+        yield
+        return
+    with _locked({folder.parent}, waiting):
         yield
 
 
