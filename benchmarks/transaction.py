@@ -43,22 +43,25 @@ sys.exit(status)
 """
 
 
-def builds(src: Path, runs: int) -> tuple[list[float], list[float]]:
-    """Wall and CPU seconds of ``runs`` rebuilds in a scratch project with ``src``'s code."""
-    project = scratch_project()
-    env = {**os.environ, "PYTHONPATH": str(src)}
+def builds(trees: dict[str, Path], runs: int) -> dict[str, tuple[list[float], list[float]]]:
+    """Wall and CPU seconds of ``runs`` rebuilds with each tree's code, each in its own
+    scratch project, the trees taking turns (so that a change of load hits both)."""
+    projects = {label: scratch_project() for label in trees}
     command = [sys.executable, "-m", "luodian_map.cli", "build", str(REPORT)]
-    walls, cpus = [], []
+    times: dict[str, tuple[list[float], list[float]]] = {label: ([], []) for label in trees}
     try:
         for n in range(runs + 1):
-            run = run_child(command, project, env=env)
-            assert run.returncode == 0, run.stderr
-            if n:
-                walls.append(run.wall_s)
-                cpus.append(run.cpu_s)
+            for label, src in trees.items():
+                env = {**os.environ, "PYTHONPATH": str(src)}
+                run = run_child(command, projects[label], env=env)
+                assert run.returncode == 0, run.stderr
+                if n:
+                    times[label][0].append(run.wall_s)
+                    times[label][1].append(run.cpu_s)
     finally:
-        shutil.rmtree(project)
-    return walls, cpus
+        for project in projects.values():
+            shutil.rmtree(project)
+    return times
 
 
 def steps(runs: int) -> dict[str, list[float]]:
@@ -84,11 +87,11 @@ def main() -> None:
     parser.add_argument("--before", type=Path, help="the src/ folder of the code to compare")
     args = parser.parse_args()
     print(machine())
-    trees = [("this tree", SRC)] + ([("before", args.before)] if args.before else [])
-    rows = []
-    for label, src in trees:
-        walls, cpus = builds(src, args.runs)
-        rows.append([label, f"{median(walls):.2f}", f"{median(cpus):.2f}"])
+    trees = {"this tree": SRC, **({"before": args.before} if args.before else {})}
+    rows = [
+        [label, f"{median(walls):.2f}", f"{median(cpus):.2f}"]
+        for label, (walls, cpus) in builds(trees, args.runs).items()
+    ]
     print(table([f"build, median of {args.runs}", "wall s", "CPU s"], rows))
     timed = steps(args.runs)
     rows = [[name, f"{median(values) * 1000:.1f}"] for name, values in timed.items()]

@@ -146,6 +146,9 @@ def _check_replaceable(folder: Path) -> None:
     naming it (checked before the run writes anything)."""
     if not os.path.lexists(folder):
         return
+    real, here = Path(os.path.realpath(folder)), Path.cwd()
+    if real == here or real in here.parents:  # it would be replaced, inputs and all
+        raise LuodianMapError(f"{folder}: holds the working folder; give outputs their own")
     if not folder.is_dir():
         raise LuodianMapError(f"{folder}: not a folder")
     if os.statvfs(folder).f_flag & os.ST_RDONLY:
