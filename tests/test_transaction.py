@@ -231,17 +231,12 @@ def test_a_rebuild_removes_stale_outputs_and_keeps_a_planners_files(
 def test_an_error_after_the_layers_are_staged_leaves_every_output(
     built: Built, project: Path
 ) -> None:
-    """An override of a shipped place with a precision that does not exist is found only
-    when the maps are drawn, after the layers are written: they are not switched in."""
-    road = json.loads((ROOT / "layers" / "road.geojson").read_text("utf-8"))["features"][0]
-    properties = {"name": road["properties"]["name"], "precision": "bogus"}
-    override = {"type": "Feature", "geometry": road["geometry"], "properties": properties}
-    (project / "geodata" / "overrides.geojson").write_text(
-        json.dumps({"type": "FeatureCollection", "features": [override]}), encoding="utf-8"
-    )
+    """A broken ``checks.toml`` is read only for the coverage, after the layers are written:
+    they are not switched in."""
+    (project / "checks.toml").write_text("min_located_share = 'high'\n", encoding="utf-8")
     result = run("build", str(NEW), cwd=project)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-    assert result.stderr.splitlines()[-1].startswith("luodian-map: error: ")
+    assert result.stderr.splitlines()[-1].startswith("luodian-map: error: checks.toml")
     assert outputs(project) == built.old
     assert leftovers(project) == [] and user_files_kept(project)
 

@@ -93,9 +93,12 @@ def transaction(
     given = {role: Path(path) for role, path in targets.items()}
     real = {role: Path(os.path.realpath(path)) for role, path in given.items()}
     for role, path in real.items():
-        inside = [r for r, p in real.items() if r != role and (p == path or path in p.parents)]
-        if inside:
-            raise LuodianMapError(f"{given[inside[0]]}: inside the {role} folder {given[role]}")
+        for other, inner in real.items():
+            if other != role and (inner == path or path in inner.parents):
+                raise LuodianMapError(
+                    f"{given[role]}, {given[other]}: the {role} and the {other} need two "
+                    "folders, neither inside the other"
+                )
     with _locked({path.parent for path in real.values()}, waiting):
         for path in given.values():
             _check_replaceable(path)
