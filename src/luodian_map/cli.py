@@ -6,6 +6,7 @@ Stages are imported inside the commands so that ``luodian-map --help`` stays fas
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import io
 import json
@@ -861,12 +862,26 @@ def _library_noise_silenced() -> Iterator[None]:
         root.removeHandler(handler)
 
 
+_JSON_ESCAPE = "luodian-map-json-escape"
+
+
+def _json_escape(error: UnicodeError) -> tuple[str, int]:
+    """What the terminal cannot encode as JSON's ``\\uXXXX`` escapes (UTF-16 code units):
+    a readable escape in a message, and still valid JSON in ``extract``'s output."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    units = error.object[error.start : error.end].encode("utf-16-be", "surrogatepass")
+    escaped = "".join(f"\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2))
+    return escaped, error.end
+
+
 def _escape_unencodable() -> None:
     """Text the terminal cannot encode (Chinese under ``LC_ALL=C``) is written as ``\\u``
     escapes instead of failing with a ``UnicodeEncodeError``."""
+    codecs.register_error(_JSON_ESCAPE, _json_escape)
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
-            stream.reconfigure(errors="backslashreplace")
+            stream.reconfigure(errors=_JSON_ESCAPE)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
