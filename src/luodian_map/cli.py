@@ -132,7 +132,8 @@ def _geocode(
             file=sys.stderr,
         )
     overrides = None
-    if args.overrides is not None and (args.overrides.exists() or args.overrides_given):
+    given = args.overrides_given or args.overrides_layer is not None
+    if args.overrides is not None and (args.overrides.exists() or given):
         overrides = load_overrides(args.overrides, args.overrides_crs, layer=args.overrides_layer)
     online = _OnlineFactory(args) if args.provider else None
     try:
