@@ -12,6 +12,8 @@ import base64
 import json
 import os
 import statistics
+import subprocess
+import sys
 import urllib.parse
 from pathlib import Path
 
@@ -39,6 +41,9 @@ from test_local_base import XSS_ROAD, town_places
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
+REPORT = (
+    Path(__file__).resolve().parents[1] / "geodata" / "reports" / "luodian_2024_work_report.txt"
+)
 BLANK_PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/x8AAwMCAO+ip1sAAAAASUVORK5CYII="
 )
@@ -1109,3 +1114,27 @@ def test_malformed_hash_typed_later_resets_the_filter(open_map, maps):
     page.wait_for_function("window.luodianMap.getFilter().status === null")
     assert visible(page) == expected()
     assert_clean(log)
+
+
+@pytest.mark.parametrize("basemap", ["none", "local"])
+def test_coverage_map_of_an_offline_build_asks_no_server(open_map, tmp_path, web_assets, basemap):
+    """``build --self-contained --basemap none|local``: the coverage map, like the main maps,
+    names no tile server and, every request recorded, asks for nothing beyond the file."""
+    build = [sys.executable, "-m", "luodian_map.cli", "build", str(REPORT), "--self-contained"]
+    result = subprocess.run(
+        [*build, "--basemap", basemap], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    for name in ("luodian.html", "coverage.html"):
+        path = tmp_path / "maps" / name
+        text = path.read_text("utf-8")
+        named = [h for h in TILE_HOSTS if h in text] + (["{z}"] if "{z}" in text else [])
+        page, log = open_map(path, offline=True, wait=name != "coverage.html")
+        if name == "coverage.html":  # its committees, drawn as SVG paths
+            page.wait_for_function("document.querySelectorAll('path.leaflet-interactive').length")
+        page.wait_for_load_state("load")
+        leaving = [u for u in log.requests if not u.startswith(("data:", path.as_uri()))]
+        assert (named, leaving) == ([], []), name
+        assert page.locator(".leaflet-tile").count() == 0
+        assert_clean(log)
+    screenshot(page, f"coverage_{basemap}.png")
