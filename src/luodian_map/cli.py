@@ -580,7 +580,15 @@ def _write_coverage(args: argparse.Namespace, checked: list[_TownCoverage]) -> l
 
     failures = []
     for town, directory, report, config, charts in checked:
-        write_coverage(report, directory, self_contained=args.self_contained, charts=charts)
+        write_coverage(
+            report,
+            directory,
+            self_contained=args.self_contained,
+            basemap=args.basemap,
+            lang=args.lang,
+            places=_local_base(args, [town]),
+            charts=charts,
+        )
         failures += [f"{town}: {f}" for f in failed_thresholds(report, config)]
         print(f"coverage of {town} → {directory}/coverage.md", file=sys.stderr)
     return failures
@@ -805,11 +813,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"TOML thresholds and distances (default: {settings.CONFIG} if it exists, "
         "else the packaged one)",
     )
-    check.add_argument(
-        "--self-contained",
-        action="store_true",
-        help="inline the coverage map's scripts (run 'luodian-map assets' once first)",
-    )
+    _add_map_options(check)  # of the coverage map
     check.add_argument(
         "--strict", action="store_true", help="exit 1 when a threshold of the config is missed"
     )
