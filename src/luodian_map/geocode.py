@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("luodian_map.geocode")
 
-METRIC_CRS = "EPSG:32651"  # UTM 51N: metres around Shanghai
 # A sub-place located by its enclosing place ("王家村沈六房" in 王家村) lies somewhere in it.
 PARENT_EXTRA_UNCERTAINTY_M = 500.0
 
