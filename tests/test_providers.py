@@ -6,13 +6,14 @@ import json
 import logging
 import math
 import time
+import tracemalloc
 from dataclasses import replace
 
 import numpy as np
 import pytest
 import shapely
 
-from fakegeo import FakeGeo, Place, answer, bad_key, body, empty, http, slow
+from fakegeo import FakeGeo, Place, answer, bad_key, body, drip, empty, flood, http, raw, slow
 from luodian_map import crs
 from luodian_map.cache import NO_RESULT, OUTSIDE_DISTRICT, GeocodeCache
 from luodian_map.errors import GeocodingError
@@ -69,7 +70,7 @@ def cache(tmp_path):
 
 
 def online(fake, provider, cache=None, **kwargs):
-    options = {"timeout": 0.3, "min_delay_seconds": 0.0, "backoff_seconds": 0.01}
+    options = {"timeout": 2.0, "min_delay_seconds": 0.0, "backoff_seconds": 0.01}
     options.update(kwargs)
     return OnlineGeocoder(
         provider, district=DISTRICT, cache=cache, domain=fake.domain, scheme="http", **options
@@ -342,3 +343,87 @@ def test_uncertainty_follows_what_the_provider_says():
     box = {"type": "village", "boundingbox": ["31.395", "31.405", "121.35", "121.36"]}
     level, radius = answer_uncertainty("nominatim", box)
     assert level == "village" and 700 < radius < 800
+
+
+# -- what a server may send --------------------------------------------------------------------
+
+MAX_REPLY_BYTES = 4 * 2**20  # the documented cap (providers.MAX_REPLY_BYTES)
+
+WRONG_SHAPE = {
+    "nominatim": {"foo": [1, 2, 3]},
+    "amap": {"status": "1", "info": "OK", "geocodes": {"foo": [1, 2, 3]}},
+    "baidu": {"status": 0, "result": {"foo": [1, 2, 3]}},
+    "arcgis": {"foo": [1, 2, 3]},
+    "tianditu": {"status": "0", "location": {"lon": [1, 2, 3], "lat": "31.4"}},
+}
+NAN_COORDINATES = {
+    "nominatim": [{"lat": "NaN", "lon": "121.4", "display_name": "光明村"}],
+    "amap": {"status": "1", "info": "OK", "geocodes": [{"location": "NaN,NaN", "level": "村庄"}]},
+    "baidu": {"status": 0, "result": {"location": {"lng": "NaN", "lat": "NaN"}}},
+    "arcgis": {"candidates": [{"address": "光明村", "location": {"x": "NaN", "y": "NaN"}}]},
+    "tianditu": {"status": "0", "location": {"lon": "NaN", "lat": "31.4"}},
+}
+
+
+def unusable(fake, provider, reply, cache=None, **kwargs):
+    """The one-line error a provider's reply gives, after checking nothing was cached."""
+    fake.script("光明村", reply)
+    with pytest.raises(GeocodingError) as info:
+        online(fake, provider, cache=cache, **kwargs).geocode("光明村")
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 300
+    assert cache is None or len(cache) == 0  # an unusable reply is not a negative answer
+    return message
+
+
+@pytest.mark.parametrize("provider", sorted(WRONG_SHAPE))
+def test_a_reply_of_the_wrong_shape_is_one_error_line(fake, cache, provider):
+    message = unusable(fake, provider, body(WRONG_SHAPE[provider]), cache)
+    assert message.startswith(f"{provider}: unusable reply: not in the documented shape (")
+    assert len(fake.requests) == 1  # not retried: the same server says the same again
+
+
+@pytest.mark.parametrize("provider", sorted(NAN_COORDINATES))
+def test_nan_coordinates_are_an_unusable_reply(fake, cache, provider):
+    message = unusable(fake, provider, body(NAN_COORDINATES[provider]), cache)
+    assert message.startswith(f"{provider}: unusable reply: not in the documented shape (")
+
+
+def test_nan_and_infinity_literals_are_not_json(fake):
+    reply = raw(b'[{"lat": NaN, "lon": Infinity, "display_name": "x"}]')
+    message = unusable(fake, "nominatim", reply)
+    assert message.startswith("nominatim: unusable reply: not JSON (NaN is not a JSON number")
+
+
+def test_a_reply_nested_too_deeply_is_one_error_line(fake, cache):
+    message = unusable(fake, "nominatim", raw(b"[" * 200_000), cache)
+    assert message == "nominatim: unusable reply: JSON nested too deeply"
+
+
+def test_a_huge_reply_is_not_read_into_memory(fake):
+    tracemalloc.start()
+    try:
+        message = unusable(fake, "nominatim", flood(4 * MAX_REPLY_BYTES))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert message == "nominatim: unusable reply: more than 4 MiB; not read further"
+    assert peak < 3 * MAX_REPLY_BYTES, f"{peak / 2**20:.0f} MiB used"
+
+
+def test_a_reply_announcing_its_huge_size_is_refused_unread(fake):
+    message = unusable(fake, "amap", raw(b" " * (MAX_REPLY_BYTES + 1)))
+    assert message == "amap: unusable reply: 4 MiB announced, more than 4 MiB"
+
+
+@pytest.mark.parametrize("headers", [False, True], ids=["body", "headers"])
+def test_the_timeout_is_a_deadline_for_a_server_that_drips(fake, headers):
+    """One byte every 0.1 s for 4 s: no single read waits 0.5 s, the request must not last."""
+    fake.script("光明村", drip(0.1, seconds=4.0, headers=headers))
+    geocoder = online(fake, "nominatim", timeout=0.5, max_tries=2)
+    start = time.perf_counter()
+    with pytest.raises(GeocodingError) as info:
+        geocoder.geocode("光明村")
+    elapsed = time.perf_counter() - start
+    assert str(info.value) == "nominatim: no answer after 2 tries (timed out after 0.5 s)"
+    assert len(fake.requests) == 2 and elapsed < 2.0, f"{elapsed:.1f} s"
