@@ -5,9 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
 import time
 import tracemalloc
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,12 +23,22 @@ from fakegeo import FakeGeo, Place, answer, bad_key, body, drip, empty, flood, h
 from luodian_map import crs
 from luodian_map.cache import NO_RESULT, OUTSIDE_DISTRICT, GeocodeCache
 from luodian_map.errors import GeocodingError
+from luodian_map.gazetteer import GEODATA_DIR
 from luodian_map.providers import (
     PROVIDERS,
     OnlineGeocoder,
     answer_uncertainty,
+    city_hint,
     make_provider,
     with_context,
+)
+
+REPORT = (
+    Path(__file__).resolve().parents[1] / "geodata" / "reports" / "luodian_2024_work_report.txt"
+)
+# One report line naming two companies no gazetteer holds, so they are asked online.
+SMALL_REPORT_LINE = (
+    "新旧动能加快转换。积极培育和发展新质生产力,银诺生物、泽德曼医药等一批项目相继签约落地。"
 )
 
 # A simple box around Baoshan district (WGS-84), as the district polygon.
@@ -122,7 +138,7 @@ def test_context_is_added_once():
 
 
 def test_nominatim_is_bounded_to_the_viewbox(fake):
-    online(fake, "nominatim").geocode("光明村")
+    online(fake, "nominatim").geocode("光明村", context=CONTEXT)
     (request,) = fake.requests
     assert request.query == "上海市宝山区罗店镇光明村"
     assert request.params["viewbox"] == "121.25,31.28,121.53,31.52"
@@ -133,24 +149,42 @@ def test_nominatim_is_bounded_to_the_viewbox(fake):
 
 
 def test_nominatim_viewbox_can_be_the_town(fake):
-    online(fake, "nominatim", viewbox=(121.30, 31.38, 121.41, 31.46)).geocode("光明村")
+    online(fake, "nominatim", viewbox=(121.30, 31.38, 121.41, 31.46)).geocode(
+        "光明村", context=CONTEXT
+    )
     assert fake.requests[0].params["viewbox"] == "121.3,31.38,121.41,31.46"
 
 
 def test_amap_sends_key_city_and_address(fake):
-    online(fake, "amap").geocode("光明村")
+    online(fake, "amap", city="310113").geocode("光明村", context=CONTEXT)
     (request,) = fake.requests
     assert request.params == {
         "key": "amap-test-key",
         "address": "上海市宝山区罗店镇光明村",
         "output": "JSON",
-        "city": "上海市",
+        "city": "310113",
     }
 
 
+def test_without_a_city_hint_amap_is_sent_none(fake):
+    """No town constant in code: a geocoder told no area sends none (the district check
+    still bounds the answers)."""
+    online(fake, "amap").geocode("光明村", context="宝山区罗店镇")
+    (request,) = fake.requests
+    assert "city" not in request.params and request.query == "宝山区罗店镇光明村"
+    online(fake, "amap").geocode("光明村")
+    assert fake.requests[1].query == "光明村"
+
+
+def test_the_city_hint_is_the_adcode_of_a_district_code():
+    assert city_hint("310113000000") == "310113"
+    assert city_hint("330106000000") == "330106"
+    assert [city_hint(c) for c in (None, "", "310113", "31011300000x")] == [None] * 4
+
+
 def test_baidu_and_tianditu_send_their_keys(fake):
-    online(fake, "baidu").geocode("光明村")
-    online(fake, "tianditu").geocode("光明村")
+    online(fake, "baidu").geocode("光明村", context=CONTEXT)
+    online(fake, "tianditu").geocode("光明村", context=CONTEXT)
     baidu, tianditu = fake.requests
     assert baidu.path == "/geocoding/v3/" and baidu.params["ak"] == "baidu-test-ak"
     assert baidu.params["address"] == "上海市宝山区罗店镇光明村"
@@ -165,7 +199,7 @@ def test_baidu_and_tianditu_send_their_keys(fake):
 def test_answer_comes_back_in_wgs84(fake, provider):
     served = in_datum(provider, *KNOWN, label="罗店镇光明村")
     fake.script("光明村", answer(served))
-    got = online(fake, provider).geocode("光明村")
+    got = online(fake, provider).geocode("光明村", context=CONTEXT)
     assert got is not None
     assert (got.provider, got.precision, got.query) == (provider, "sourced", CONTEXT + "光明村")
     assert metres((got.lon, got.lat), KNOWN) < 1.0
@@ -180,13 +214,13 @@ def test_outside_district_is_rejected_logged_and_cached(fake, cache, caplog):
     fake.script("光明村", answer(in_datum("amap", *ELSEWHERE, label="湖北省武汉市光明村")))
     geocoder = online(fake, "amap", cache=cache)
     with caplog.at_level(logging.INFO, logger="luodian_map.geocode"):
-        assert geocoder.geocode("光明村") is None
+        assert geocoder.geocode("光明村", context=CONTEXT) is None
     (record,) = [r for r in caplog.records if "rejected" in r.getMessage()]
     assert record.name == "luodian_map.geocode"
     assert "光明村" in record.getMessage() and "湖北省武汉市光明村" in record.getMessage()
     stored = cache.get("amap", CONTEXT + "光明村", region=geocoder._region)
     assert stored is not None and not stored.found and stored.reason == OUTSIDE_DISTRICT
-    assert geocoder.geocode("光明村") is None
+    assert geocoder.geocode("光明村", context=CONTEXT) is None
     assert len(fake.requests) == 1
 
 
@@ -196,7 +230,7 @@ def test_first_candidate_inside_the_district_wins(fake, caplog):
         answer(Place(*ELSEWHERE, "湖北省王家村"), Place(*KNOWN, "罗店镇王家村", "hamlet")),
     )
     with caplog.at_level(logging.WARNING, logger="luodian_map.geocode"):
-        got = online(fake, "nominatim").geocode("王家村")
+        got = online(fake, "nominatim").geocode("王家村", context=CONTEXT)
     assert got is not None and got.label == "罗店镇王家村" and got.level == "hamlet"
     assert any("湖北省王家村" in r.getMessage() for r in caplog.records)
 
@@ -204,8 +238,8 @@ def test_first_candidate_inside_the_district_wins(fake, caplog):
 def test_empty_answers_are_cached_as_negative(fake, cache):
     fake.script("无名村", empty())
     geocoder = online(fake, "baidu", cache=cache)  # Baidu's "无相关结果" is not an error
-    assert geocoder.geocode("无名村") is None
-    assert online(fake, "baidu", cache=cache).geocode("无名村") is None
+    assert geocoder.geocode("无名村", context=CONTEXT) is None
+    assert online(fake, "baidu", cache=cache).geocode("无名村", context=CONTEXT) is None
     assert len(fake.requests) == 1
     stored = cache.get("baidu", CONTEXT + "无名村", region=geocoder._region)
     assert stored is not None and stored.reason == NO_RESULT
@@ -213,8 +247,8 @@ def test_empty_answers_are_cached_as_negative(fake, cache):
 
 def test_positive_answers_are_cached_with_the_source_datum(fake, cache):
     fake.script("光明村", answer(in_datum("baidu", *KNOWN)))
-    first = online(fake, "baidu", cache=cache).geocode("光明村")
-    again = online(fake, "baidu", cache=cache).geocode("光明村")
+    first = online(fake, "baidu", cache=cache).geocode("光明村", context=CONTEXT)
+    again = online(fake, "baidu", cache=cache).geocode("光明村", context=CONTEXT)
     assert (again.from_cache, first.from_cache) == (True, False)
     assert replace(again, from_cache=False) == first and len(fake.requests) == 1
     stored = cache.get("baidu", CONTEXT + "光明村", region=online(fake, "baidu")._region)
@@ -224,10 +258,10 @@ def test_positive_answers_are_cached_with_the_source_datum(fake, cache):
 def test_cache_hits_make_no_request_and_skip_the_rate_limit(fake, cache):
     fake.script("光明村", answer(Place(*KNOWN)))
     geocoder = online(fake, "nominatim", cache=cache, min_delay_seconds=1.0)
-    assert geocoder.geocode("光明村") is not None
+    assert geocoder.geocode("光明村", context=CONTEXT) is not None
     start = time.perf_counter()
     for _ in range(50):
-        assert geocoder.geocode("光明村") is not None
+        assert geocoder.geocode("光明村", context=CONTEXT) is not None
     elapsed = time.perf_counter() - start
     assert len(fake.requests) == 1
     assert elapsed < 0.25, f"50 cached lookups took {elapsed:.2f} s"
@@ -236,8 +270,8 @@ def test_cache_hits_make_no_request_and_skip_the_rate_limit(fake, cache):
 def test_network_calls_are_spaced_by_the_rate_limit(fake):
     geocoder = online(fake, "amap", min_delay_seconds=0.2)
     start = time.perf_counter()
-    geocoder.geocode("甲村")
-    geocoder.geocode("乙村")
+    geocoder.geocode("甲村", context=CONTEXT)
+    geocoder.geocode("乙村", context=CONTEXT)
     assert time.perf_counter() - start >= 0.19
     assert len(fake.requests) == 2
 
@@ -245,9 +279,9 @@ def test_network_calls_are_spaced_by_the_rate_limit(fake):
 def test_arcgis_answers_stay_out_of_the_disk_cache(fake, cache):
     fake.script("美兰湖", answer(Place(*KNOWN, "Meilan Lake", "POI")))
     geocoder = online(fake, "arcgis", cache=cache)
-    got = geocoder.geocode("美兰湖")
+    got = geocoder.geocode("美兰湖", context=CONTEXT)
     assert got is not None and got.uncertainty_m == 150
-    assert geocoder.geocode("美兰湖") == got
+    assert geocoder.geocode("美兰湖", context=CONTEXT) == got
     assert len(fake.requests) == 1 and len(cache) == 0
     assert fake.requests[0].params["outFields"] == "Addr_type"
 
@@ -259,7 +293,7 @@ def test_timeouts_are_retried_then_reported_on_one_line(fake):
     fake.script("光明村", slow(1.5))
     geocoder = online(fake, "nominatim", timeout=0.2, max_tries=3)
     with pytest.raises(GeocodingError) as info:
-        geocoder.geocode("光明村")
+        geocoder.geocode("光明村", context=CONTEXT)
     assert str(info.value) == "nominatim: no answer after 3 tries (timed out after 0.2 s)"
     assert len(fake.requests) == 3
 
@@ -267,7 +301,7 @@ def test_timeouts_are_retried_then_reported_on_one_line(fake):
 def test_429_then_ok_succeeds_after_back_off(fake, caplog):
     fake.script("光明村", http(429), answer(in_datum("amap", *KNOWN)))
     with caplog.at_level(logging.INFO, logger="luodian_map.geocode"):
-        got = online(fake, "amap").geocode("光明村")
+        got = online(fake, "amap").geocode("光明村", context=CONTEXT)
     assert got is not None and metres((got.lon, got.lat), KNOWN) < 1.0
     assert len(fake.requests) == 2
     assert any("HTTP 429" in r.getMessage() for r in caplog.records)
@@ -277,7 +311,7 @@ def test_retry_after_is_honoured_up_to_the_cap(fake):
     fake.script("光明村", http(429, retry_after="1"), answer(Place(*KNOWN)))
     geocoder = online(fake, "nominatim", max_backoff_seconds=0.3)
     start = time.perf_counter()
-    assert geocoder.geocode("光明村") is not None
+    assert geocoder.geocode("光明村", context=CONTEXT) is not None
     assert 0.29 <= time.perf_counter() - start < 0.9
 
 
@@ -285,9 +319,9 @@ def test_server_errors_are_retried(fake):
     fake.script("甲村", http(500), http(503), answer(Place(*KNOWN)))
     fake.script("乙村", http(500))
     geocoder = online(fake, "tianditu")
-    assert geocoder.geocode("甲村") is not None
+    assert geocoder.geocode("甲村", context=CONTEXT) is not None
     with pytest.raises(GeocodingError, match=r"^tianditu: no answer after 3 tries \(HTTP 500\)$"):
-        geocoder.geocode("乙村")
+        geocoder.geocode("乙村", context=CONTEXT)
     assert len(fake.requests) == 6
 
 
@@ -296,7 +330,7 @@ def test_server_errors_are_retried(fake):
 def test_bad_key_fails_at_once_naming_the_variable(fake, provider, env):
     fake.script("光明村", bad_key())
     with pytest.raises(GeocodingError) as info:
-        online(fake, provider).geocode("光明村")
+        online(fake, provider).geocode("光明村", context=CONTEXT)
     message = str(info.value)
     assert message.startswith(f"{provider}: the service refused the request")
     assert message.endswith(f"check {env}") and "\n" not in message
@@ -310,9 +344,9 @@ def test_amap_quota_fails_at_once_but_its_rate_limit_is_retried(fake):
     fake.script("乙村", body(too_fast), answer(in_datum("amap", *KNOWN)))
     geocoder = online(fake, "amap")
     with pytest.raises(GeocodingError) as info:
-        geocoder.geocode("甲村")
+        geocoder.geocode("甲村", context=CONTEXT)
     assert str(info.value) == "amap: quota exceeded (DAILY_QUERY_OVER_LIMIT (infocode 10003))"
-    assert geocoder.geocode("乙村") is not None
+    assert geocoder.geocode("乙村", context=CONTEXT) is not None
     assert len(fake.requests) == 3
 
 
@@ -332,6 +366,9 @@ def test_geocode_many_keeps_order_and_skips_repeats(fake, capsys):
 
 def test_uncertainty_follows_what_the_provider_says():
     assert answer_uncertainty("amap", {"level": "门址"}) == ("门址", 50)
+    # floats, as the cache gives them back (a rebuild must not write 50.0 for 50)
+    assert type(answer_uncertainty("amap", {"level": "门址"})[1]) is float
+    assert type(answer_uncertainty("arcgis", {"attributes": {"Addr_type": "POI"}})[1]) is float
     assert answer_uncertainty("amap", {"level": "村庄"}) == ("村庄", 1000)
     assert answer_uncertainty("amap", {"level": "乡镇"}) == ("乡镇", 4000)
     assert answer_uncertainty("tianditu", {"level": "新东西"}) == ("新东西", 2000)
@@ -369,7 +406,7 @@ def unusable(fake, provider, reply, cache=None, **kwargs):
     """The one-line error a provider's reply gives, after checking nothing was cached."""
     fake.script("光明村", reply)
     with pytest.raises(GeocodingError) as info:
-        online(fake, provider, cache=cache, **kwargs).geocode("光明村")
+        online(fake, provider, cache=cache, **kwargs).geocode("光明村", context=CONTEXT)
     message = str(info.value)
     assert "\n" not in message and len(message) < 300
     assert cache is None or len(cache) == 0  # an unusable reply is not a negative answer
@@ -423,7 +460,119 @@ def test_the_timeout_is_a_deadline_for_a_server_that_drips(fake, headers):
     geocoder = online(fake, "nominatim", timeout=0.5, max_tries=2)
     start = time.perf_counter()
     with pytest.raises(GeocodingError) as info:
-        geocoder.geocode("光明村")
+        geocoder.geocode("光明村", context=CONTEXT)
     elapsed = time.perf_counter() - start
     assert str(info.value) == "nominatim: no answer after 2 tries (timed out after 0.5 s)"
     assert len(fake.requests) == 2 and elapsed < 2.0, f"{elapsed:.1f} s"
+
+
+# -- the cache is not trusted ------------------------------------------------------------------
+
+BEIJING = (116.397, 39.909)
+
+
+def test_a_cached_answer_outside_the_district_is_asked_again(fake, cache):
+    fake.script("光明村", answer(Place(*KNOWN)))
+    geocoder = online(fake, "nominatim", cache=cache)
+    first = geocoder.geocode("光明村", context=CONTEXT)
+    with sqlite3.connect(cache.path) as db:  # someone's edit, or another district's answer
+        db.execute("UPDATE answers SET lon = ?, lat = ?", BEIJING)
+    again = online(fake, "nominatim", cache=cache).geocode("光明村", context=CONTEXT)
+    assert again == first and not again.from_cache
+    assert len(fake.requests) == 2 and cache.rejected == 1
+    stored = cache.get("nominatim", CONTEXT + "光明村", region=geocoder._region)
+    assert (stored.lon, stored.lat) == KNOWN  # the fresh answer replaced the bad row
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("raw", "{not json"), ("raw", "[1, 2]"), pytest.param("raw", "[" * 100_000, id="raw-deep"),
+     ("lon", None), ("lon", "east"), ("lat", float("nan")), ("found", 7),
+     ("uncertainty_m", "far")],
+)  # fmt: skip
+def test_an_unreadable_cached_answer_is_asked_again(fake, cache, column, value):
+    fake.script("光明村", answer(in_datum("amap", *KNOWN)))
+    first = online(fake, "amap", cache=cache).geocode("光明村", context=CONTEXT)
+    with sqlite3.connect(cache.path) as db:
+        db.execute(f"UPDATE answers SET {column} = ?", (value,))
+    again = online(fake, "amap", cache=cache).geocode("光明村", context=CONTEXT)
+    assert again == first and len(fake.requests) == 2 and cache.rejected == 1
+
+
+def test_a_cached_negative_answer_with_an_unknown_reason_is_asked_again(fake, cache):
+    fake.script("无名村", empty())
+    assert online(fake, "baidu", cache=cache).geocode("无名村", context=CONTEXT) is None
+    with sqlite3.connect(cache.path) as db:
+        db.execute("UPDATE answers SET reason = 'because'")
+    fake.script("无名村", answer(in_datum("baidu", *KNOWN)))
+    got = online(fake, "baidu", cache=cache).geocode("无名村", context=CONTEXT)
+    assert got is not None and cache.rejected == 1 and len(fake.requests) == 2
+
+
+def test_a_cached_poi_is_judged_by_its_name_again(fake, cache):
+    fake.script("罗店医院", answer(in_datum("amap", *KNOWN, label="罗店医院")))
+    options = {"cache": cache, "accept": lambda name, location: location.address == name}
+    assert online(fake, "amap_poi", **options).geocode("罗店医院") is not None
+    with sqlite3.connect(cache.path) as db:
+        db.execute("UPDATE answers SET label = '罗店医院停车场'")
+    got = online(fake, "amap_poi", **options).geocode("罗店医院")
+    assert got is not None and got.label == "罗店医院" and cache.rejected == 1
+
+
+# -- the command line: provenance, poisoned caches, the town's own area --------------------------
+
+
+def test_a_build_sends_the_towns_area_and_a_rebuild_is_identical_whatever_the_cache(
+    tmp_path, fake, monkeypatch
+):
+    """Three builds with AMap: cold, warm, then with every cached answer poisoned.
+
+    The town's gazetteer says its district is 330106 (not Baoshan's code): AMap is asked
+    within that area, with the district's name as context. Every build writes the same
+    layers, and the poisoned one says so in one warning line.
+    """
+    town = tmp_path / "geodata" / "luodian"
+    shutil.copytree(GEODATA_DIR, town)
+    gazetteer = town / "gazetteer.geojson"
+    text = gazetteer.read_text("utf-8")
+    assert text.count('"code":"310113000000"') == 1
+    gazetteer.write_text(text.replace('"code":"310113000000"', '"code":"330106000000"'), "utf-8")
+    report = tmp_path / "report.txt"
+    head = REPORT.read_text("utf-8").splitlines()[:11]
+    report.write_text("\n".join([*head, SMALL_REPORT_LINE]) + "\n", "utf-8")
+    fake.script("", answer(in_datum("amap", *KNOWN, label="罗店镇某地", level="兴趣点")))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(sys.path))
+
+    def build() -> tuple[subprocess.CompletedProcess[str], dict[str, bytes]]:
+        done = subprocess.run(
+            [sys.executable, "-m", "luodian_map.cli", "build", str(report), "--no-maps",
+             "--provider", "amap", "--provider-url", f"http://{fake.domain}"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done, {p.name: p.read_bytes() for p in sorted((tmp_path / "layers").iterdir())}
+
+    _, layers = build()
+    asked = fake.requests_for("amap")
+    assert len(asked) >= 2
+    assert {r.params["city"] for r in asked} == {"330106"}
+    assert all(r.query.startswith("宝山区罗店镇") for r in asked)
+    features = json.loads(layers["industry.geojson"])["features"]
+    assert {f["properties"]["geocoder"] for f in features} == {"amap"}
+
+    warm, again = build()
+    assert len(fake.requests_for("amap")) == len(asked)  # all from the cache
+    assert again == layers and "warning" not in warm.stderr
+
+    with sqlite3.connect(tmp_path / ".cache" / "geocode.sqlite") as db:
+        rows = db.execute("SELECT query FROM answers WHERE found = 1 ORDER BY query").fetchall()
+        db.execute("UPDATE answers SET lon = ?, lat = ?", BEIJING)
+        db.execute("UPDATE answers SET raw = '{oops' WHERE query = ?", rows[0])
+    poisoned, after = build()
+    assert after == layers  # nothing in Beijing, and the same layers
+    warnings = [line for line in poisoned.stderr.splitlines() if "warning" in line]
+    assert warnings == [
+        f"luodian-map: warning: {len(rows)} answers in .cache/geocode.sqlite could not be "
+        "trusted (unreadable, or outside the district); they were asked again"
+    ]
+    assert len(fake.requests_for("amap")) == len(asked) + len(rows)

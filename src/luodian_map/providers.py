@@ -27,6 +27,7 @@ import json
 import logging
 import math
 import os
+import re
 import socket
 import sys
 import time
@@ -80,14 +81,13 @@ __all__ = [
     "TiandituPlaceSearch",
     "UnusableReply",
     "answer_uncertainty",
+    "city_hint",
     "make_provider",
     "with_context",
 ]
 
 logger = logging.getLogger("luodian_map.geocode")
 
-DEFAULT_CONTEXT = "上海市宝山区罗店镇"
-DEFAULT_CITY = "上海市"
 DEFAULT_TIMEOUT_S = 5.0
 USER_AGENT = f"luodian-map/{__version__}"
 # Below this many names a progress bar is more noise than help.
@@ -711,14 +711,15 @@ def answer_uncertainty(provider: str, raw: dict[str, Any]) -> tuple[str | None, 
     if provider == "arcgis":
         level = _text((raw.get("attributes") or {}).get("Addr_type"))
         if level in _ARCGIS_ADDR_TYPE_M:
-            return level, _ARCGIS_ADDR_TYPE_M[level]
+            return level, float(_ARCGIS_ADDR_TYPE_M[level])
         ext = raw.get("extent")
         if ext:
             half = _half_diagonal_m(ext["xmin"], ext["ymin"], ext["xmax"], ext["ymax"])
             return level, max(_MIN_EXTENT_M, half)
         return level, _UNKNOWN_LEVEL_M
     level = _text(raw.get("level"))
-    level_m = _CN_LEVEL_M.get(level, _UNKNOWN_LEVEL_M) if level else _UNKNOWN_LEVEL_M
+    # a float, as the cache gives it back: a cached answer must not write 150.0 for 150
+    level_m = float(_CN_LEVEL_M.get(level, _UNKNOWN_LEVEL_M)) if level else _UNKNOWN_LEVEL_M
     if provider == "baidu":
         confidence = raw.get("confidence")
         if isinstance(confidence, int | float) and not isinstance(confidence, bool):
@@ -763,6 +764,14 @@ class Candidate:
     raw: dict[str, Any] | None = field(default=None, compare=False)  # the provider's answer
 
 
+def city_hint(code: str | None) -> str | None:
+    """The 6-digit adcode of a gazetteer's 12-digit district code, as AMap and Tianditu take
+    it for the area to search ("310113000000" → "310113"); None for anything else."""
+    if code is None or not re.fullmatch(r"\d{12}", code):
+        return None
+    return code[:6]
+
+
 def with_context(name: str, context: str) -> str:
     """Prefix the administrative context once: "罗店镇光明村" → "上海市宝山区罗店镇光明村"."""
     name = name.strip()
@@ -790,7 +799,9 @@ class OnlineGeocoder:
         ``(min_lon, min_lat, max_lon, max_lat)`` WGS-84 box Nominatim is bounded to;
         defaults to the district's bounds.
     city
-        City hint for providers that take one (AMap).
+        The area hint of providers that take one (AMap, the POI searches): the district's
+        adcode (see :func:`city_hint`); None searches the whole country, bounded only by the
+        district check.
     min_delay_seconds
         Spacing of network requests; defaults to the provider's policy (1 s Nominatim).
     max_tries, backoff_seconds, max_backoff_seconds
@@ -808,7 +819,7 @@ class OnlineGeocoder:
         district: BaseGeometry,
         cache: GeocodeCache | None = None,
         viewbox: tuple[float, float, float, float] | None = None,
-        city: str = DEFAULT_CITY,
+        city: str | None = None,
         domain: str | None = None,
         scheme: str | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
@@ -850,7 +861,7 @@ class OnlineGeocoder:
         ).hexdigest()[:16]
         self._memo: dict[str, Candidate | None] = {}
 
-    def _query_kwargs(self, bounds: tuple[float, ...], city: str) -> dict[str, Any]:
+    def _query_kwargs(self, bounds: tuple[float, ...], city: str | None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"exactly_one": not self._spec.many}
         if self.provider == "nominatim":
             west, south, east, north = bounds
@@ -863,14 +874,17 @@ class OnlineGeocoder:
             )
         elif self.provider == "arcgis":
             kwargs["out_fields"] = "Addr_type"
-        elif self.provider in ("amap", *PLACE_SEARCHES):
+        elif self.provider in ("amap", *PLACE_SEARCHES) and city:
             kwargs["city"] = city
         return kwargs
 
     # -- public -----------------------------------------------------------------------
 
-    def geocode(self, name: str, *, context: str = DEFAULT_CONTEXT) -> Candidate | None:
+    def geocode(self, name: str, *, context: str = "") -> Candidate | None:
         """The provider's place for ``name`` inside the district, or None.
+
+        ``context`` is the administrative prefix of the place ("宝山区罗店镇"), sent once
+        in front of the name (see :func:`with_context`).
 
         Raises :class:`GeocodingError` (one line) when the provider cannot be used: bad
         key, quota spent, or no answer after the bounded retries.
@@ -881,7 +895,7 @@ class OnlineGeocoder:
         cache = self.cache if self._spec.persist else None
         if cache is not None:
             cached = cache.get(self.provider, query, region=self._region)
-            if cached is not None:
+            if cached is not None and self._trusted(name, cached, cache):
                 return self._from_cache(cached)
         locations = self._ask(query)
         candidate, chosen, reason = self._choose(name, query, locations)
@@ -892,7 +906,7 @@ class OnlineGeocoder:
         return candidate
 
     def geocode_many(
-        self, names: Iterable[str], *, context: str = DEFAULT_CONTEXT
+        self, names: Iterable[str], *, context: str = ""
     ) -> dict[str, Candidate | None]:
         """Geocode each distinct name in order, with a progress bar on a terminal."""
         unique = list(dict.fromkeys(names))
@@ -1041,6 +1055,24 @@ class OnlineGeocoder:
             raw=source.raw,
             region=self._region,
         )
+
+    def _trusted(self, name: str, answer: CachedAnswer, cache: GeocodeCache) -> bool:
+        """Whether a stored answer passes the checks of a fresh one (the district, the
+        name); one that does not is rejected, and asked again."""
+        if not answer.found:
+            return True
+        assert answer.lon is not None and answer.lat is not None  # a found answer has its point
+        why = None
+        if not shapely.intersects_xy(self.district, answer.lon, answer.lat):
+            why = f"{answer.lon:.6f}, {answer.lat:.6f} is outside the district"
+        elif self._accept is not None:
+            location = Location(answer.label or "", (answer.lat, answer.lon), answer.raw or {})
+            if not self._accept(name, location):
+                why = f"{answer.label!r} is another place"
+        if why is None:
+            return True
+        cache.reject(self.provider, answer.query, region=self._region, why=why)
+        return False
 
     def _from_cache(self, answer: CachedAnswer) -> Candidate | None:
         if not answer.found:
