@@ -623,7 +623,8 @@ def _add_geocoding_options(parser: argparse.ArgumentParser) -> None:
         "--provider-timeout",
         type=float,
         default=5.0,
-        help="seconds to wait for one answer; 3 tries with back-off (default: %(default)s)",
+        help="seconds each request may take in all (a deadline, not per read); 3 tries "
+        "with back-off (default: %(default)s)",
     )
     parser.add_argument(
         "--cache",

@@ -12,7 +12,12 @@ The wrapper owns what geopy leaves to its caller: the persistent cache (a hit co
 request and no rate-limit wait), the rate limit, bounded exponential back-off on timeouts,
 429 and 5xx, conversion of GCJ-02 / BD-09 answers to WGS-84, and the district check —
 光明村 and 王家村 exist all over China, so any answer outside the district is rejected
-and logged, however confident the provider is.
+and logged, however confident the provider is, and so is a cached one.
+
+No reply is trusted either: every client reads through :class:`BoundedAdapter` (the
+timeout is a deadline for the whole request, at most :data:`MAX_REPLY_BYTES` are read) and
+parses through a guard, so a reply of the wrong shape is an :class:`UnusableReply` and one
+error line naming the provider, never a traceback.
 
 How far an answer may be from the real place (``uncertainty_m``) comes from what the
 provider says about its own answer; see :func:`answer_uncertainty`.
