@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -522,9 +521,7 @@ def test_a_cached_poi_is_judged_by_its_name_again(fake, cache):
 # -- the command line: provenance, poisoned caches, the town's own area --------------------------
 
 
-def test_a_build_sends_the_towns_area_and_a_rebuild_is_identical_whatever_the_cache(
-    tmp_path, fake, monkeypatch
-):
+def test_a_build_sends_the_towns_area_and_a_rebuild_is_identical_whatever_the_cache(tmp_path, fake):
     """Three builds with AMap: cold, warm, then with every cached answer poisoned.
 
     The town's gazetteer says its district is 330106 (not Baoshan's code): AMap is asked
@@ -541,7 +538,6 @@ def test_a_build_sends_the_towns_area_and_a_rebuild_is_identical_whatever_the_ca
     head = REPORT.read_text("utf-8").splitlines()[:11]
     report.write_text("\n".join([*head, SMALL_REPORT_LINE]) + "\n", "utf-8")
     fake.script("", answer(in_datum("amap", *KNOWN, label="罗店镇某地", level="兴趣点")))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(sys.path))
 
     def build() -> tuple[subprocess.CompletedProcess[str], dict[str, bytes]]:
         done = subprocess.run(
