@@ -25,10 +25,10 @@ from .errors import LuodianMapError
 
 if TYPE_CHECKING:  # the stages load inside the commands (see above)
     import geopandas as gpd
-    from shapely.geometry.base import BaseGeometry
 
     from ._process import Mapper
     from .checks import ChartProcess
+    from .geocode import TownFrame
     from .model import Item
     from .providers import OnlineGeocoder
 
@@ -172,27 +172,30 @@ def _write(
 
 
 class _OnlineFactory:
-    """One online geocoder per district polygon, sharing one cache file."""
+    """One online geocoder per town's district and area code, sharing one cache file."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         from .cache import GeocodeCache
 
         self.provider = args.provider
         self.cache = GeocodeCache(args.cache)
-        self._geocoders: dict[bytes, OnlineGeocoder] = {}
+        self._geocoders: dict[tuple[bytes, str | None], OnlineGeocoder] = {}
         url = urlsplit(args.provider_url) if args.provider_url else None
         self._where: dict[str, Any] = {"scheme": url.scheme, "domain": url.netloc} if url else {}
         self._timeout = args.provider_timeout
 
-    def __call__(self, district: BaseGeometry) -> OnlineGeocoder:
-        from .providers import OnlineGeocoder
+    def __call__(self, frame: TownFrame) -> OnlineGeocoder:
+        from .providers import OnlineGeocoder, city_hint
 
-        key = district.wkb
+        assert frame.district is not None  # geocode_items asks only for a bounded town
+        city = city_hint(frame.district_code)
+        key = (frame.district.wkb, city)
         if key not in self._geocoders:
             self._geocoders[key] = OnlineGeocoder(
                 self.provider,
-                district=district,
+                district=frame.district,
                 cache=self.cache,
+                city=city,
                 timeout=self._timeout,
                 **self._where,
             )
@@ -201,6 +204,12 @@ class _OnlineFactory:
     def close(self) -> None:
         for geocoder in self._geocoders.values():
             geocoder.close()
+        if self.cache.rejected:
+            print(
+                f"{PROG}: warning: {self.cache.rejected} answers in {self.cache.path} could "
+                "not be trusted (unreadable, or outside the district); they were asked again",
+                file=sys.stderr,
+            )
         self.cache.close()
 
 
@@ -638,7 +647,8 @@ def _add_geocoding_options(parser: argparse.ArgumentParser) -> None:
         "--provider-timeout",
         type=float,
         default=5.0,
-        help="seconds to wait for one answer; 3 tries with back-off (default: %(default)s)",
+        help="seconds each request may take in all (a deadline, not per read); 3 tries "
+        "with back-off (default: %(default)s)",
     )
     parser.add_argument(
         "--cache",

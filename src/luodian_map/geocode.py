@@ -66,6 +66,8 @@ class TownFrame:
     district: BaseGeometry | None
     level: str = "town"  # "town", or "district" when only the district is known
     outline_uncertainty_m: float = 0.0
+    district_name: str | None = None  # the gazetteer's district row, when there is one
+    district_code: str | None = None  # its 12-digit statistical code
 
     @cached_property
     def radius_m(self) -> float | None:
@@ -94,7 +96,9 @@ def town_frame(gazetteer: Gazetteer, town: str | None = None) -> TownFrame:
         name,
         row.geometry,
         shapely.union_all(districts.geometry.values),
-        outline_uncertainty_m=float(row["uncertainty_m"]),
+        "town",
+        float(row["uncertainty_m"]),
+        *(_district_row(districts.iloc[0]) if len(districts) == 1 else (None, None)),
     )
 
 
@@ -112,8 +116,16 @@ def district_frame(gazetteers: Iterable[Gazetteer], district: str | None) -> Tow
         if district and not found.empty:
             outline = found.geometry.iloc[0]
             uncertainty = float(found["uncertainty_m"].iloc[0])
-            return TownFrame(None, outline, outline, "district", uncertainty)
+            return TownFrame(
+                None, outline, outline, "district", uncertainty, *_district_row(found.iloc[0])
+            )
     return TownFrame(None, None, None, level="none")
+
+
+def _district_row(row: pd.Series) -> tuple[str | None, str | None]:
+    """The name and code of a gazetteer's district row, as :class:`TownFrame` keeps them."""
+    code = row.get("code")
+    return str(row["name"]), code if isinstance(code, str) else None
 
 
 def load_overrides(
@@ -341,10 +353,11 @@ class GeocoderChain:
         if self.online is not None:
             candidate = self.online.geocode(entity.name, context=self._context(entity))
             if candidate is not None:
-                step = "cache" if candidate.from_cache else candidate.provider
+                # where the answer came from, not whether it was cached: a rebuild with a
+                # warm cache gives the same layers
                 return Placement(
                     shapely.Point(candidate.lon, candidate.lat),
-                    step,
+                    candidate.provider,
                     candidate.precision,
                     candidate.uncertainty_m,
                 ), None
@@ -362,7 +375,7 @@ class GeocoderChain:
 
     def _context(self, entity: Entity) -> str:
         item = entity.items[-1]
-        return f"{item.district or ''}{item.town or ''}"
+        return f"{self.frame.district_name or item.district or ''}{item.town or ''}"
 
     @cached_property
     def _town(self) -> Placement:
@@ -382,7 +395,7 @@ def geocode_items(
     gazetteers: Gazetteer | Mapping[str | None, Gazetteer],
     *,
     overrides: gpd.GeoDataFrame | None = None,
-    online: OnlineGeocoder | Callable[[BaseGeometry], OnlineGeocoder] | None = None,
+    online: OnlineGeocoder | Callable[[TownFrame], OnlineGeocoder] | None = None,
     mapper: Mapper | None = None,
     strict: bool = False,
     warn: Callable[[str], None] | None = None,
@@ -392,7 +405,9 @@ def geocode_items(
     Items are linked into entities first (see :mod:`link`); each entity is placed once and
     becomes one feature per year it is mentioned in. ``gazetteers`` maps town names to
     their gazetteer; a single gazetteer serves its own town. ``online`` is a geocoder, or
-    a factory that makes one for a district polygon (towns may lie in different ones).
+    a factory that makes one for a town (towns may lie in different districts).
+    It is given the town's :class:`TownFrame` (the district polygon every answer must lie
+    in, and the district's code that narrows the search).
     ``mapper`` places each town's entities as one task (e.g. on a Dask cluster); it is not
     used with ``online``, whose look-ups stay in this process: providers limit the
     requests per client, and their answers go to one cache file. Overrides that match no
@@ -512,13 +527,13 @@ def place_entities(
 
 
 def _online_for(
-    online: OnlineGeocoder | Callable[[BaseGeometry], OnlineGeocoder] | None, frame: TownFrame
+    online: OnlineGeocoder | Callable[[TownFrame], OnlineGeocoder] | None, frame: TownFrame
 ) -> OnlineGeocoder | None:
     if online is None or frame.district is None:
         return None
     from .providers import OnlineGeocoder  # only here: geopy loads with it
 
-    return online if isinstance(online, OnlineGeocoder) else online(frame.district)
+    return online if isinstance(online, OnlineGeocoder) else online(frame)
 
 
 def _log_summary(features: gpd.GeoDataFrame) -> None:
