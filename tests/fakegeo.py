@@ -42,12 +42,15 @@ class Place:
 
 @dataclass(frozen=True)
 class Reply:
-    kind: str  # "places" | "http" | "slow" | "bad_key" | "body"
+    kind: str  # "places" | "http" | "slow" | "bad_key" | "body" | "raw" | "drip" | "flood"
     places: tuple[Place, ...] = ()
     body: Any = None
     status: int = 200
     seconds: float = 0.0
     headers: tuple[tuple[str, str], ...] = ()
+    every: float = 0.0
+    size: int = 0
+    drip_headers: bool = False
 
 
 def answer(*places: Place) -> Reply:
@@ -77,6 +80,27 @@ def bad_key() -> Reply:
 def body(document: Any, *, status: int = 200) -> Reply:
     """Send this JSON document as it is (e.g. a provider error code)."""
     return Reply("body", status=status, body=document)
+
+
+def raw(data: bytes, *, status: int = 200) -> Reply:
+    """Send these bytes as the body, as they are (not JSON-encoded)."""
+    return Reply("raw", status=status, body=data)
+
+
+def drip(every: float, *, seconds: float, headers: bool = False) -> Reply:
+    """Send the reply one byte every ``every`` seconds for up to ``seconds`` (the body of
+    an empty answer, or with ``headers`` the status line and headers too), then the rest.
+
+    Every single read of the client returns within ``every``: a timeout per read never
+    fires, only a deadline for the whole request does.
+    """
+    return Reply("drip", every=every, seconds=seconds, drip_headers=headers)
+
+
+def flood(size: int) -> Reply:
+    """A well-formed but huge empty JSON array (``[`` ``size`` spaces ``]``), streamed
+    without Content-Length until the client stops reading."""
+    return Reply("flood", size=size)
 
 
 @dataclass(frozen=True)
@@ -167,11 +191,22 @@ def _handler_for(fake: FakeGeo) -> type[BaseHTTPRequestHandler]:
             elif reply.kind == "bad_key":
                 status, body = _bad_key(provider)
                 self._send(status, body)
+            elif reply.kind == "raw":
+                self._send_bytes(reply.status, reply.body)
+            elif reply.kind == "drip":
+                _drip(self, reply, json.dumps(_answer(provider, (), query)).encode())
+            elif reply.kind == "flood":
+                _flood(self, reply.size)
             else:
                 self._send(200, _answer(provider, reply.places, query))
 
         def _send(self, status: int, body: Any, headers: tuple[tuple[str, str], ...] = ()) -> None:
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            self._send_bytes(status, data, headers)
+
+        def _send_bytes(
+            self, status: int, data: bytes, headers: tuple[tuple[str, str], ...] = ()
+        ) -> None:
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -187,6 +222,41 @@ def _handler_for(fake: FakeGeo) -> type[BaseHTTPRequestHandler]:
             """Keep test output clean."""
 
     return Handler
+
+
+def _drip(handler: BaseHTTPRequestHandler, reply: Reply, data: bytes) -> None:
+    data += b" " * (int(reply.seconds / reply.every) + 1)  # enough to drip all along
+    head = (
+        f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    stream = head + data if reply.drip_headers else data
+    if not reply.drip_headers:
+        handler.wfile.write(head)
+    stop = time.monotonic() + reply.seconds
+    try:
+        while stream and time.monotonic() < stop:
+            handler.wfile.write(stream[:1])
+            handler.wfile.flush()
+            stream = stream[1:]
+            time.sleep(reply.every)
+        handler.wfile.write(stream)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    handler.close_connection = True
+
+
+def _flood(handler: BaseHTTPRequestHandler, size: int) -> None:
+    chunk = b" " * 65536
+    try:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+        handler.wfile.write(b"Connection: close\r\n\r\n[")
+        for _ in range(size // len(chunk)):
+            handler.wfile.write(chunk)
+        handler.wfile.write(b"]")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    handler.close_connection = True
 
 
 def _query_text(provider: str, params: dict[str, str]) -> str:

@@ -12,6 +12,8 @@ import base64
 import json
 import os
 import statistics
+import subprocess
+import sys
 import urllib.parse
 from pathlib import Path
 
@@ -39,6 +41,9 @@ from test_local_base import XSS_ROAD, town_places
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
+REPORT = (
+    Path(__file__).resolve().parents[1] / "geodata" / "reports" / "luodian_2024_work_report.txt"
+)
 BLANK_PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/x8AAwMCAO+ip1sAAAAASUVORK5CYII="
 )
@@ -1027,3 +1032,109 @@ def test_local_base_draws_offline_under_the_data(open_map, tmp_path, web_assets)
     assert leaving == [] and log.tiles == []
     screenshot(page, "map_local_base.png")
     assert_clean(log)
+
+
+def _filter_boxes(page) -> dict[str, list[str]]:
+    """The values of the ticked boxes, per filter group."""
+    return page.evaluate(
+        """() => { const out = {};
+        document.querySelectorAll("input[data-group][data-value]").forEach(i => {
+            out[i.dataset.group] = out[i.dataset.group] || [];
+            if (i.checked) out[i.dataset.group].push(i.dataset.value); });
+        return out; }"""
+    )
+
+
+def _view(page) -> list[float]:
+    return page.evaluate(
+        "(() => { const m = window.luodianMap.map, c = m.getCenter();"
+        " return [c.lat, c.lng, m.getZoom()]; })()"
+    )
+
+
+@pytest.mark.parametrize(
+    ("hash_", "applied"),
+    [
+        ("year=%", {}),
+        ("cat=%E0%A4%A", {}),
+        ("%E0=1&status=%zz", {}),
+        ("year=%&cat=road,park", {"cat": ["road", "park"]}),
+        ("cat=road,%E0%A4%A&year=2025&approx=%", {"year": [2025]}),
+    ],
+)
+def test_malformed_hash_keeps_the_default_of_its_key(open_map, maps, hash_, applied):
+    """A hash cut short or typed by hand (a malformed % escape): that key keeps its default,
+    the others apply, and the page comes up whole (no URIError stopping its start)."""
+    fitted, default_log = open_map(maps["default"])
+    view = _view(fitted)
+    all_boxes = _filter_boxes(fitted)
+    page, log = open_map(maps["default"], hash_)
+    state = page.evaluate("window.luodianMap.getFilter()")
+    assert state == {
+        "year": applied.get("year"),
+        "cat": applied.get("cat"),
+        "status": None,
+        "follow": None,
+        "approx": True,
+    }
+    boxes = _filter_boxes(page)
+    assert boxes == {**all_boxes, **{g: [str(v) for v in vs] for g, vs in applied.items()}}
+    years, cats = applied.get("year"), applied.get("cat")
+    assert visible(page) == expected(years=years, cats=cats)
+    total, shown = len(make_features()), len(expected(years=years, cats=cats, on_map=False))
+    assert page.inner_text(".lm-summary") == f"显示 {shown} / {total} 项"
+    frame = make_features()
+    if years:
+        frame = frame[frame["year"].isin(years)]
+    for cat, n in frame["category"].value_counts().items():
+        label = page.locator(f"input[data-group='cat'][data-value='{cat}']").locator("..")
+        assert label.locator(".lm-count").inner_text() == str(n)
+    # drawn: the canvas painted the selected features, town-level ones in a group marker
+    painted = page.evaluate("window.luodianMap.paintedIds()")
+    assert painted == sorted(set(expected(years=years, cats=cats)) - set(town_points()))
+    groups = page.evaluate("window.luodianMap.townGroups()")
+    assert sorted(i for g in groups for i in g["ids"]) == sorted(
+        set(expected(years=years, cats=cats)) & set(town_points())
+    )
+    if not applied:
+        assert groups and all(g["onMap"] and g["painted"] for g in groups)
+    assert page.locator(".leaflet-control-minimap").count() == 1
+    assert _view(page) == view  # fitted to the data like the page without a hash
+    assert_clean(log)
+    assert_clean(default_log)
+
+
+def test_malformed_hash_typed_later_resets_the_filter(open_map, maps):
+    page, log = open_map(maps["default"], "year=2025")
+    page.evaluate("location.hash = 'cat=%E0%A4%A&status=planned'")
+    page.wait_for_function("window.luodianMap.getFilter().year === null")
+    assert page.evaluate("window.luodianMap.getFilter()")["cat"] is None
+    assert visible(page) == expected(statuses=["planned"])
+    page.evaluate("location.hash = 'year=%'")
+    page.wait_for_function("window.luodianMap.getFilter().status === null")
+    assert visible(page) == expected()
+    assert_clean(log)
+
+
+@pytest.mark.parametrize("basemap", ["none", "local"])
+def test_coverage_map_of_an_offline_build_asks_no_server(open_map, tmp_path, web_assets, basemap):
+    """``build --self-contained --basemap none|local``: the coverage map, like the main maps,
+    names no tile server and, every request recorded, asks for nothing beyond the file."""
+    build = [sys.executable, "-m", "luodian_map.cli", "build", str(REPORT), "--self-contained"]
+    result = subprocess.run(
+        [*build, "--basemap", basemap], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    for name in ("luodian.html", "coverage.html"):
+        path = tmp_path / "maps" / name
+        text = path.read_text("utf-8")
+        named = [h for h in TILE_HOSTS if h in text] + (["{z}"] if "{z}" in text else [])
+        page, log = open_map(path, offline=True, wait=name != "coverage.html")
+        if name == "coverage.html":  # its committees, drawn as SVG paths
+            page.wait_for_function("document.querySelectorAll('path.leaflet-interactive').length")
+        page.wait_for_load_state("load")
+        leaving = [u for u in log.requests if not u.startswith(("data:", path.as_uri()))]
+        assert (named, leaving) == ([], []), name
+        assert page.locator(".leaflet-tile").count() == 0
+        assert_clean(log)
+    screenshot(page, f"coverage_{basemap}.png")

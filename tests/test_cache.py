@@ -90,6 +90,55 @@ def test_answer_validation():
         CachedAnswer("amap", "q", found=False, reason="because")
     with pytest.raises(ValueError):
         CachedAnswer("amap", "q", found=True)
+    with pytest.raises(ValueError, match="lon"):
+        CachedAnswer.hit("amap", "q", lon=float("nan"), lat=31.4, label="x", crs="gcj02")
+    with pytest.raises(ValueError, match="lat"):
+        CachedAnswer.hit("amap", "q", lon=121.4, lat=91.0, label="x", crs="gcj02")
+    with pytest.raises(ValueError, match="raw"):
+        CachedAnswer("amap", "q", True, lon=121.4, lat=31.4, raw=[1, 2])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("raw", "{not json"),
+        ("raw", "[1, 2, 3]"),
+        pytest.param("raw", "[" * 100_000, id="raw-deep"),  # deeper than json.loads can go
+        ("raw", 42),
+        ("lon", None),
+        ("lon", "east"),  # text SQLite cannot take as a number
+        ("lat", float("inf")),
+        ("lat", 131.0),
+        ("found", 2),
+        ("uncertainty_m", -5.0),
+        ("level", b"\x00"),  # a blob
+        ("fetched_at", "yesterday"),
+    ],
+)
+def test_a_row_that_is_no_valid_answer_is_ignored_and_counted(tmp_path, column, value):
+    with GeocodeCache(tmp_path / "c.sqlite") as cache:
+        cache.put(HIT)
+        with sqlite3.connect(cache.path) as db:
+            db.execute(f"UPDATE answers SET {column} = ?", (value,))
+        assert cache.get("amap", HIT.query, region="r1") is None
+        assert cache.get("amap", HIT.query, region="r1") is None
+        assert cache.rejected == 1  # one row, however often it is asked for
+
+
+def test_a_negative_row_with_an_unknown_reason_is_ignored(tmp_path):
+    with GeocodeCache(tmp_path / "c.sqlite") as cache:
+        cache.put(CachedAnswer.miss("amap", "光明村", reason=NO_RESULT))
+        with sqlite3.connect(cache.path) as db:
+            db.execute("UPDATE answers SET reason = 'because'")
+        assert cache.get("amap", "光明村") is None and cache.rejected == 1
+
+
+def test_a_caller_can_reject_an_answer_its_own_checks_refuse(tmp_path):
+    with GeocodeCache(tmp_path / "c.sqlite") as cache:
+        cache.reject("amap", "光明村", region="r1", why="outside the district")
+        cache.reject("amap", " 光明村 ", region="r1", why="outside the district")
+        cache.reject("amap", "王家村", region="r1", why="outside the district")
+        assert cache.rejected == 2
 
 
 def test_file_uses_wal(tmp_path):

@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -657,6 +658,42 @@ def test_self_contained_coverage_map_loads_nothing_from_the_network(tmp_path, co
     html = next(p for p in page if p.name == "coverage.html").read_text("utf-8")
     assert not re.search(r"<(?:script|link)[^>]+(?:src|href)=\"https?:", html)
     assert "Leaflet 1.9.3" in html  # the library itself, inlined
+
+
+TILE_LAYER = re.compile(r'L\.tileLayer\(\s*("(?:[^"\\]|\\.)*")')
+
+
+@pytest.mark.parametrize(
+    ("basemap", "hosts"),
+    [
+        ("osm", ["tile.openstreetmap.org"]),
+        ("none", []),
+        ("local", []),
+        ("gaode", ["webrd0{s}.is.autonavi.com"]),
+    ],
+)
+def test_coverage_map_takes_the_base_of_the_main_maps(tmp_path, config, basemap, hosts):
+    """The tiles of ``basemap`` and nothing else: none asked for with "none" or "local",
+    the place files drawn with "local", the data shifted to GCJ-02 under Gaode's tiles."""
+    from luodian_map.crs import transform_geometry
+    from test_local_base import town_places
+
+    report = small_report(config)
+    (path,) = [
+        p
+        for p in write_coverage(report, tmp_path, basemap=basemap, places=town_places())
+        if p.name == "coverage.html"
+    ]
+    page = path.read_text("utf-8")
+    tiles = [urllib.parse.urlsplit(json.loads(u)).netloc for u in TILE_LAYER.findall(page)]
+    assert tiles == hosts
+    assert ("openstreetmap.org" in page) is (basemap == "osm")  # nor in an attribution
+    assert ("lmBase" in page) is (basemap == "local")
+    point = report.frames["committees"].geometry.iloc[0]
+    if basemap == "gaode":
+        point = transform_geometry(point, "wgs84", "gcj02")
+    point = shapely.set_precision(point, 1e-6)
+    assert f'"coordinates": {json.dumps([point.x, point.y])}' in page
 
 
 def test_write_coverage_escapes_report_text(written):

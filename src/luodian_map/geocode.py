@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from ._process import Mapper
-from .categories import CATEGORIES
+from .categories import CATEGORIES, PRECISIONS
 from .errors import GeocodingError, InputError
 from .gazetteer import Gazetteer, guess_uncertainty
 from .gisfile import SURVEYED_UNCERTAINTY_M, check_lon_lat, read_layers, to_wgs84
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("luodian_map.geocode")
 
-METRIC_CRS = "EPSG:32651"  # UTM 51N: metres around Shanghai
 # A sub-place located by its enclosing place ("王家村沈六房" in 王家村) lies somewhere in it.
 PARENT_EXTRA_UNCERTAINTY_M = 500.0
 
@@ -66,6 +66,8 @@ class TownFrame:
     district: BaseGeometry | None
     level: str = "town"  # "town", or "district" when only the district is known
     outline_uncertainty_m: float = 0.0
+    district_name: str | None = None  # the gazetteer's district row, when there is one
+    district_code: str | None = None  # its 12-digit statistical code
 
     @cached_property
     def radius_m(self) -> float | None:
@@ -94,7 +96,9 @@ def town_frame(gazetteer: Gazetteer, town: str | None = None) -> TownFrame:
         name,
         row.geometry,
         shapely.union_all(districts.geometry.values),
-        outline_uncertainty_m=float(row["uncertainty_m"]),
+        "town",
+        float(row["uncertainty_m"]),
+        *(_district_row(districts.iloc[0]) if len(districts) == 1 else (None, None)),
     )
 
 
@@ -112,45 +116,185 @@ def district_frame(gazetteers: Iterable[Gazetteer], district: str | None) -> Tow
         if district and not found.empty:
             outline = found.geometry.iloc[0]
             uncertainty = float(found["uncertainty_m"].iloc[0])
-            return TownFrame(None, outline, outline, "district", uncertainty)
+            return TownFrame(
+                None, outline, outline, "district", uncertainty, *_district_row(found.iloc[0])
+            )
     return TownFrame(None, None, None, level="none")
 
 
-def load_overrides(path: str | Path, crs: str | None = None) -> gpd.GeoDataFrame:
+def _district_row(row: pd.Series) -> tuple[str | None, str | None]:
+    """The name and code of a gazetteer's district row, as :class:`TownFrame` keeps them."""
+    code = row.get("code")
+    return str(row["name"]), code if isinstance(code, str) else None
+
+
+def load_overrides(
+    path: str | Path, crs: str | None = None, *, layer: str | None = None
+) -> gpd.GeoDataFrame:
     """A planner's own locations, by id or name, from any file :mod:`gisfile` reads.
 
-    ``crs`` is the coordinate system of the file's coordinates (a datum such as ``gcj02``,
-    an EPSG code, a PROJ string); by default the one the file states, else WGS-84.
-    Returned in WGS-84 with columns ``id``, ``name``, ``precision``, ``uncertainty_m``.
+    Parameters
+    ----------
+    path
+        The overrides file.
+    crs
+        The coordinate system of every coordinate in the file (a datum such as ``gcj02``,
+        an EPSG code, a PROJ string). By default each feature's ``crs`` property (the map
+        page's edit tools write one), else the one the file states, else WGS-84.
+    layer
+        The layer to read from a file with several (a GeoPackage); KML and KMZ folders are
+        read together.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        In WGS-84, with columns ``id``, ``name`` (text or None), ``precision`` and
+        ``uncertainty_m`` (5 m, ``surveyed``, when the file leaves them empty).
+
+    Raises
+    ------
+    InputError
+        An unreadable file, several layers and none chosen, no id or name column, a
+        feature with a bad ``precision``, ``uncertainty_m`` or ``crs`` (named), an id
+        given twice, a name given twice without ids, coordinates outside China.
     """
     path = Path(path)
-    where = f"{path}"
-    frames = [to_wgs84(layer.frame, crs, where, default="wgs84")[0]
-              for layer in read_layers(path, what="overrides")]  # fmt: skip
+    layers = read_layers(path, layer=layer, what="overrides")
+    if len(layers) > 1 and path.suffix.lower() not in (".kml", ".kmz"):
+        names = ", ".join(each.name for each in layers)
+        raise InputError(
+            f"{path}: {len(layers)} layers ({names}); choose the one with the overrides "
+            "(--overrides-layer NAME)"
+        )
+    frames = [_in_wgs84(each.frame, crs, path) for each in layers]
     frame = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
-    keys = [c for c in ("id", "name") if c in frame.columns]
-    if not keys:
+    if not any(c in frame.columns for c in ("id", "name")):
         raise InputError(f"{path}: overrides need an 'id' or a 'name' column to match items")
+    labels = _labels(frame)
     frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
     if frame.empty:
         raise InputError(f"{path}: no feature with a geometry")
-    check_lon_lat(frame.geometry, where)
-    geometry = shapely.make_valid(np.asarray(frame.geometry.values))
+    check_lon_lat(frame.geometry, f"{path}")
+    rows = list(zip(_values(frame, "precision"), _values(frame, "uncertainty_m"),
+                    labels[frame.index], strict=True))  # fmt: skip
     result = pd.DataFrame(
         {
-            "id": frame.get("id", None),
-            "name": frame.get("name", None),
-            "precision": frame.get("precision", pd.Series("surveyed", index=frame.index)),
-            "uncertainty_m": frame.get(
-                "uncertainty_m", pd.Series(SURVEYED_UNCERTAINTY_M, index=frame.index)
-            ),
+            "id": _texts(frame, "id"),
+            "name": _texts(frame, "name"),
+            "precision": [_precision(value, label, path) for value, _, label in rows],
+            "uncertainty_m": [_uncertainty(value, label, path) for _, value, label in rows],
         }
     )
-    result["precision"] = result["precision"].replace("", None).fillna("surveyed")
-    result["uncertainty_m"] = pd.to_numeric(result["uncertainty_m"], errors="coerce").fillna(
-        SURVEYED_UNCERTAINTY_M
-    )
+    _check_unique(result, path)
+    geometry = shapely.make_valid(np.asarray(frame.geometry.values))
     return gpd.GeoDataFrame(result, geometry=list(geometry), crs="EPSG:4326")
+
+
+def _in_wgs84(frame: gpd.GeoDataFrame, crs: str | None, path: Path) -> gpd.GeoDataFrame:
+    """One layer in WGS-84: in ``crs`` if given, else each feature in the CRS its ``crs``
+    property names, else in the file's."""
+    if crs is not None or "crs" not in frame.columns:
+        return to_wgs84(frame, crs, f"{path}", default="wgs84")[0]
+    stated = pd.Series(_texts(frame, "crs"), index=frame.index, dtype=object).fillna("")
+    labels = _labels(frame)
+    parts = []
+    for value in dict.fromkeys(stated):
+        rows = frame[(stated == value).to_numpy()]
+        try:
+            parts.append(to_wgs84(rows, str(value) or None, f"{path}", default="wgs84")[0])
+        except InputError as error:
+            raise InputError(f"{path}: {labels[rows.index[0]]}: crs {value!r}: {error}") from None
+    return gpd.GeoDataFrame(pd.concat(parts).sort_index(), crs="EPSG:4326")
+
+
+def _texts(frame: pd.DataFrame, column: str) -> list[str | None]:
+    """Ids, names or CRSs as text (``123`` and ``123.0`` as "123"), a missing or empty one
+    as None."""
+    return [_text(value) for value in _values(frame, column)]
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value) if str(value).strip() else None
+
+
+def _labels(frame: pd.DataFrame) -> pd.Series:
+    """How an error names each feature: its place in the file and its name or id."""
+    pairs = zip(_texts(frame, "id"), _texts(frame, "name"), strict=True)
+    labels = [f"feature {n} ({name or id_ or 'no id or name'})"
+              for n, (id_, name) in enumerate(pairs, start=1)]  # fmt: skip
+    return pd.Series(labels, index=frame.index)
+
+
+def _values(frame: pd.DataFrame, column: str) -> list[Any]:
+    return frame[column].tolist() if column in frame.columns else [None] * len(frame)
+
+
+def _precision(value: Any, label: str, path: Path) -> str:
+    text = _text(value)
+    if text is None:
+        return "surveyed"
+    if text.strip().lower() not in PRECISIONS:
+        raise InputError(
+            f"{path}: {label}: precision {value!r} is not one of {', '.join(PRECISIONS)}"
+        )
+    return text.strip().lower()
+
+
+def _uncertainty(value: Any, label: str, path: Path) -> float:
+    if _text(value) is None:
+        return SURVEYED_UNCERTAINTY_M
+    try:
+        metres = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        metres = math.nan
+    if not (math.isfinite(metres) and metres >= 0):
+        raise InputError(
+            f"{path}: {label}: uncertainty_m {value!r} is not a distance in metres "
+            "(a number, 0 or more)"
+        )
+    return metres
+
+
+def _check_unique(overrides: pd.DataFrame, path: Path) -> None:
+    """An id given twice, or a name given twice by features without an id, would be
+    matched by whichever comes first in the file: an error."""
+    ids = overrides["id"].dropna()
+    names = overrides.loc[overrides["id"].isna(), "name"].dropna()
+    for key, values in (("id", ids), ("name", names)):
+        twice = values[values.duplicated()]
+        if not twice.empty:
+            value = twice.iloc[0]
+            count = int((values == value).sum())
+            raise InputError(
+                f"{path}: {key} {value!r} is given {count} times; keep one feature per "
+                f"{key} (a MultiPolygon or MultiLineString for a place in parts)"
+            )
+
+
+def match_keys(entity: Entity) -> list[str]:
+    """What an override can match an entity by, first match first: its id, its items' ids,
+    its features' ids (as in ``items.csv`` and the map page's export), then its names."""
+    return [
+        f"id:{entity.id}",
+        *(f"id:{item.id}" for item in entity.items),
+        *(f"id:{entity.id}-{year}" for year in entity.years()),
+        *(f"name:{name}" for name in entity.names),
+    ]
+
+
+def unmatched_overrides(overrides: gpd.GeoDataFrame, entities: Iterable[Entity]) -> list[str]:
+    """The overrides that match no entity, each as ``id=… name=…``."""
+    known = {key for entity in entities for key in match_keys(entity)}
+    unmatched = []
+    for id_, name in zip(overrides["id"], overrides["name"], strict=True):
+        given = [(key, value) for key, value in (("id", id_), ("name", name)) if value]
+        if not known.intersection(f"{key}:{value}" for key, value in given):
+            unmatched.append(" ".join(f"{key}={value}" for key, value in given))
+    return unmatched
 
 
 class GeocoderChain:
@@ -209,10 +353,11 @@ class GeocoderChain:
         if self.online is not None:
             candidate = self.online.geocode(entity.name, context=self._context(entity))
             if candidate is not None:
-                step = "cache" if candidate.from_cache else candidate.provider
+                # where the answer came from, not whether it was cached: a rebuild with a
+                # warm cache gives the same layers
                 return Placement(
                     shapely.Point(candidate.lon, candidate.lat),
-                    step,
+                    candidate.provider,
                     candidate.precision,
                     candidate.uncertainty_m,
                 ), None
@@ -220,8 +365,7 @@ class GeocoderChain:
         return self._town, self._why_not_found()
 
     def _override(self, entity: Entity) -> pd.Series | None:
-        keys = [f"id:{entity.id}", *(f"id:{i.id}" for i in entity.items)]
-        keys += [f"name:{name}" for name in entity.names]
+        keys = match_keys(entity)
         return next((self._overrides[k] for k in keys if k in self._overrides), None)
 
     def _why_not_found(self) -> str:
@@ -231,7 +375,7 @@ class GeocoderChain:
 
     def _context(self, entity: Entity) -> str:
         item = entity.items[-1]
-        return f"{item.district or ''}{item.town or ''}"
+        return f"{self.frame.district_name or item.district or ''}{item.town or ''}"
 
     @cached_property
     def _town(self) -> Placement:
@@ -251,18 +395,23 @@ def geocode_items(
     gazetteers: Gazetteer | Mapping[str | None, Gazetteer],
     *,
     overrides: gpd.GeoDataFrame | None = None,
-    online: OnlineGeocoder | Callable[[BaseGeometry], OnlineGeocoder] | None = None,
+    online: OnlineGeocoder | Callable[[TownFrame], OnlineGeocoder] | None = None,
     mapper: Mapper | None = None,
+    strict: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> tuple[gpd.GeoDataFrame, list[dict[str, Any]]]:
     """Features (WGS-84, the docs/architecture.md properties) and those only the town could hold.
 
     Items are linked into entities first (see :mod:`link`); each entity is placed once and
     becomes one feature per year it is mentioned in. ``gazetteers`` maps town names to
     their gazetteer; a single gazetteer serves its own town. ``online`` is a geocoder, or
-    a factory that makes one for a district polygon (towns may lie in different ones).
+    a factory that makes one for a town (towns may lie in different districts).
+    It is given the town's :class:`TownFrame` (the district polygon every answer must lie
+    in, and the district's code that narrows the search).
     ``mapper`` places each town's entities as one task (e.g. on a Dask cluster); it is not
     used with ``online``, whose look-ups stay in this process: providers limit the
-    requests per client, and their answers go to one cache file.
+    requests per client, and their answers go to one cache file. Overrides that match no
+    item are named in one line to ``warn`` (else the log), or with ``strict`` an error.
     """
     if isinstance(gazetteers, Gazetteer):
         gazetteers = {gazetteer_town(gazetteers): gazetteers}
@@ -281,6 +430,8 @@ def geocode_items(
     reviewed = reviewed_years(items)
     records, geometries, unlocated = [], [], []
     entities = link_items(items, gazetteers)
+    if overrides is not None:
+        _report_unmatched(unmatched_overrides(overrides, entities), strict, warn)
     placements = _place(entities, chains, None if online is not None else mapper)
     for entity, (placement, reason) in zip(entities, placements, strict=True):
         mentions = entity.mentions()  # the same for every year's feature
@@ -335,6 +486,20 @@ def geocode_items(
     return features, unlocated
 
 
+def _report_unmatched(
+    unmatched: list[str], strict: bool, warn: Callable[[str], None] | None
+) -> None:
+    if not unmatched:
+        return
+    shown = "; ".join(unmatched[:10]) + (
+        f"; and {len(unmatched) - 10} more" if len(unmatched) > 10 else ""
+    )
+    message = f"overrides matching no item, not used ({len(unmatched)}): {shown}"
+    if strict:
+        raise InputError(f"{message} (--strict)")
+    (warn or log.warning)(message)
+
+
 def _place(
     entities: list[Entity], chains: dict[str | None, GeocoderChain], mapper: Mapper | None
 ) -> list[tuple[Placement, str | None]]:
@@ -362,13 +527,13 @@ def place_entities(
 
 
 def _online_for(
-    online: OnlineGeocoder | Callable[[BaseGeometry], OnlineGeocoder] | None, frame: TownFrame
+    online: OnlineGeocoder | Callable[[TownFrame], OnlineGeocoder] | None, frame: TownFrame
 ) -> OnlineGeocoder | None:
     if online is None or frame.district is None:
         return None
     from .providers import OnlineGeocoder  # only here: geopy loads with it
 
-    return online if isinstance(online, OnlineGeocoder) else online(frame.district)
+    return online if isinstance(online, OnlineGeocoder) else online(frame)
 
 
 def _log_summary(features: gpd.GeoDataFrame) -> None:

@@ -11,6 +11,7 @@ and :func:`check_lon_lat` tells swapped or foreign coordinates from good ones.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,10 +96,14 @@ def _read_gdal(path: Path, layer: str | None) -> list[Layer]:
     spatial = [str(n) for n, kind in pyogrio.list_layers(path) if kind is not None]
     names = _check_layer(path, spatial, layer)
     encoding = _shapefile_encoding(path) if path.suffix.lower() == ".shp" else None
+    declared = _geojson_crs(path) if path.suffix.lower() in (".geojson", ".json") else None
     layers = []
     for name in names:
         if encoding is None:
-            layers.append(Layer(name, pyogrio.read_dataframe(path, layer=name)))
+            frame = pyogrio.read_dataframe(path, layer=name)
+            if declared is not None:
+                frame = frame.set_crs(declared, allow_override=True)
+            layers.append(Layer(name, frame))
             continue
         for candidate in encoding:
             try:
@@ -108,6 +113,39 @@ def _read_gdal(path: Path, layer: str | None) -> list[Layer]:
             layers.append(Layer(name, frame, candidate))
             break
     return layers
+
+
+def _geojson_crs(path: Path) -> pyproj.CRS | None:
+    """The CRS a GeoJSON file declares in its legacy ``crs`` member (GeoJSON 2008, still
+    written by QGIS and ArcGIS for projected data), or None when it declares none.
+
+    GDAL reads the common spellings itself but takes one it does not know for WGS-84
+    without a word; here any declaration pyproj cannot read is an error that names it.
+    """
+    data = path.read_bytes()
+    if b'"crs"' not in data:
+        return None
+    document = json.loads(data)
+    member = document.get("crs") if isinstance(document, dict) else None
+    if member is None:
+        return None
+    properties = member.get("properties") if isinstance(member, dict) else None
+    if isinstance(properties, dict) and member.get("type") == "name":
+        declared = properties.get("name")
+    elif isinstance(properties, dict) and member.get("type") == "EPSG":
+        declared = f"EPSG:{properties.get('code')}"
+    else:
+        declared = None
+    try:
+        if isinstance(declared, str):
+            return pyproj.CRS.from_user_input(declared)
+    except pyproj.exceptions.CRSError:
+        pass
+    raise InputError(
+        f"{path}: the file declares the coordinate system {json.dumps(member)[:200]}, which is "
+        'not one pyproj knows; write it as {"type": "name", "properties": {"name": '
+        '"EPSG:…"}}, or remove it and give the CRS with --crs (--overrides-crs)'
+    )
 
 
 def _shapefile_encoding(path: Path) -> tuple[str, ...] | None:
@@ -238,5 +276,6 @@ def check_lon_lat(geometries: gpd.GeoSeries | np.ndarray, where: str) -> None:
         return
     bad = coords[~inside][0]
     swapped = west <= bad[1] <= east and south <= bad[0] <= north
-    hint = "lon and lat look swapped" if swapped else "outside China"
-    raise InputError(f"{where}: coordinate ({bad[0]:g}, {bad[1]:g}) is {hint}; expected lon, lat")
+    point = f"{where}: coordinate ({bad[0]:g}, {bad[1]:g})"
+    problem = ": lon and lat look swapped" if swapped else " is outside China"
+    raise InputError(f"{point}{problem}; expected lon, lat")

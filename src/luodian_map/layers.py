@@ -200,7 +200,7 @@ def _csv_text(features: gpd.GeoDataFrame) -> str:
         writer.writerow(
             [
                 *row,
-                "；".join(q["text"] for q in quantities),
+                _csv_cell("；".join(q["text"] for q in quantities)),
                 "；".join(f"{m['year']} {m['status']} ({m['report']})" for m in mentions),
                 *where,
             ]
@@ -215,8 +215,18 @@ _GEOMETRY_TYPES = {
 }  # fmt: skip
 
 
+# What makes Excel or LibreOffice read a cell as a formula (OWASP, "CSV Injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_cell(value: Any) -> Any:
-    return "" if value is None else value
+    """A CSV cell: None as empty; text that a spreadsheet would run as a formula behind a
+    single quote, as OWASP advises (numbers stay numbers)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _write_gpkg(tables: dict[str, _Table], path: Path) -> None:

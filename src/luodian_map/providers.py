@@ -12,7 +12,12 @@ The wrapper owns what geopy leaves to its caller: the persistent cache (a hit co
 request and no rate-limit wait), the rate limit, bounded exponential back-off on timeouts,
 429 and 5xx, conversion of GCJ-02 / BD-09 answers to WGS-84, and the district check —
 光明村 and 王家村 exist all over China, so any answer outside the district is rejected
-and logged, however confident the provider is.
+and logged, however confident the provider is, and so is a cached one.
+
+No reply is trusted either: every client reads through :class:`BoundedAdapter` (the
+timeout is a deadline for the whole request, at most :data:`MAX_REPLY_BYTES` are read) and
+parses through a guard, so a reply of the wrong shape is an :class:`UnusableReply` and one
+error line naming the provider, never a traceback.
 
 How far an answer may be from the real place (``uncertainty_m``) comes from what the
 provider says about its own answer; see :func:`answer_uncertainty`.
@@ -21,12 +26,17 @@ provider says about its own answer; see :func:`answer_uncertainty`.
 from __future__ import annotations
 
 import hashlib
+import http.client
+import io
 import json
 import logging
 import math
 import os
+import re
+import socket
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -40,6 +50,7 @@ from geopy.adapters import AdapterHTTPError, URLLibAdapter
 from geopy.exc import (
     GeocoderAuthenticationFailure,
     GeocoderInsufficientPrivileges,
+    GeocoderParseError,
     GeocoderQueryError,
     GeocoderQuotaExceeded,
     GeocoderRateLimited,
@@ -63,30 +74,206 @@ from .crs import convert, normalise_crs_name
 from .errors import GeocodingError
 
 __all__ = [
-    "DEFAULT_CONTEXT",
+    "MAX_REPLY_BYTES",
     "PLACE_SEARCHES",
     "PROVIDERS",
     "Amap",
     "AmapPlaceSearch",
+    "BoundedAdapter",
     "Candidate",
     "OnlineGeocoder",
     "Tianditu",
     "TiandituPlaceSearch",
+    "UnusableReply",
     "answer_uncertainty",
+    "city_hint",
     "make_provider",
     "with_context",
 ]
 
 logger = logging.getLogger("luodian_map.geocode")
 
-DEFAULT_CONTEXT = "上海市宝山区罗店镇"
-DEFAULT_CITY = "上海市"
 DEFAULT_TIMEOUT_S = 5.0
 USER_AGENT = f"luodian-map/{__version__}"
 # Below this many names a progress bar is more noise than help.
 PROGRESS_MIN_NAMES = 10
 # Suffixes that end an administrative unit in a Chinese address (上海市|宝山区|罗店镇).
 _ADMIN_ENDINGS = "省市区县镇乡"
+
+
+# --------------------------------------------------------------------------------------
+# what a server may send: a deadline per request, a cap on the reply, defensive parsing
+# --------------------------------------------------------------------------------------
+
+# The largest reply read, in bytes. A geocoding answer is a few kB (a POI page of 20
+# places about 15 kB); anything near this is not an answer, and is not read further.
+MAX_REPLY_BYTES = 4 * 1024 * 1024
+_READ_CHUNK = 64 * 1024
+# What a reply of the wrong shape raises while it is read into places.
+_SHAPE_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError)
+
+
+class UnusableReply(GeocoderParseError):
+    """A reply that is too large, not JSON, or not in the shape the service documents."""
+
+
+class _DeadlineSocket:
+    """A connected socket whose every read waits at most until one deadline.
+
+    A socket timeout bounds each read, so a server sending one byte per second holds a
+    request for ever; here each read may only use the time the request has left.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        self._sock.settimeout(left)
+        return self._sock.recv_into(buffer, nbytes, flags)
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        # http.client reads the status line, the headers and the body through this file
+        if mode != "rb":
+            raise ValueError(f"mode {mode!r}: only 'rb' is used by http.client")
+        raw = socket.SocketIO(self, "rb")  # type: ignore[arg-type]
+        self._sock._io_refs += 1  # type: ignore[attr-defined]  # as socket.makefile does
+        return io.BufferedReader(raw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _DeadlineHTTPConnection(http.client.HTTPConnection):
+    """An HTTP connection whose ``timeout`` is a deadline for the whole request."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        seconds = self.timeout if isinstance(self.timeout, int | float) else DEFAULT_TIMEOUT_S
+        self._deadline = time.monotonic() + seconds
+
+    def connect(self) -> None:
+        self.timeout = max(self._deadline - time.monotonic(), 0.001)
+        super().connect()
+        self.sock = _DeadlineSocket(self.sock, self._deadline)
+
+
+class _DeadlineHTTPSConnection(_DeadlineHTTPConnection, http.client.HTTPSConnection):
+    """The same over TLS (the socket is wrapped once it is encrypted)."""
+
+
+class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_DeadlineHTTPConnection, req)
+
+
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, context: Any) -> None:
+        super().__init__(context=context)
+        self._ssl_context = context
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_DeadlineHTTPSConnection, req, context=self._ssl_context)
+
+
+class BoundedAdapter(URLLibAdapter):
+    """geopy's urllib adapter, made safe against what a server may send.
+
+    - ``timeout`` is a deadline for the whole request (connecting, headers and body), not
+      for each read, so a server that drips its reply cannot hold a run;
+    - at most :data:`MAX_REPLY_BYTES` are read; a larger reply is refused unread;
+    - a reply that is not JSON, nests too deeply or holds ``NaN`` is an
+      :class:`UnusableReply`, not a traceback.
+
+    Pass it as ``adapter_factory`` to any geopy geocoder (geopy's documented extension
+    point). Like geopy's, it honours ``proxies`` given as a dict, or the environment's.
+    """
+
+    def __init__(self, *, proxies: Any, ssl_context: Any) -> None:
+        super().__init__(proxies=proxies, ssl_context=ssl_context)
+        opener = urllib.request.build_opener(
+            _DeadlineHTTPHandler(),
+            _DeadlineHTTPSHandler(ssl_context),
+            urllib.request.ProxyHandler(proxies if isinstance(proxies, dict) else None),
+        )
+        self.urlopen = opener.open
+
+    def get_json(self, url: str, *, timeout: float, headers: dict[str, str]) -> Any:
+        text = self.get_text(url, timeout=timeout, headers=headers)
+        try:
+            return json.loads(text, parse_constant=_no_constant)
+        except RecursionError:
+            raise UnusableReply("JSON nested too deeply") from None
+        except ValueError as exc:
+            raise UnusableReply(f"not JSON ({_one_line(exc)})") from None
+
+    def _decode_page(self, page: Any) -> str:
+        try:
+            length = page.headers.get("Content-Length", "")
+            if length.isdigit() and int(length) > MAX_REPLY_BYTES:
+                raise UnusableReply(f"{_size(int(length))} announced, more than {_size()}")
+            body = bytearray()
+            while chunk := page.read(_READ_CHUNK):
+                body += chunk
+                if len(body) > MAX_REPLY_BYTES:
+                    raise UnusableReply(f"more than {_size()}; not read further")
+        except TimeoutError:
+            raise GeocoderTimedOut("Service timed out") from None
+        except (OSError, http.client.HTTPException) as exc:  # e.g. the connection dropped
+            raise GeocoderUnavailable(f"reply cut short ({_one_line(exc)})") from None
+        finally:
+            page.close()
+        encoding = page.headers.get_content_charset() or "utf-8"
+        try:
+            return body.decode(encoding)
+        except (LookupError, ValueError):
+            raise UnusableReply(f"not {encoding} text") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _size(n: int = MAX_REPLY_BYTES) -> str:
+    return f"{n / 2**20:.3g} MiB"
+
+
+class _Guarded(Geocoder):
+    """A geocoder whose parsing of a reply of the wrong shape raises :class:`UnusableReply`.
+
+    Each client reads a reply into places with ``reply["location"]["lat"]`` and the like;
+    a reply of another shape (``{"foo": [1, 2, 3]}``, ``"NaN"`` coordinates, a list where
+    a dict belongs) would raise whatever Python raises there.
+    """
+
+    def _call_geocoder(self, url: str, callback: Callable[[Any], Any], **kwargs: Any) -> Any:
+        def parse(page: Any) -> Any:
+            try:
+                return callback(page)
+            except _SHAPE_ERRORS as exc:
+                raise UnusableReply(_shape_error(exc)) from exc
+
+        return super()._call_geocoder(url, parse, **kwargs)
+
+
+def _shape_error(exc: BaseException) -> str:
+    return f"not in the documented shape ({type(exc).__name__}: {_one_line(exc)})"
+
+
+class _Nominatim(_Guarded, Nominatim):
+    """geopy's Nominatim, guarded; its answer is a JSON array (or an error object)."""
+
+    def _parse_json(self, places: Any, exactly_one: bool) -> Any:
+        if not isinstance(places, list) and not (isinstance(places, dict) and "error" in places):
+            raise TypeError(f"a JSON array was expected, not {type(places).__name__}")
+        return super()._parse_json(places, exactly_one)
+
+
+class _ArcGIS(_Guarded, ArcGIS):
+    """geopy's ArcGIS, guarded."""
 
 
 # --------------------------------------------------------------------------------------
@@ -103,7 +290,7 @@ _AMAP_BUSY = {"10016", "10017"}
 _AMAP_QUERY = {"20000", "20001", "20002", "20011", "20012"}
 
 
-class _KeyedGeocoder(Geocoder):
+class _KeyedGeocoder(_Guarded):
     """A geopy geocoder of a Chinese web service: an API key, a host and one path."""
 
     api_path = ""
@@ -239,7 +426,7 @@ class Tianditu(_KeyedGeocoder):
         if isinstance(error, AdapterHTTPError) and error.status_code == 403:
             try:
                 body = json.loads(error.text or "")
-            except ValueError:
+            except (ValueError, RecursionError):
                 return
             if isinstance(body, dict) and "msg" in body:
                 raise GeocoderAuthenticationFailure(
@@ -335,7 +522,7 @@ class TiandituPlaceSearch(Tianditu):
         return places[0] if exactly_one else places
 
 
-class _BaiduV3(BaiduV3):
+class _BaiduV3(_Guarded, BaiduV3):
     """geopy's BaiduV3 with a configurable host and "no result" read as no result.
 
     geopy hard-codes api.map.baidu.com, and it turns Baidu's answer for an unknown
@@ -409,8 +596,10 @@ def make_provider(
 ) -> Geocoder:
     """Build the geopy client for ``name``, with its API key read from the environment.
 
-    Every client uses geopy's urllib adapter: the requests adapter silently retries read
-    timeouts inside urllib3, which would multiply our own bounded retries and back-off.
+    Every client reads through :class:`BoundedAdapter` (geopy's urllib adapter with a
+    deadline and a size cap; the requests adapter would silently retry read timeouts inside
+    urllib3, multiplying our own bounded retries and back-off), and every reply of the
+    wrong shape is an :class:`UnusableReply`.
     """
     spec = _spec(name)
     key = ""
@@ -422,14 +611,14 @@ def make_provider(
         "scheme": scheme,
         "timeout": timeout,
         "user_agent": user_agent,
-        "adapter_factory": URLLibAdapter,
+        "adapter_factory": BoundedAdapter,
     }
     if domain:
         common["domain"] = domain
     if name == "nominatim":
-        return Nominatim(**common)
+        return _Nominatim(**common)
     if name == "arcgis":
-        return ArcGIS(**common)
+        return _ArcGIS(**common)
     if name == "baidu":
         return _BaiduV3(key, **common)
     if name == "amap":
@@ -513,35 +702,41 @@ def answer_uncertainty(provider: str, raw: dict[str, Any]) -> tuple[str | None, 
     - POI searches (``amap_poi``, ``tianditu_poi``): from the POI type (``_POI_TYPE_M``).
     """
     if provider in PLACE_SEARCHES:
-        level = raw.get("type") or raw.get("typeName") or None
+        level = _text(raw.get("type")) or _text(raw.get("typeName"))
         size = next((m for words, m in _POI_TYPE_M if any(w in (level or "") for w in words)),
                     _POI_DEFAULT_M)  # fmt: skip
         return level, size
     if provider == "nominatim":
-        level = raw.get("addresstype") or raw.get("type")
+        level = _text(raw.get("addresstype")) or _text(raw.get("type"))
         box = raw.get("boundingbox")
         if box and len(box) == 4:
             south, north, west, east = (float(v) for v in box)
             return level, max(_MIN_EXTENT_M, _half_diagonal_m(west, south, east, north))
         return level, _UNKNOWN_LEVEL_M
     if provider == "arcgis":
-        level = (raw.get("attributes") or {}).get("Addr_type")
+        level = _text((raw.get("attributes") or {}).get("Addr_type"))
         if level in _ARCGIS_ADDR_TYPE_M:
-            return level, _ARCGIS_ADDR_TYPE_M[level]
+            return level, float(_ARCGIS_ADDR_TYPE_M[level])
         ext = raw.get("extent")
         if ext:
             half = _half_diagonal_m(ext["xmin"], ext["ymin"], ext["xmax"], ext["ymax"])
             return level, max(_MIN_EXTENT_M, half)
         return level, _UNKNOWN_LEVEL_M
-    level = raw.get("level") or None
-    level_m = _CN_LEVEL_M.get(level, _UNKNOWN_LEVEL_M) if level else _UNKNOWN_LEVEL_M
+    level = _text(raw.get("level"))
+    # a float, as the cache gives it back: a cached answer must not write 150.0 for 150
+    level_m = float(_CN_LEVEL_M.get(level, _UNKNOWN_LEVEL_M)) if level else _UNKNOWN_LEVEL_M
     if provider == "baidu":
         confidence = raw.get("confidence")
-        if isinstance(confidence, int | float):
+        if isinstance(confidence, int | float) and not isinstance(confidence, bool):
             for threshold, metres in _BAIDU_CONFIDENCE_M:
                 if confidence >= threshold:
                     return level, (max(float(metres), level_m) if level else float(metres))
     return level, level_m
+
+
+def _text(value: Any) -> str | None:
+    """A level or type the provider named: a non-empty string, else None (AMap sends [])."""
+    return value if isinstance(value, str) and value else None
 
 
 def _half_diagonal_m(west: float, south: float, east: float, north: float) -> float:
@@ -574,6 +769,14 @@ class Candidate:
     raw: dict[str, Any] | None = field(default=None, compare=False)  # the provider's answer
 
 
+def city_hint(code: str | None) -> str | None:
+    """The 6-digit adcode of a gazetteer's 12-digit district code, as AMap and Tianditu take
+    it for the area to search ("310113000000" → "310113"); None for anything else."""
+    if code is None or not re.fullmatch(r"\d{12}", code):
+        return None
+    return code[:6]
+
+
 def with_context(name: str, context: str) -> str:
     """Prefix the administrative context once: "罗店镇光明村" → "上海市宝山区罗店镇光明村"."""
     name = name.strip()
@@ -601,7 +804,9 @@ class OnlineGeocoder:
         ``(min_lon, min_lat, max_lon, max_lat)`` WGS-84 box Nominatim is bounded to;
         defaults to the district's bounds.
     city
-        City hint for providers that take one (AMap).
+        The area hint of providers that take one (AMap, the POI searches): the district's
+        adcode (see :func:`city_hint`); None searches the whole country, bounded only by the
+        district check.
     min_delay_seconds
         Spacing of network requests; defaults to the provider's policy (1 s Nominatim).
     max_tries, backoff_seconds, max_backoff_seconds
@@ -619,7 +824,7 @@ class OnlineGeocoder:
         district: BaseGeometry,
         cache: GeocodeCache | None = None,
         viewbox: tuple[float, float, float, float] | None = None,
-        city: str = DEFAULT_CITY,
+        city: str | None = None,
         domain: str | None = None,
         scheme: str | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
@@ -661,7 +866,7 @@ class OnlineGeocoder:
         ).hexdigest()[:16]
         self._memo: dict[str, Candidate | None] = {}
 
-    def _query_kwargs(self, bounds: tuple[float, ...], city: str) -> dict[str, Any]:
+    def _query_kwargs(self, bounds: tuple[float, ...], city: str | None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"exactly_one": not self._spec.many}
         if self.provider == "nominatim":
             west, south, east, north = bounds
@@ -674,14 +879,17 @@ class OnlineGeocoder:
             )
         elif self.provider == "arcgis":
             kwargs["out_fields"] = "Addr_type"
-        elif self.provider in ("amap", *PLACE_SEARCHES):
+        elif self.provider in ("amap", *PLACE_SEARCHES) and city:
             kwargs["city"] = city
         return kwargs
 
     # -- public -----------------------------------------------------------------------
 
-    def geocode(self, name: str, *, context: str = DEFAULT_CONTEXT) -> Candidate | None:
+    def geocode(self, name: str, *, context: str = "") -> Candidate | None:
         """The provider's place for ``name`` inside the district, or None.
+
+        ``context`` is the administrative prefix of the place ("宝山区罗店镇"), sent once
+        in front of the name (see :func:`with_context`).
 
         Raises :class:`GeocodingError` (one line) when the provider cannot be used: bad
         key, quota spent, or no answer after the bounded retries.
@@ -692,7 +900,7 @@ class OnlineGeocoder:
         cache = self.cache if self._spec.persist else None
         if cache is not None:
             cached = cache.get(self.provider, query, region=self._region)
-            if cached is not None:
+            if cached is not None and self._trusted(name, cached, cache):
                 return self._from_cache(cached)
         locations = self._ask(query)
         candidate, chosen, reason = self._choose(name, query, locations)
@@ -703,7 +911,7 @@ class OnlineGeocoder:
         return candidate
 
     def geocode_many(
-        self, names: Iterable[str], *, context: str = DEFAULT_CONTEXT
+        self, names: Iterable[str], *, context: str = ""
     ) -> dict[str, Candidate | None]:
         """Geocode each distinct name in order, with a progress bar on a terminal."""
         unique = list(dict.fromkeys(names))
@@ -775,6 +983,8 @@ class OnlineGeocoder:
             return f"{self.provider}: the service refused the request ({detail}){hint}"
         if isinstance(exc, GeocoderQuotaExceeded):
             return f"{self.provider}: quota exceeded ({detail})"
+        if isinstance(exc, UnusableReply):
+            return f"{self.provider}: unusable reply: {detail}"
         return f"{self.provider}: {type(exc).__name__}: {detail}"
 
     # -- answers --------------------------------------------------------------------------
@@ -806,7 +1016,14 @@ class OnlineGeocoder:
                             loc.address)  # fmt: skip
                 reason = OTHER_NAME
                 continue
-            level, uncertainty = answer_uncertainty(self.provider, loc.raw)
+            try:
+                level, uncertainty = answer_uncertainty(self.provider, loc.raw)
+                if not math.isfinite(uncertainty):
+                    raise ValueError(f"the extent gives an uncertainty of {uncertainty} m")
+            except _SHAPE_ERRORS as exc:
+                raise GeocodingError(
+                    f"{self.provider}: unusable reply: {_shape_error(exc)}"
+                ) from exc
             candidate = Candidate(
                 lon=float(lon[i]),
                 lat=float(lat[i]),
@@ -843,6 +1060,24 @@ class OnlineGeocoder:
             raw=source.raw,
             region=self._region,
         )
+
+    def _trusted(self, name: str, answer: CachedAnswer, cache: GeocodeCache) -> bool:
+        """Whether a stored answer passes the checks of a fresh one (the district, the
+        name); one that does not is rejected, and asked again."""
+        if not answer.found:
+            return True
+        assert answer.lon is not None and answer.lat is not None  # a found answer has its point
+        why = None
+        if not shapely.intersects_xy(self.district, answer.lon, answer.lat):
+            why = f"{answer.lon:.6f}, {answer.lat:.6f} is outside the district"
+        elif self._accept is not None:
+            location = Location(answer.label or "", (answer.lat, answer.lon), answer.raw or {})
+            if not self._accept(name, location):
+                why = f"{answer.label!r} is another place"
+        if why is None:
+            return True
+        cache.reject(self.provider, answer.query, region=self._region, why=why)
+        return False
 
     def _from_cache(self, answer: CachedAnswer) -> Candidate | None:
         if not answer.found:

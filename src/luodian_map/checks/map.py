@@ -2,7 +2,9 @@
 
 Byte-for-byte reproducible: the map's element ids, which folium draws at random, are
 renumbered before rendering. Report text reaches the map only HTML-escaped, so a quote
-holding ``<script>`` stays text.
+holding ``<script>`` stays text. The base under the data is the main maps' one
+(:func:`luodian_map.web.basemaps.basemap_tiles`): tiles, the vector base of
+``basemap="local"``, or nothing at all with ``basemap="none"``.
 """
 
 from __future__ import annotations
@@ -17,13 +19,21 @@ import shapely
 from branca.element import Element
 
 from ..categories import STAGE_COLORS, TASK_BINS, UNCOVERED_COLOR
+from ..crs import transform_geometry
+from ..web.basemaps import add_base, basemap_tiles
 from .report import COMMITTEE_LABELS, CoverageReport, guess_note
 
 
-def _escaped(frame: gpd.GeoDataFrame, columns: dict[str, Any]) -> gpd.GeoDataFrame:
-    """Only the given properties, as escaped text (tooltips insert them as HTML)."""
+def _escaped(
+    frame: gpd.GeoDataFrame, columns: dict[str, Any], datum: str = "wgs84"
+) -> gpd.GeoDataFrame:
+    """Only the given properties, as escaped text (tooltips insert them as HTML), on the
+    ``datum`` of the tiles (GCJ-02 under Gaode's)."""
     props = {name: [html.escape(str(v)) for v in values] for name, values in columns.items()}
-    geometry = shapely.set_precision(frame.geometry.values, 1e-6)
+    geometry = frame.geometry.to_numpy()
+    if datum != "wgs84":
+        geometry = transform_geometry(geometry, "wgs84", datum)
+    geometry = shapely.set_precision(geometry, 1e-6)
     return gpd.GeoDataFrame(props, geometry=geometry, crs=frame.crs)
 
 
@@ -83,17 +93,44 @@ def _legend(report: CoverageReport) -> str:
     )
 
 
-def coverage_html(report: CoverageReport) -> str:
-    """A Folium map: committees coloured by tasks, reach buffers, features outside the town."""
+def coverage_html(
+    report: CoverageReport,
+    *,
+    basemap: str = "osm",
+    lang: str = "zh",
+    places: gpd.GeoDataFrame | None = None,
+) -> str:
+    """A Folium map: committees coloured by tasks, reach buffers, features outside the town.
+
+    Parameters
+    ----------
+    report
+        The checks of one town.
+    basemap : {"osm", "cartodb", "gaode", "tianditu", "none", "local"}
+        What lies under the data, as for :func:`luodian_map.web.render_map`: no tile server
+        is asked for anything with "none" or "local".
+    lang : {"zh", "en"}
+        Language of the tiles' labels where the tile server has several.
+    places
+        The town's place files, drawn as the base with ``basemap="local"``.
+
+    Returns
+    -------
+    str
+        The page, with CDN links (:func:`luodian_map.web.assets.inline_assets` inlines them).
+    """
     frames = report.frames
-    outline = frames["outline"]
+    base = basemap_tiles(basemap, lang)
+    datum = base.datum
+    outline = _escaped(frames["outline"], {"name": [report.town or "town"]}, datum)
     west, south, east, north = outline.total_bounds
     fmap = folium.Map(
         location=[(south + north) / 2, (west + east) / 2],
         zoom_start=13,
-        tiles="OpenStreetMap",
+        tiles=None,
         control_scale=True,
     )
+    add_base(fmap, basemap, base, places)
     # Leaflet is all this page uses of folium's defaults (no jQuery, Bootstrap, icons).
     fmap.default_js = [(n, u) for n, u in folium.Map.default_js if n == "leaflet"]
     fmap.default_css = [(n, u) for n, u in folium.Map.default_css if n == "leaflet_css"]
@@ -101,7 +138,7 @@ def coverage_html(report: CoverageReport) -> str:
     root.title = html.escape(f"{report.town or ''} 任务覆盖检查 Coverage checks")
 
     folium.GeoJson(
-        _escaped(outline, {"name": [report.town or "town"]}),
+        outline,
         name="镇域 town outline",
         style_function=lambda _: {"color": "#444", "weight": 2, "dashArray": "6 4", "fill": False},
     ).add_to(fmap)
@@ -115,7 +152,9 @@ def coverage_html(report: CoverageReport) -> str:
             name=html.escape(f"服务半径 reach: {labels[kind]}"), show=kind == kinds[0]
         )
         folium.GeoJson(
-            _escaped(mine, {"name": mine["name"], "stage": mine["part"], "year": mine["year"]}),
+            _escaped(
+                mine, {"name": mine["name"], "stage": mine["part"], "year": mine["year"]}, datum
+            ),
             style_function=lambda feature: {
                 "color": STAGE_COLORS.get(feature["properties"]["stage"], "#666"),
                 "weight": 1,
@@ -137,6 +176,7 @@ def coverage_html(report: CoverageReport) -> str:
             "tasks": committees["tasks"],
             "by_year": by_year,
         },
+        datum,
     )
     folium.GeoJson(
         points,
@@ -160,6 +200,7 @@ def coverage_html(report: CoverageReport) -> str:
                     "distance_m": outside["distance_m"],
                     "uncertainty_m": outside["uncertainty_m"].round(),
                 },
+                datum,
             ),
             name=html.escape("镇域外要素 outside the town"),
             marker=folium.CircleMarker(radius=8),

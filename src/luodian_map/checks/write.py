@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._io import write_atomic
 from .markdown import coverage_markdown
 from .process import ChartProcess
 from .report import CoverageReport
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 CHART_FILES = {
     "items": "coverage_items.svg",
@@ -26,18 +30,22 @@ def write_coverage(
     directory: str | Path,
     *,
     self_contained: bool = False,
+    basemap: str = "osm",
+    lang: str = "zh",
+    places: gpd.GeoDataFrame | None = None,
     charts: Callable[[], dict[str, bytes]] | None = None,
 ) -> list[Path]:
     """Write ``coverage.json``, ``coverage.md`` with its charts and ``coverage.html``.
 
     Every file is deterministic, so an unchanged input changes no byte of the output;
-    ``self_contained`` inlines the map's scripts like the main maps'. ``charts`` are the
-    pending charts of a :class:`ChartProcess`; without it they are drawn here.
+    ``self_contained`` inlines the map's scripts and ``basemap``, ``lang`` and ``places``
+    choose its base (see :func:`.map.coverage_html`) like the main maps'. ``charts`` are
+    the pending charts of a :class:`ChartProcess`; without it they are drawn here.
     """
     from .map import coverage_html
 
     directory = Path(directory)
-    html = coverage_html(report)
+    html = coverage_html(report, basemap=basemap, lang=lang, places=places)
     if self_contained:
         from ..web.assets import inline_assets
 

@@ -29,7 +29,7 @@ from ..categories import CATEGORIES
 from ..errors import InputError
 from ..gazetteer import Gazetteer, same_place_name
 from ..model import Item
-from ..providers import DEFAULT_TIMEOUT_S, OnlineGeocoder
+from ..providers import DEFAULT_TIMEOUT_S, OnlineGeocoder, city_hint
 from .sources import PLACE_COLUMNS, SOURCES_FOLDER, timestamp
 from .town import TownArea, near_area
 
@@ -184,12 +184,13 @@ def names_to_search(
 
 def _adcode(gazetteer: gpd.GeoDataFrame) -> str:
     codes = gazetteer.loc[gazetteer["kind"] == "district", "code"].dropna().astype(str)
-    if codes.empty or not codes.iloc[0][:6].isdigit():
+    adcode = city_hint(codes.iloc[0]) if not codes.empty else None
+    if adcode is None:
         raise InputError(
             f"the gazetteer's district has no administrative code; a POI search is limited "
             f"to it by code (see {SOURCES_FOLDER}/ of the town)"
         )
-    return codes.iloc[0][:6]
+    return adcode
 
 
 def _admin_prefixes(gazetteer: gpd.GeoDataFrame) -> tuple[str, ...]:

@@ -92,16 +92,30 @@
   LM.counts = function (app, group) { return countAll(app)[group]; };
 
   // ---------------------------------------------------------------- URL hash
+  /* The text of a URL escape, or null when it is malformed ("%", "%E0%A4%A"): a hash typed
+   * or cut short by hand. */
+  function decoded(text) {
+    try {
+      return decodeURIComponent(text);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  /* The filter a hash asks for. Each key on its own: one with a malformed escape keeps its
+   * default (all), the others still apply. Values are split before they are decoded, as
+   * stateToHash encodes them one by one. */
   function parseHash(app, hash) {
     var state = { year: null, cat: null, status: null, follow: null, approx: true };
     String(hash || "").replace(/^#/, "").split("&").forEach(function (pair) {
       if (!pair) return;
       var at = pair.indexOf("=");
-      var key = decodeURIComponent(at === -1 ? pair : pair.slice(0, at));
-      var raw = at === -1 ? "" : decodeURIComponent(pair.slice(at + 1));
-      if (key === "approx") state.approx = raw !== "0";
+      var key = decoded(at === -1 ? pair : pair.slice(0, at));
+      var raw = at === -1 ? "" : pair.slice(at + 1);
+      if (key === "approx") state.approx = decoded(raw) !== "0";
       if (GROUPS.indexOf(key) === -1) return;
-      var values = raw === "" ? [] : raw.split(",");
+      var values = (raw === "" ? [] : raw.split(",")).map(decoded);
+      if (values.indexOf(null) !== -1) return;
       state[key] = key === "year" ? values.map(Number) : values;
     });
     return state;

@@ -1,13 +1,19 @@
-"""The tiles under the data: OpenStreetMap, CartoDB, Gaode (GCJ-02), Tianditu, or none."""
+"""The base under the data: tiles of OpenStreetMap, CartoDB, Gaode (GCJ-02) or Tianditu,
+the vector base of the towns' place files ("local"), or none. The web maps and the coverage
+map put it on their page with :func:`add_base`."""
 
 from __future__ import annotations
 
 import os
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import LuodianMapError
+
+if TYPE_CHECKING:
+    import folium
+    import geopandas as gpd
 
 BASEMAPS = ("osm", "cartodb", "gaode", "tianditu", "none", "local")
 TIANDITU_KEY_ENV = "TIANDITU_KEY"
@@ -80,3 +86,28 @@ def _tile(url: str, attribution: str, *, subdomains: str, max_zoom: int) -> dict
             "maxNativeZoom": max_zoom,
         },
     }
+
+
+def add_base(
+    fmap: folium.Map, basemap: str, base: Basemap, places: gpd.GeoDataFrame | None
+) -> None:
+    """Put ``base``, the tiles of ``basemap``, under the data of ``fmap``; with
+    ``basemap="local"`` the vector base of ``places`` (if any) instead."""
+    import folium
+
+    for tile in base.layers:
+        folium.TileLayer(
+            tiles=tile["url"],
+            attr=tile["options"]["attribution"],
+            subdomains=tile["options"]["subdomains"],
+            max_zoom=tile["options"]["maxZoom"],
+            max_native_zoom=tile["options"]["maxNativeZoom"],
+            control=False,
+        ).add_to(fmap)
+    if basemap == "local":
+        from ..local_base import base_collection
+        from .elements import LocalBase
+
+        local = base_collection(places)
+        if local is not None:
+            fmap.add_child(LocalBase(local))

@@ -32,7 +32,7 @@ from ..categories import (
 )
 from ..errors import LuodianMapError
 from ..layers import plain
-from .basemaps import BASEMAPS, basemap_tiles
+from .basemaps import BASEMAPS, add_base, basemap_tiles
 from .encode import bounds_of, feature_collection, outline_collection
 from .strings import DRAW_LOCAL, LANGS, UI_STRINGS, strings_for
 
@@ -284,22 +284,7 @@ def build_html(
         figure: Any = fmap.get_root()
         figure.title = html.escape(heading)
 
-        for tile in base.layers:
-            folium.TileLayer(
-                tiles=tile["url"],
-                attr=tile["options"]["attribution"],
-                subdomains=tile["options"]["subdomains"],
-                max_zoom=tile["options"]["maxZoom"],
-                max_native_zoom=tile["options"]["maxNativeZoom"],
-                control=False,
-            ).add_to(fmap)
-
-        if basemap == "local":
-            from ..local_base import base_collection
-
-            local = base_collection(places)
-            if local is not None:
-                fmap.add_child(el.LocalBase(local))
+        add_base(fmap, basemap, base, places)
         app = el.FeatureLayers(data, config)
         fmap.add_child(app)
         fmap.add_child(el.TownOutline(app, outline_data))
