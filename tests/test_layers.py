@@ -17,6 +17,7 @@ from pyproj import CRS
 
 from luodian_map.categories import CATEGORIES
 from luodian_map.layers import CSV_NAME, GPKG_NAME, PROPERTIES, read_layers
+from luodian_map.outputs import MANIFEST_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,7 +84,7 @@ def test_geopackage_content_comparison_sees_a_wrong_feature(built: Path, tmp_pat
 def test_layers_hold_only_category_layers_and_the_listed_files(built: Path) -> None:
     names = {p.name for p in built.iterdir()}
     extras = names - {f"{c}.geojson" for c in CATEGORIES}
-    assert extras == {GPKG_NAME, CSV_NAME, "unlocated.json"}
+    assert extras == {GPKG_NAME, CSV_NAME, "unlocated.json", MANIFEST_NAME}
 
 
 def test_geojson_is_rfc7946_with_the_design_properties(built: Path) -> None:

@@ -20,6 +20,9 @@ def write_atomic(
             handle.write(payload)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a published map is for all
         os.replace(tmp, path)
+    except OSError as error:  # named by the file it was writing, not the temporary one
+        Path(tmp).unlink(missing_ok=True)
+        raise type(error)(error.errno, error.strerror, str(path)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the stages load inside the commands (see above)
     from .checks import ChartProcess
     from .geocode import TownFrame
     from .model import Item
+    from .outputs import Staging
     from .providers import OnlineGeocoder
 
     # ``defer`` of ``layers.write_layers``
@@ -156,12 +157,13 @@ def _write(
     features: gpd.GeoDataFrame,
     unlocated: list[dict[str, Any]],
     args: argparse.Namespace,
+    staging: Staging,
     defer: _Defer | None = None,
 ) -> gpd.GeoDataFrame:
     """Write the layers; returns the features. ``defer``: see ``layers.write_layers``."""
     from .layers import write_layers
 
-    write_layers(features, args.layers, unlocated=unlocated, defer=defer)
+    write_layers(features, staging.path(args.layers), unlocated=unlocated, defer=defer)
     placed = (features["precision"] != "town").sum()
     print(
         f"{len(features)} features ({placed} located, {len(unlocated)} town-level) → "
@@ -216,32 +218,54 @@ class _OnlineFactory:
 def cmd_geocode(args: argparse.Namespace) -> None:
     from .geocode import items_from_json
 
-    _write(*_geocode(items_from_json(args.items), args), args)
+    with _transaction({"layers": args.layers}) as staging:
+        _write(*_geocode(items_from_json(args.items), args), args, staging)
 
 
-def _build_layers(args: argparse.Namespace, defer: _Defer | None = None) -> gpd.GeoDataFrame:
+def _transaction(
+    targets: dict[str, Path], **options: Any
+) -> contextlib.AbstractContextManager[Staging]:
+    """The run's output folders as one transaction (``outputs.transaction``)."""
+    from .outputs import transaction
+
+    return transaction(targets, waiting=_waiting, **options)
+
+
+def _waiting(pid: str) -> None:
+    print(f"{PROG}: waiting for the build in progress (pid {pid})…", file=sys.stderr)
+
+
+def _build_layers(
+    args: argparse.Namespace, staging: Staging, defer: _Defer | None = None
+) -> gpd.GeoDataFrame:
     """Extract and place on the Dask cluster of ``--scheduler``, if given (closed as soon
     as it is no longer needed: its processes cost time while they wait), then write."""
     from .distributed import cluster_mapper
 
     with cluster_mapper(args.scheduler) as mapper:
         placed = _geocode(_extract(args, mapper), args, mapper)
-    return _write(*placed, args, defer=defer)
+    return _write(*placed, args, staging, defer=defer)
 
 
 def cmd_build(args: argparse.Namespace) -> None:
     if args.no_maps:
-        _build_layers(args)
+        with _transaction({"layers": args.layers}) as staging:
+            _build_layers(args, staging)
         return
     from .checks import ChartProcess
 
     # matplotlib loads in a second process meanwhile; the GeoPackage is written in a third
-    # one while the maps render, and waited for on leaving the block.
-    with ChartProcess() as charts, contextlib.ExitStack() as later:
-        features = _build_layers(args, defer=later.callback)
+    # one while the maps render, and waited for on leaving the inner block, before the
+    # outputs are switched in.
+    with (
+        _transaction({"layers": args.layers, "maps": args.maps}) as staging,
+        ChartProcess() as charts,
+        contextlib.ExitStack() as later,
+    ):
+        features = _build_layers(args, staging, defer=later.callback)
         checked = _run_checks(args, charts, features)
-        _render_default_maps(features, args)
-        _write_coverage(args, checked)
+        _render_default_maps(features, args, staging)
+        _write_coverage(args, checked, staging)
 
 
 def _outline(args: argparse.Namespace, towns: Iterable[str | None]) -> gpd.GeoDataFrame | None:
@@ -282,7 +306,9 @@ def _local_base(args: argparse.Namespace, towns: Iterable[str | None]) -> gpd.Ge
     return gpd.GeoDataFrame(gpd.pd.concat(frames, ignore_index=True), crs="EPSG:4326")
 
 
-def _render_default_maps(features: gpd.GeoDataFrame, args: argparse.Namespace) -> None:
+def _render_default_maps(
+    features: gpd.GeoDataFrame, args: argparse.Namespace, staging: Staging
+) -> None:
     """``maps/luodian.html`` with every item, one publication map per year, and
     ``maps/public.html``, the map for public display (no guess drawn as a place)."""
     from .web import render_map
@@ -295,28 +321,46 @@ def _render_default_maps(features: gpd.GeoDataFrame, args: argparse.Namespace) -
         "basemap": args.basemap,
         "self_contained": args.self_contained,
     }
-    written = [render_map(features, args.maps / "luodian.html", **options)]
+    maps = staging.path(args.maps)
+    written = [render_map(features, maps / "luodian.html", **options)]
     for year in sorted(set(features["year"])):
         written.append(
-            render_map(features, args.maps / f"luodian_{year}.html", year=int(year), **options)
+            render_map(features, maps / f"luodian_{year}.html", year=int(year), **options)
         )
-    written.append(render_map(features, args.maps / "public.html", public=True, **options))
-    print(f"maps → {', '.join(str(p) for p in written)}", file=sys.stderr)
+    written.append(render_map(features, maps / "public.html", public=True, **options))
+    print(f"maps → {', '.join(str(staging.shown(p)) for p in written)}", file=sys.stderr)
 
 
 def cmd_render(args: argparse.Namespace) -> None:
-    from .layers import read_layers
+    from .outputs import locked_for
 
     _check_render_options(args)
+    output = args.output or settings.MAPS / _render_name(args)
+    with locked_for(output, waiting=_waiting):
+        _render(args, output)
+
+
+def _render_name(args: argparse.Namespace) -> str:
+    """The default file name of ``render``: luodian[_YEAR][_public].pdf|png, or
+    luodian.html."""
+    if args.format == "html":
+        return "luodian.html"
+    name = "luodian" + (f"_{args.year}" if args.year else "") + ("_public" if args.public else "")
+    return f"{name}.{args.format}"
+
+
+def _render(args: argparse.Namespace, output: Path) -> None:
+    from .layers import read_layers
+
     features = read_layers(args.layers)
     if args.format != "html":
-        _render_print(features, args)
+        _render_print(features, args, output)
         return
     from .web import render_map
 
     path = render_map(
         features,
-        args.output or settings.MAPS / "luodian.html",
+        output,
         outline=_outline(args, set(features["town"])),
         places=_local_base(args, set(features["town"])),
         lang=args.lang,
@@ -372,17 +416,16 @@ def _check_render_options(args: argparse.Namespace) -> None:
         raise LuodianMapError(f"{args.output}: a .{suffix} file name for --format {args.format}")
 
 
-def _render_print(features: gpd.GeoDataFrame, args: argparse.Namespace) -> None:
+def _render_print(features: gpd.GeoDataFrame, args: argparse.Namespace, output: Path) -> None:
     """A print map (PDF or PNG) of the layers over the towns' offline vector base."""
     from .printmap import read_base, render_print
     from .tiles import tile_source
 
     towns = set(features["town"])
     gazetteers = [p for town, p in _town_gazetteers(args).items() if town in towns]
-    name = "luodian" + (f"_{args.year}" if args.year else "") + ("_public" if args.public else "")
     printed = render_print(
         features,
-        args.output or settings.MAPS / f"{name}.{args.format}",
+        output,
         fmt=args.format,
         base=read_base(gazetteers),
         year=args.year,
@@ -549,11 +592,22 @@ def _add_map_options(parser: argparse.ArgumentParser) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Coverage checks per town; with --strict, missed thresholds fail the run."""
-    from .checks import ChartProcess
+    from .checks import COVERAGE_FILES, ChartProcess
     from .layers import read_layers
+    from .outputs import build_digest
 
-    with ChartProcess() as charts:
-        failures = _write_coverage(args, _run_checks(args, charts, read_layers(args.layers)))
+    # the coverage files of earlier runs are replaced, and the maps keep the digest of the
+    # build whose layers are checked
+    with (
+        _transaction(
+            {"maps": args.maps},
+            replaces=lambda path: path.name in COVERAGE_FILES,
+            build=build_digest(args.layers),
+        ) as staging,
+        ChartProcess() as charts,
+    ):
+        checked = _run_checks(args, charts, read_layers(args.layers))
+        failures = _write_coverage(args, checked, staging)
     for failure in failures:
         print(f"threshold missed: {failure}", file=sys.stderr)
     return 1 if failures and args.strict else 0
@@ -583,7 +637,9 @@ def _run_checks(
     return checked
 
 
-def _write_coverage(args: argparse.Namespace, checked: list[_TownCoverage]) -> list[str]:
+def _write_coverage(
+    args: argparse.Namespace, checked: list[_TownCoverage], staging: Staging
+) -> list[str]:
     """Write each town's coverage; the thresholds it misses."""
     from .checks import failed_thresholds, write_coverage
 
@@ -591,7 +647,7 @@ def _write_coverage(args: argparse.Namespace, checked: list[_TownCoverage]) -> l
     for town, directory, report, config, charts in checked:
         write_coverage(
             report,
-            directory,
+            staging.path(directory),
             self_contained=args.self_contained,
             basemap=args.basemap,
             lang=args.lang,

@@ -233,6 +233,7 @@ def _write_gpkg(tables: dict[str, _Table], path: Path) -> None:
     """One layer per category, each written by GDAL in one go (pyogrio); atomic, and with
     GDAL's timestamps fixed so that a rebuild changes no byte."""
     import pyogrio
+    from pyogrio.errors import DataLayerError, DataSourceError
 
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".gpkg")
     os.close(handle)
@@ -246,6 +247,9 @@ def _write_gpkg(tables: dict[str, _Table], path: Path) -> None:
                 geometry_type="Unknown", promote_to_multi=False,
             )  # fmt: skip
         os.replace(tmp, path)
+    except (DataSourceError, DataLayerError) as error:
+        Path(tmp).unlink(missing_ok=True)  # GDAL says "Failed to commit" for a full disk
+        raise LuodianMapError(f"{path}: cannot be written: {error}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -21,11 +21,12 @@ from .markdown import coverage_markdown
 from .measures import run_checks
 from .process import ChartProcess, chart_input
 from .report import FOLLOW_UP, CoverageReport, failed_thresholds, guess_note
-from .write import CHART_FILES, write_coverage
+from .write import CHART_FILES, COVERAGE_FILES, write_coverage
 
 __all__ = [
     "CHART_FILES",
     "CONFIG_NAME",
+    "COVERAGE_FILES",
     "FOLLOW_UP",
     "ChartProcess",
     "CheckConfig",

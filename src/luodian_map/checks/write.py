@@ -20,6 +20,9 @@ CHART_FILES = {
     "villages": "coverage_villages.svg",
     "reach": "coverage_reach.svg",
 }
+REPORT_FILES = ("coverage.json", "coverage.md", "coverage.html")
+# every file a coverage report may consist of
+COVERAGE_FILES = frozenset((*REPORT_FILES, *CHART_FILES.values()))
 
 
 def write_coverage(
@@ -56,7 +59,8 @@ def write_coverage(
             (directory / name).unlink(missing_ok=True)
     names = {key: CHART_FILES[key] for key in drawn}
     text = json.dumps(report.to_dict(), ensure_ascii=False, indent=1) + "\n"
-    written.append(write_atomic(directory / "coverage.json", text))
-    written.append(write_atomic(directory / "coverage.md", coverage_markdown(report, names)))
-    written.append(write_atomic(directory / "coverage.html", html))
+    json_name, markdown_name, html_name = REPORT_FILES
+    written.append(write_atomic(directory / json_name, text))
+    written.append(write_atomic(directory / markdown_name, coverage_markdown(report, names)))
+    written.append(write_atomic(directory / html_name, html))
     return written
