@@ -828,6 +828,8 @@ def extract_reports(
     ``mapper`` (one job per report, e.g. for a Dask cluster) if given, else by ``workers``
     processes (default: one per CPU) when there are at least ``PARALLEL_FROM`` of them, as
     reports are independent; the first that fails raises its error, as a serial run would.
+    A report whose items are those of another report (the same report in another format
+    or under another name) gives no items, and ``warn`` is told which was read.
     What had to be guessed for a report (no part headings, the year from ``year``) and a
     report without items are passed to ``warn``, one line each; with ``strict`` the first
     of them is an :class:`InputError`.
@@ -855,7 +857,36 @@ def extract_reports(
         if warn:
             for note in notes:
                 warn(note)
-    return [(items, was_cached) for (items, _), was_cached in results]
+    copies = _copies([Path(path) for path in paths], [items for (items, _), _ in results], warn)
+    return [
+        ([] if i in copies else items, cached) for i, ((items, _), cached) in enumerate(results)
+    ]
+
+
+def _copies(
+    paths: list[Path], found: list[list[Item]], warn: Callable[[str], None] | None
+) -> set[int]:
+    """The reports that are a copy of another under another name (a .pdf printed from the
+    .txt): the same items, by name, category and year. Of each set of copies all but the
+    most faithful format (then the first) are dropped, one line to ``warn`` each."""
+    from .report import SAME_REPORT, faithfulness
+
+    groups: dict[frozenset[tuple[str, str, int]], list[int]] = {}
+    for index, items in enumerate(found):
+        if items:
+            key = frozenset((i.name, i.category, i.year) for i in items)
+            groups.setdefault(key, []).append(index)
+    dropped: set[int] = set()
+    for indices in groups.values():
+        kept = min(indices, key=lambda i: (faithfulness(paths[i]), i))
+        for index in sorted(set(indices) - {kept}):
+            dropped.add(index)
+            if warn:
+                warn(
+                    f"{paths[kept]} and {paths[index]} are the same report (the same "
+                    f"{len(found[index])} items); " + SAME_REPORT.format(kept=paths[kept].name)
+                )
+    return dropped
 
 
 def _in_processes(jobs: list[_Job], workers: int) -> list[tuple[list[Item], list[str]]]:
