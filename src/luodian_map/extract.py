@@ -31,7 +31,7 @@ from typing import Any
 from ._process import Mapper, usable_cpus
 from .errors import InputError
 from .model import Item, Quantity
-from .report import Report, Sentence
+from .report import SAME_REPORT, Report, Sentence, faithfulness
 
 CLAUSE_BREAK = re.compile(r"[，；：,;:。！？!?]")
 CHINESE_DIGITS = dict(zip("零一二三四五六七八九", range(10), strict=True)) | {"两": 2}
@@ -244,10 +244,11 @@ class _ClauseReader:
         self._categories: dict[str, tuple[str | None, str | None]] = {}
         self.locative_pattern = re.compile(_alternation(vocabulary.locative_suffixes))
         self.town = town
-        # how far back from a suffix the start of a name may lie: the longest name, and a
-        # boundary word before it ("项目" may be cut off a name, see _rightmost_name)
+        # the longest a candidate may be: a name (or the longest known one) and "项目",
+        # which _name_at may cut off it; its start is looked for no further back than
+        # name_window, which leaves room for the boundary word before it
         self.longest_name = max([MAX_NAME, *map(len, known)]) + len("项目")
-        self.name_window = 2 * self.longest_name  # and room for the boundary word before it
+        self.name_window = 2 * self.longest_name
         # text every aggregate match contains (None: some pattern may match anything)
         texts = [text for _, _, _, text in vocabulary.aggregates]
         self.aggregate_texts = re.compile(_alternation(texts)) if all(texts) else None
@@ -869,8 +870,6 @@ def _copies(
     """The reports that are a copy of another under another name (a .pdf printed from the
     .txt): the same items, by name, category and year. Of each set of copies all but the
     most faithful format (then the first) are dropped, one line to ``warn`` each."""
-    from .report import SAME_REPORT, faithfulness
-
     groups: dict[frozenset[tuple[str, str, int]], list[int]] = {}
     for index, items in enumerate(found):
         if items:
