@@ -965,4 +965,5 @@ def _code_files() -> list[Path]:
     """What extraction depends on besides its inputs."""
     package = Path(__file__).parent
     return [package / "report.py", package / "extract.py", package / "model.py",
-            package / "data" / "vocabulary.toml"]  # fmt: skip
+            package / "data" / "vocabulary.toml",
+            package / "data" / "unicode" / "EquivalentUnifiedIdeograph.txt"]  # fmt: skip
