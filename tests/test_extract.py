@@ -244,7 +244,8 @@ def test_arbitrary_text_never_crashes_extraction(body: str) -> None:
 
 def _corpus(folder: Path) -> list[Path]:
     """Twelve reports, enough for extraction in worker processes: the multi-report set and
-    two gold reports, each under two names (the name is the report id)."""
+    two gold reports, each under two names (the name is the report id). Each is extracted;
+    the second of two copies then gives no items (``extract._copies``)."""
     sources = [*sorted((DATA / "multi").glob("*.txt")), CORPUS[1].path, CORPUS[2].path]
     paths = []
     for copy in ("a", "b"):
@@ -273,6 +274,9 @@ def test_parallel_extraction_gives_the_serial_items_in_order(tmp_path: Path, mon
         [i.to_dict() for i in items] for items, _ in serial
     ]
     assert [cached for _, cached in parallel] == [False] * len(paths)
+    # one file of each text gives items, each other copy none
+    kept = [path.read_bytes() for path, (items, _) in zip(paths, serial, strict=True) if items]
+    assert sorted(kept) == sorted({path.read_bytes() for path in paths})
     assert sorted(p.name for p in (tmp_path / "p").iterdir()) == [f"{p.stem}.json" for p in paths]
     again = extract.extract_reports(paths, gazetteers, cache_dir=tmp_path / "p", workers=2)
     assert pools == [2] and all(cached for _, cached in again)  # the cache answers: no pool
