@@ -244,7 +244,8 @@ def test_arbitrary_text_never_crashes_extraction(body: str) -> None:
 
 def _corpus(folder: Path) -> list[Path]:
     """Twelve reports, enough for extraction in worker processes: the multi-report set and
-    two gold reports, each under two names (the name is the report id)."""
+    two gold reports, each under two names (the name is the report id). Each is extracted;
+    the second of two copies then gives no items (``extract._copies``)."""
     sources = [*sorted((DATA / "multi").glob("*.txt")), CORPUS[1].path, CORPUS[2].path]
     paths = []
     for copy in ("a", "b"):
@@ -273,6 +274,9 @@ def test_parallel_extraction_gives_the_serial_items_in_order(tmp_path: Path, mon
         [i.to_dict() for i in items] for items, _ in serial
     ]
     assert [cached for _, cached in parallel] == [False] * len(paths)
+    # one file of each text gives items, each other copy none
+    kept = [path.read_bytes() for path, (items, _) in zip(paths, serial, strict=True) if items]
+    assert sorted(kept) == sorted({path.read_bytes() for path in paths})
     assert sorted(p.name for p in (tmp_path / "p").iterdir()) == [f"{p.stem}.json" for p in paths]
     again = extract.extract_reports(paths, gazetteers, cache_dir=tmp_path / "p", workers=2)
     assert pools == [2] and all(cached for _, cached in again)  # the cache answers: no pool
@@ -387,3 +391,76 @@ def test_reports_without_parts_or_items_say_so_and_strict_refuses(tmp_path: Path
     assert again == notes
     with pytest.raises(InputError, match=r"news\.txt: no part headings.*\(--strict\)$"):
         extract.extract_reports([summary], {}, cache_dir=tmp_path / "c", strict=True)
+
+
+# Sentences that took minutes (or never ended) before every scan was bounded: N "路" after
+# a verb, N digits without a unit, a list of N distinct roads.
+PATHOLOGICAL = """
+import sys
+from luodian_map.extract import extract_items
+from luodian_map.report import parse_report
+
+kind, n = sys.argv[1], int(sys.argv[2])
+chars = "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉戌亥松柏杨柳桃李梅兰竹菊春夏秋冬金银铜铁"
+k = len(chars)
+body = {
+    "roads": lambda: "新建" + "路" * n,
+    "digits": lambda: "完成" + "1" * n,
+    "list": lambda: "、".join(
+        chars[i % k] + chars[i // k % k] + chars[i // k // k] + "路" for i in range(n)
+    ) + "建成",
+}[kind]()
+report = parse_report(
+    f"某镇政府工作报告\\n一、2024年工作回顾\\n{body}。\\n二、2025年工作安排\\n建设示范路。", "t"
+)
+print(len(extract_items(report)))
+"""
+
+
+@pytest.mark.parametrize(
+    ("kind", "n", "items"),
+    [("roads", 50_000, 1), ("digits", 200_000, 0), ("list", 20_000, 20_000)],
+)
+def test_sentences_that_took_minutes_are_extracted_in_seconds(kind: str, n: int, items: int):
+    """Before: 16,000 × 路 took 14 s and 200,000 digits never ended; 20,000 roads 131 s.
+    A hard limit, ~10× what they take now on a busy machine, not a measure of speed."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", PATHOLOGICAL, kind, str(n)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == items
+
+
+# Pieces of sentences whose every mixture once took quadratic time: suffixes, figures,
+# counts, verbs, enumeration and quotation marks, aggregates' words, no clause break.
+TOKENS = ["路", "村", "公园", "中心", "项目", "一期", "1", "12", "3.5", "二十", "个", "条", "亩",
+          "新建", "完成", "和", "的", "、", "等", "“", "”", "（", "）", " ", "低效用地", "减量化",
+          "积水点", "甲", "乙", "丙", "A", "-"]  # fmt: skip
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(TOKENS), min_size=1, max_size=12))
+def test_extraction_time_grows_linearly_with_the_sentence(tokens: list[str]) -> None:
+    """One sentence of a piece repeated to N and to 4N characters: the CPU time of reading
+    and extracting it may grow 8× (linear is 4×, quadratic 16×), plus 50 ms of noise."""
+    import time
+
+    piece = "".join(tokens)
+
+    def cpu_time(length: int) -> float:
+        text = _report(piece * (length // len(piece) + 1) + "。")
+        best = float("inf")
+        for _ in range(3):
+            start = time.process_time()
+            extract_items(parse_report(text, "t"))
+            best = min(best, time.process_time() - start)
+        return best
+
+    small, large = cpu_time(2_000), cpu_time(8_000)
+    assert large <= 8 * small + 0.05, (piece, small, large)

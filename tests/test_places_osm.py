@@ -19,6 +19,7 @@ import shapely
 
 from fakeoverpass import ELEMENTS, NODES, FakeOverpass, elements, http
 from luodian_map.gazetteer import GEODATA_DIR
+from luodian_map.outputs import LOCK_NAME
 from luodian_map.places.osm import ATTRIBUTION, TAG_RULES, query_tags, read_osm_file
 from luodian_map.places.sources import write_place_file
 from luodian_map.places.town import find_town
@@ -142,8 +143,13 @@ def test_fetched_file_keeps_ids_tags_provenance_and_drops_the_outside(fetched) -
     assert school["properties"]["source_id"] == "way/121"
     town = places["罗店镇"]["properties"]
     assert town["source_id"] == "relation/141" and town["tags"]["admin_level"] == "8"
-    # osmnx left no cache or log folders in the working folder
-    assert sorted(p.name for p in fetched["dir"].iterdir()) == [".cache", "geodata", "layers"]
+    # osmnx left no cache or log folders in the working folder (the build's lock file stays)
+    assert sorted(p.name for p in fetched["dir"].iterdir()) == [
+        ".cache",
+        LOCK_NAME,
+        "geodata",
+        "layers",
+    ]
 
 
 def test_fetching_twice_gives_the_same_bytes(fetched) -> None:

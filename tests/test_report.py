@@ -190,6 +190,92 @@ def test_full_width_copy_normalises_to_the_same_text(shipped: Report) -> None:
     assert parse_report(full_width, shipped.id).text == shipped.text
 
 
+def _unicode_table() -> tuple[dict[str, str], set[str]]:
+    """The shipped Equivalent_Unified_Ideograph table, and the characters it says have none."""
+    from importlib import resources
+
+    table = resources.files("luodian_map").joinpath("data/unicode/EquivalentUnifiedIdeograph.txt")
+    mapped, none = {}, set()
+    for line in table.read_text("utf-8").splitlines():
+        if m := re.match(r"([0-9A-F]{4,6})(?:\.\.([0-9A-F]{4,6}))?\s*;\s*([0-9A-F]{4,6})", line):
+            for code in range(int(m[1], 16), int(m[2] or m[1], 16) + 1):
+                mapped[chr(code)] = chr(int(m[3], 16))
+        elif m := re.match(r"# ([0-9A-F]{4,6}); CJK (?:RADICAL|STROKE)", line):
+            none.add(chr(int(m[1], 16)))
+    return mapped, none
+
+
+def test_radicals_a_pdf_font_gives_read_as_their_ideographs(shipped: Report) -> None:
+    """Chromium prints 民 as ⺠ (U+2EA0, CJK Radicals Supplement), which NFKC keeps."""
+    import unicodedata
+
+    text = parse_report("罗店镇人⺠政府：⻓者⻄侧⼯作", "t", year=2024).text
+    assert text == "罗店镇人民政府：长者西侧工作"
+    printed = RAW.replace("民", "⺠").replace("长", "⻓").replace("工", "⼯")
+    assert parse_report(printed, shipped.id).text == shipped.text
+    assert parse_report(printed, shipped.id).town == "罗店镇"
+    # every radical, stroke and compatibility ideograph becomes a unified ideograph, but
+    # those Unicode gives no equivalent ("⺀")
+    mapped, none = _unicode_table()
+    assert mapped["⺠"] == "民" and len(mapped) > 300
+    blocks = [(0x2E80, 0x2EFF), (0x2F00, 0x2FDF), (0x31C0, 0x31EF), (0xF900, 0xFAFF),
+              (0x2F800, 0x2FA1F)]  # fmt: skip
+    chars = [
+        chr(c) for a, b in blocks for c in range(a, b + 1) if unicodedata.category(chr(c)) != "Cn"
+    ]
+    text = parse_report("".join(chars), "t", year=2024).text
+
+    def unified(c: str) -> bool:  # the unified blocks, and FA0E, FA0F, FA11… in F900–FAFF
+        code = ord(c)
+        in_blocks = 0x3400 <= code <= 0x4DBF or 0x4E00 <= code <= 0x9FFF
+        in_blocks |= 0x20000 <= code <= 0x323AF and not 0x2F800 <= code <= 0x2FA1F
+        return in_blocks or (0xF900 <= code <= 0xFAFF and not unicodedata.decomposition(c))
+
+    left = {c for c in text if not unified(c)}
+    assert left and left <= none
+    assert all(map(unified, mapped.values()))
+
+
+def test_format_characters_and_variation_selectors_are_removed() -> None:
+    """Bidi controls, zero-width and other format characters (category Cf) would end up in
+    names, the CSV and the search box: invisible, but a different name."""
+    import sys
+    import unicodedata
+
+    from luodian_map.extract import extract_items
+
+    hidden = "\u202e\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u202d\u061c\u200e\u200f\u200b\u00ad"
+    body = f"新建罗{hidden[:7]}溪路、美\u2069兰{hidden[7:]}路和葛\U000e0100村。"
+    report = parse_report(
+        f"某镇政府工作报告\n一、2024年工作回顾\n{body}\n二、2025年工作安排\n建设示范路。", "t"
+    )
+    assert {i.name for i in extract_items(report)} >= {"罗溪路", "美兰路"}
+    assert not set(hidden) & set(report.text)
+    format_characters = [
+        chr(c)
+        for c in range(sys.maxunicode + 1)
+        if unicodedata.category(chr(c)) == "Cf" or 0xFE00 <= c <= 0xFE0F or 0xE0100 <= c <= 0xE01EF
+    ]
+    text = "美兰" + "".join(format_characters) + "路"
+    assert parse_report(text, "t", year=2024).text == "美兰路"
+
+
+def test_one_file_per_report_keeps_the_most_faithful_format(tmp_path: Path) -> None:
+    from luodian_map.report import one_file_per_report
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    paths = [a / "r.pdf", a / "r.txt", a / "s.docx", a / "s.PDF", b / "r.docx", a / "t.pdf"]
+    notes: list[str] = []
+    assert one_file_per_report(paths, notes.append) == [a / "r.txt", a / "s.docx", b / "r.docx",
+                                                        a / "t.pdf"]  # fmt: skip
+    assert notes == [
+        f"{a / 'r.txt'} and {a / 'r.pdf'} are one report in two formats; reading only r.txt, "
+        "the most faithful (.txt, then .docx, then .pdf)",
+        f"{a / 's.docx'} and {a / 's.PDF'} are one report in two formats; reading only "
+        "s.docx, the most faithful (.txt, then .docx, then .pdf)",
+    ]
+
+
 def test_docx_paragraphs_and_tables_load_in_order(tmp_path: Path, shipped: Report) -> None:
     from docx import Document
 

@@ -40,7 +40,7 @@ PROG = "luodian-map"
 
 
 def _report_paths(paths: Sequence[Path]) -> list[Path]:
-    """Expand folders to the reports they hold, in name order."""
+    """Expand folders to the reports they hold, in name order, one file per report."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -51,7 +51,11 @@ def _report_paths(paths: Sequence[Path]) -> list[Path]:
             found.append(path)
     if not found:
         raise LuodianMapError(f"{', '.join(map(str, paths))}: no reports (.txt, .docx, .pdf) found")
-    return found
+    from .report import one_file_per_report
+
+    return one_file_per_report(
+        found, lambda note: print(f"{PROG}: warning: {note}", file=sys.stderr)
+    )
 
 
 def _extract(args: argparse.Namespace, mapper: Mapper | None = None) -> list[Item]:

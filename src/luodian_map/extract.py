@@ -8,6 +8,11 @@ no boundary word (verbs, adverbs, prepositions): in Chinese the words around a n
 what delimit it. Enumerations ("年祥路、泽阳路等4条道路") give their members the head's
 category and the stated count; aggregates ("处置564亩低效产业用地") are matched by phrase.
 Names the caller already knows (committee list, gazetteer) are found wherever they occur.
+
+Every scan is linear in the length of the text: a place name is at most ``MAX_NAME``
+characters, so no scan looks further back for the start of one; a clause longer than
+``MAX_CLAUSE`` characters (a list, or not prose at all) is read in pieces cut at an
+enumeration mark; a number is matched from the start of its run of digits only.
 """
 
 from __future__ import annotations
@@ -26,12 +31,22 @@ from typing import Any
 from ._process import Mapper, usable_cpus
 from .errors import InputError
 from .model import Item, Quantity
-from .report import Report, Sentence
+from .report import SAME_REPORT, Report, Sentence, faithfulness
 
 CLAUSE_BREAK = re.compile(r"[，；：,;:。！？!?]")
 CHINESE_DIGITS = dict(zip("零一二三四五六七八九", range(10), strict=True)) | {"两": 2}
-CHINESE_NUMBER = "[零一二两三四五六七八九十百千]+"
+CHINESE_NUMERALS = "零一二两三四五六七八九十百千"
+# A number starts where its run of numerals starts (the lookbehinds): a regex tried at
+# every digit of a long run would take time quadratic in its length.
+CHINESE_NUMBER = f"(?<![{CHINESE_NUMERALS}])[{CHINESE_NUMERALS}]+"
+ARABIC_NUMBER = r"(?<!\d)\d+(?:\.\d+)?"
 CLASSIFIERS = "个|条|处|家|批|所|座|项|块|片"
+# The longest place name (the longest of the gold files has 16 characters): a candidate
+# longer than this, or than the longest known name, is not a name.
+MAX_NAME = 20
+# The longest clause read whole (the longest of the test reports has 89 characters): a
+# longer one is a list, or no prose at all, and is read in pieces of at most this length.
+MAX_CLAUSE = 300
 
 
 # Gazetteer kinds whose places a report may name without a suffix-bearing category.
@@ -75,7 +90,7 @@ def load_vocabulary() -> Vocabulary:
     )
     names, status = raw["names"], raw["status"]
     heads = raw["enumeration_heads"]
-    count = rf"(?:\d+|{CHINESE_NUMBER})"
+    count = rf"(?:(?<!\d)\d+|{CHINESE_NUMBER})"
     return Vocabulary(
         suffixes=raw["suffixes"],
         locative_suffixes=raw["locative_suffixes"],
@@ -106,7 +121,7 @@ def load_vocabulary() -> Vocabulary:
             for a in raw["aggregates"]
         ),
         quantity=re.compile(
-            rf"(?P<num>\d+(?:\.\d+)?|{CHINESE_NUMBER})\s*(?P<mult>万)?多?"
+            rf"(?P<num>{ARABIC_NUMBER}|{CHINESE_NUMBER})\s*(?P<mult>万)?多?"
             rf"(?P<unit>{_alternation(raw['quantities']['units'])})"
         ),
         enumeration=re.compile(
@@ -185,7 +200,7 @@ SEGMENT_BREAK = re.compile(
     r"、|以及|及|与|的|等|和|\[\d+\]|(?<![A-Za-z])\+|\+(?![A-Za-z])|[“”\"'‘’「」《》〈〉—~～/\s]"
     r"|(?<![0-9A-Za-z])-|-(?![0-9A-Za-z])"  # "1-7村", "MLa-07地块" stay whole
 )
-COUNTED = re.compile(rf"(?P<number>\d+(?:\.\d+)?|{CHINESE_NUMBER})\s*(?:{CLASSIFIERS})")
+COUNTED = re.compile(rf"(?P<number>{ARABIC_NUMBER}|{CHINESE_NUMBER})\s*(?:{CLASSIFIERS})")
 CJK = re.compile(r"[一-龥]")
 DECIMAL = re.compile(r"\d+(?:\.\d+)?")
 LISTED_COUNT = re.compile(rf"[等共]?{COUNTED.pattern}")  # "等4个", "共3处"
@@ -229,6 +244,11 @@ class _ClauseReader:
         self._categories: dict[str, tuple[str | None, str | None]] = {}
         self.locative_pattern = re.compile(_alternation(vocabulary.locative_suffixes))
         self.town = town
+        # the longest a candidate may be: a name (or the longest known one) and "项目",
+        # which _name_at may cut off it; its start is looked for no further back than
+        # name_window, which leaves room for the boundary word before it
+        self.longest_name = max([MAX_NAME, *map(len, known)]) + len("项目")
+        self.name_window = 2 * self.longest_name
         # text every aggregate match contains (None: some pattern may match anything)
         texts = [text for _, _, _, text in vocabulary.aggregates]
         self.aggregate_texts = re.compile(_alternation(texts)) if all(texts) else None
@@ -392,59 +412,80 @@ class _ClauseReader:
     def _names_in(self, clause: str, start: int, end: int) -> list[_Mention]:
         """The names in clause[start:end], right to left: each is the longest that ends
         in a suffix and has no boundary word inside."""
-        names = []
-        while end > start and (mention := self._rightmost_name(clause, start, end)):
-            names.append(mention)
-            end = mention.start
-        return names[::-1]
-
-    def _rightmost_name(self, clause: str, start: int, end: int) -> _Mention | None:
         text = clause[start:end]
-        candidates = (
+        spans = (
             {m.span(1) for m in self.suffix_at.finditer(text)}
             | {m.span() for m in self.locative_pattern.finditer(text) if m.start()}
             | {m.span() for m in PHASED.finditer(text) if m.start()}
         )
-        for suffix_start, suffix_end in sorted(candidates, key=lambda s: (-s[1], s[0])):
-            if not self._ends_word(clause, start + suffix_start, start + suffix_end):
+        # last first: the end of the list is the suffix that ends last (the longest of them)
+        candidates = sorted(((start + a, start + b) for a, b in spans), key=lambda s: (s[1], -s[0]))
+        names = []
+        while end > start and (mention := self._rightmost_name(clause, start, end, candidates)):
+            names.append(mention)
+            end = mention.start
+        return names[::-1]
+
+    def _rightmost_name(
+        self, clause: str, start: int, end: int, candidates: list[tuple[int, int]]
+    ) -> _Mention | None:
+        """The name that ends last in clause[start:end]; ``candidates`` are the suffix spans
+        of the segment, the last at the end of the list: those tried are removed, so the
+        names of a segment are found in one pass over its suffixes."""
+        while candidates:
+            suffix_start, suffix_end = candidates.pop()
+            if suffix_end > end:  # inside a name already found
                 continue
-            if self._inside_a_word(text, suffix_start, suffix_end):
-                continue  # "欢迎广大居民": the suffix 大居 starts inside 广大
-            name_start = self._name_start(text, suffix_start)
-            if self._is_title(clause, start + name_start):
-                continue
-            # a count shortly before the name counts it ("5个居民区家门口养老服务站")
-            counts = [*COUNTED.finditer(text, max(0, name_start - 6), suffix_start)]
-            if counts and counts[-1].end() > name_start:
-                name_start = counts[-1].end()
-            if text.endswith("项目", 0, suffix_end) and self._longest_suffix(
-                self.vocab.phase.sub("", text[name_start : suffix_end - 2])
-            ) not in ("", "项目"):
-                suffix_end -= 2  # "梅澜生物医药产业园项目": the park is the place
-            name = text[name_start:suffix_end]
-            category, kind = self._categorise(name)
-            after = COUNTED.match(text, suffix_end)  # "企业技术中心7家", not "盘古路两条断头路"
-            count = (
-                counts[-1]
-                if counts
-                else (after if after and not CJK.match(text, after.end()) else None)
-            )
-            if not category or not self._valid(name, category, counted=count is not None):
-                continue
-            mention = _Mention(name, category, start + name_start, start + suffix_end, kind)
-            if count is None:
-                return mention
-            if category in ("facility", "park"):  # "新建更新7处健身苑": not one place
-                mention.aggregate = True
-                mention.stated_count = int(chinese_number(count["number"]) or 0) or None
+            if mention := self._name_at(clause, start, end, suffix_start, suffix_end):
                 return mention
         return None
 
-    def _inside_a_word(self, text: str, start: int, end: int) -> bool:
-        """Whether the suffix text[start:end] is part of a boundary word: one that starts
-        before it and ends inside it ("广大居民"), or starts with it and goes on
-        ("农田水利")."""
-        words = self.vocab.boundary.finditer(text, max(0, start - 3), end + 4)
+    def _name_at(
+        self, clause: str, start: int, end: int, suffix_start: int, suffix_end: int
+    ) -> _Mention | None:
+        """The name in clause[start:end] that ends in the suffix clause[suffix_start:
+        suffix_end], if it is one; looks back at most ``name_window`` characters."""
+        if not self._ends_word(clause, suffix_start, suffix_end):
+            return None
+        if self._inside_a_word(clause, suffix_start, suffix_end, start, end):
+            return None  # "欢迎广大居民": the suffix 大居 starts inside 广大
+        lead = max(start, suffix_start - self.name_window)
+        name_start = lead + self._name_start(clause[lead:suffix_start], suffix_start - lead)
+        if self._is_title(clause, name_start):
+            return None
+        # a count shortly before the name counts it ("5个居民区家门口养老服务站")
+        counts = [*COUNTED.finditer(clause, max(start, name_start - 6), suffix_start)]
+        if counts and counts[-1].end() > name_start:
+            name_start = counts[-1].end()
+        if suffix_end - name_start > self.longest_name:
+            return None  # too long to be a name, however it is cut
+        if clause.endswith("项目", start, suffix_end) and self._longest_suffix(
+            self.vocab.phase.sub("", clause[name_start : suffix_end - 2])
+        ) not in ("", "项目"):
+            suffix_end -= 2  # "梅澜生物医药产业园项目": the park is the place
+        name = clause[name_start:suffix_end]
+        category, kind = self._categorise(name)
+        after = COUNTED.match(clause, suffix_end, end)  # "企业技术中心7家", not "盘古路两条断头路"
+        count = (
+            counts[-1]
+            if counts
+            else (after if after and not CJK.match(clause, after.end(), end) else None)
+        )
+        if not category or not self._valid(name, category, counted=count is not None):
+            return None
+        mention = _Mention(name, category, name_start, suffix_end, kind)
+        if count is not None and category in ("facility", "park"):  # "新建更新7处健身苑"
+            mention.aggregate = True
+            mention.stated_count = int(chinese_number(count["number"]) or 0) or None
+        elif count is not None:
+            return None
+        return mention
+
+    def _inside_a_word(self, text: str, start: int, end: int, lo: int, hi: int) -> bool:
+        """Whether the suffix text[start:end] is part of a boundary word within text[lo:hi]:
+        one that starts before it and ends inside it ("广大居民"), or starts with it and
+        goes on ("农田水利")."""
+        words = self.vocab.boundary.finditer(text, max(lo, start - 3), min(hi, end + 4))
         return any(
             w.start() < start < w.end() or (w.start() == start < end < w.end()) for w in words
         )
@@ -452,14 +493,13 @@ class _ClauseReader:
     def _ends_word(self, text: str, suffix_start: int, suffix_end: int) -> bool:
         """A one-character suffix ends a name only where the word ends too."""
         suffix = self.vocab.phase.sub("", text[suffix_start:suffix_end])
-        rest = text[suffix_end:]
-        if suffix not in self.vocab.strict_suffixes or not WORD_GOES_ON.match(rest):
+        if suffix not in self.vocab.strict_suffixes or not WORD_GOES_ON.match(text, suffix_end):
             return True
         return bool(
-            self.vocab.boundary.match(rest)
-            or self.vocab.followers.match(rest)
-            or self.suffix_pattern.match(rest)
-            or COUNTED.match(rest)
+            self.vocab.boundary.match(text, suffix_end)
+            or self.vocab.followers.match(text, suffix_end)
+            or self.suffix_pattern.match(text, suffix_end)
+            or COUNTED.match(text, suffix_end)
         )
 
     def _name_start(self, text: str, suffix_start: int) -> int:
@@ -516,7 +556,7 @@ class _ClauseReader:
         bare = self.vocab.phase.sub("", name)
         if name in self.known:
             return True
-        if not 2 <= len(name) <= 20 or name == self.town or self.vocab.generic.search(name):
+        if not 2 <= len(name) <= MAX_NAME or name == self.town or self.vocab.generic.search(name):
             return False
         if counted and category in ("facility", "park"):
             return True
@@ -586,12 +626,29 @@ class _ClauseReader:
 
 
 def _clauses(sentence: Sentence) -> Iterator[tuple[int, str]]:
+    """The clauses of a sentence and their offsets, none longer than ``MAX_CLAUSE``."""
     start = 0
     for match in CLAUSE_BREAK.finditer(sentence.text):
-        yield start, sentence.text[start : match.start()]
+        yield from _pieces(start, sentence.text[start : match.start()])
         start = match.end()
     if start < len(sentence.text):
-        yield start, sentence.text[start:]
+        yield from _pieces(start, sentence.text[start:])
+
+
+def _pieces(offset: int, clause: str) -> Iterator[tuple[int, str]]:
+    """A clause in pieces of at most ``MAX_CLAUSE`` characters, each cut after the last
+    "、" (else the last enumeration mark) that leaves it longer than a name; a clause with
+    neither is cut at the limit."""
+    start = 0
+    while len(clause) - start > MAX_CLAUSE:
+        limit = start + MAX_CLAUSE
+        cut = clause.rfind("、", start + MAX_NAME, limit) + 1
+        if not cut:
+            marks = [m.end() for m in SEGMENT_BREAK.finditer(clause, start + MAX_NAME, limit)]
+            cut = marks[-1] if marks else limit
+        yield offset + start, clause[start:cut]
+        start = cut
+    yield offset + start, clause[start:]
 
 
 def _status(vocab: Vocabulary, part: str, clause: str, mention: _Mention) -> str:
@@ -772,6 +829,8 @@ def extract_reports(
     ``mapper`` (one job per report, e.g. for a Dask cluster) if given, else by ``workers``
     processes (default: one per CPU) when there are at least ``PARALLEL_FROM`` of them, as
     reports are independent; the first that fails raises its error, as a serial run would.
+    A report whose items are those of another report (the same report in another format
+    or under another name) gives no items, and ``warn`` is told which was read.
     What had to be guessed for a report (no part headings, the year from ``year``) and a
     report without items are passed to ``warn``, one line each; with ``strict`` the first
     of them is an :class:`InputError`.
@@ -799,7 +858,34 @@ def extract_reports(
         if warn:
             for note in notes:
                 warn(note)
-    return [(items, was_cached) for (items, _), was_cached in results]
+    copies = _copies([Path(path) for path in paths], [items for (items, _), _ in results], warn)
+    return [
+        ([] if i in copies else items, cached) for i, ((items, _), cached) in enumerate(results)
+    ]
+
+
+def _copies(
+    paths: list[Path], found: list[list[Item]], warn: Callable[[str], None] | None
+) -> set[int]:
+    """The reports that are a copy of another under another name (a .pdf printed from the
+    .txt): the same items, by name, category and year. Of each set of copies all but the
+    most faithful format (then the first) are dropped, one line to ``warn`` each."""
+    groups: dict[frozenset[tuple[str, str, int]], list[int]] = {}
+    for index, items in enumerate(found):
+        if items:
+            key = frozenset((i.name, i.category, i.year) for i in items)
+            groups.setdefault(key, []).append(index)
+    dropped: set[int] = set()
+    for indices in groups.values():
+        kept = min(indices, key=lambda i: (faithfulness(paths[i]), i))
+        for index in sorted(set(indices) - {kept}):
+            dropped.add(index)
+            if warn:
+                warn(
+                    f"{paths[kept]} and {paths[index]} are the same report (the same "
+                    f"{len(found[index])} items); " + SAME_REPORT.format(kept=paths[kept].name)
+                )
+    return dropped
 
 
 def _in_processes(jobs: list[_Job], workers: int) -> list[tuple[list[Item], list[str]]]:
@@ -879,4 +965,5 @@ def _code_files() -> list[Path]:
     """What extraction depends on besides its inputs."""
     package = Path(__file__).parent
     return [package / "report.py", package / "extract.py", package / "model.py",
-            package / "data" / "vocabulary.toml"]  # fmt: skip
+            package / "data" / "vocabulary.toml",
+            package / "data" / "unicode" / "EquivalentUnifiedIdeograph.txt"]  # fmt: skip

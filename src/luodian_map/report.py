@@ -14,8 +14,15 @@ Decoding (``.txt``)
     than read as GB18030 mojibake.
 
 Normalisation (``Report.text``)
+    - Format characters (Unicode category Cf: zero-width spaces and joiners, soft hyphens,
+      bidi marks, embeddings, overrides and isolates, the BOM, tag characters) and
+      variation selectors are removed: they are invisible, and inside a name they would
+      keep it from matching itself, or turn its letters round on a screen.
     - NFKC, so full-width digits and letters become ASCII ("２０２５" → "2025") and the
-      Kangxi radicals some PDF fonts produce become ordinary characters. Circled numbers
+      Kangxi radicals and compatibility ideographs some PDF fonts produce become
+      ordinary characters; then the CJK radicals and strokes NFKC leaves ("人⺠政府" from
+      a PDF printed by Chromium) become the unified ideograph Unicode names as their
+      equivalent (``data/unicode/EquivalentUnifiedIdeograph.txt``). Circled numbers
       (①), superscripts (m²), squared units (㎡) and "…" stay as written: NFKC would merge
       them into neighbouring digits.
     - Punctuation has one canonical set: the full-width Chinese forms ，：；！？（）“”‘’, with
@@ -84,6 +91,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -173,6 +182,41 @@ def parse_report(
 
 
 # --------------------------------------------------------------------------- reading
+
+
+def faithfulness(path: Path) -> int:
+    """How faithful the text read from a report file is, best (0) first: a .txt is read as
+    written, a .docx keeps its paragraphs, a .pdf's text is rebuilt from its layout (line
+    breaks, running headers, radicals from its fonts)."""
+    suffixes = list(_READERS)
+    suffix = path.suffix.lower()
+    return suffixes.index(suffix) if suffix in suffixes else len(suffixes)
+
+
+SAME_REPORT = "reading only {kept}, the most faithful (.txt, then .docx, then .pdf)"
+
+
+def one_file_per_report(paths: list[Path], warn: Callable[[str], None] | None = None) -> list[Path]:
+    """``paths`` without the other formats of one report: of "a.txt", "a.docx" and "a.pdf"
+    in one folder only the most faithful (:func:`faithfulness`) is kept, in its place,
+    and ``warn`` is told in one line naming both. Reading both would give every item
+    twice (and the two would share one report id)."""
+    best: dict[tuple[Path, str], Path] = {}
+    for path in paths:
+        key = (path.parent, path.stem)
+        if key not in best or faithfulness(path) < faithfulness(best[key]):
+            best[key] = path
+    kept = []
+    for path in paths:
+        chosen = best[(path.parent, path.stem)]
+        if path == chosen:
+            kept.append(path)
+        elif warn:
+            warn(
+                f"{chosen} and {path} are one report in two formats; "
+                + SAME_REPORT.format(kept=chosen.name)
+            )
+    return kept
 
 
 def _one_line(exc: BaseException) -> str:
@@ -295,8 +339,14 @@ _READERS: dict[str, Callable[[bytes, str], str]] = {
 # --------------------------------------------------------------------- normalisation
 
 _LINE_BREAKS = {"\r": "\n", "\f": "\n", "\v": "\n", "\x85": "\n", "\u2028": "\n", "\u2029": "\n"}
+# Controls other than line breaks and tabs, format characters (category Cf), variation
+# selectors and lone surrogates.
 _INVISIBLE = re.compile(
-    "[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u00ad\u200b-\u200f\u2060-\u2064\ufeff\ud800-\udfff]"
+    "[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f"
+    "\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"
+    "\ud800-\udfff\ufe00-\ufe0f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+    "\U000e0100-\U000e01ef]"
 )
 # Kept out of NFKC: it would turn "①3个" into "13个" and "m²" into "m2".
 _NFKC_KEEP = re.compile(
@@ -331,7 +381,29 @@ def _clean(raw: str) -> str:
     text = "".join(
         unicodedata.normalize("NFKC", p) if i % 2 == 0 else p for i, p in enumerate(pieces)
     )
-    return _replace_all(text, _QUOTE_FORMS).replace("**", "")
+    return _replace_all(_fold_radicals(text), _QUOTE_FORMS).replace("**", "")
+
+
+def _fold_radicals(text: str) -> str:
+    """CJK radicals and strokes as the unified ideographs Unicode names as their
+    equivalents ("⺠" → "民"); those without one stay."""
+    pattern, unified = _radicals()
+    return pattern.sub(lambda m: unified[m.group()], text)
+
+
+@cache
+def _radicals() -> tuple[re.Pattern[str], dict[str, str]]:
+    """The Equivalent_Unified_Ideograph property of the Unicode Character Database: one
+    pattern matching every character it maps, and the mapping."""
+    table = resources.files("luodian_map").joinpath("data/unicode/EquivalentUnifiedIdeograph.txt")
+    unified: dict[str, str] = {}
+    for line in table.read_text("utf-8").splitlines():
+        fields = line.split("#", 1)[0].split(";")
+        if len(fields) == 2:
+            first, _, last = fields[0].strip().partition("..")
+            for code in range(int(first, 16), int(last or first, 16) + 1):
+                unified[chr(code)] = chr(int(fields[1], 16))
+    return re.compile("[" + "".join(map(re.escape, unified)) + "]"), unified
 
 
 def _replace_all(text: str, forms: dict[str, str]) -> str:
