@@ -803,12 +803,12 @@ def extract_reports(
 
 
 def _in_processes(jobs: list[_Job], workers: int) -> list[tuple[list[Item], list[str]]]:
-    from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
+    from ._process import tied_pool
     from .errors import LuodianMapError
 
-    executor = ProcessPoolExecutor(max_workers=workers)
+    executor = tied_pool(workers, "spawn")  # no fork of a threaded process (ChartProcess)
     try:
         # small chunks: reports differ in length, and the results come back in order
         return list(executor.map(_extract_and_store, jobs, chunksize=4))
