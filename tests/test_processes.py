@@ -24,6 +24,7 @@ import psutil
 import pytest
 
 from luodian_map._process import usable_cpus
+from luodian_map.extract import PARALLEL_FROM
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = "LUODIAN_MAP_TEST_BUILD"
@@ -137,6 +138,11 @@ def _writes_gpkg_in_fork(build: Build) -> bool:
     return forked and any(build.project.rglob(".luodian.gpkg.*"))
 
 
+def _has_extracted_one_of_many(build: Build) -> bool:
+    """The extraction workers are running: one report of many is extracted and cached."""
+    return any(build.project.glob(".cache/items/*.json"))
+
+
 def _has_written_a_map(build: Build) -> bool:
     """Near the end: a map page is written, the charts and coverage come next."""
     return any(build.project.rglob("luodian.html"))
@@ -157,6 +163,7 @@ def _cmdline(process: psutil.Process) -> str:
 MOMENTS = {
     "chart process started": ((), _has_chart_process),
     "GeoPackage written by the forked writer": ((), _writes_gpkg_in_fork),
+    "extraction workers running": (("many",), _has_extracted_one_of_many),
     "a map written": ((), _has_written_a_map),
     "Dask workers running": (("--scheduler", "local"), _has_extracted_on_dask),
 }
@@ -169,6 +176,11 @@ def test_a_killed_build_leaves_no_process_and_changes_nothing_after(
     if moment == "chart process started" and usable_cpus() < 2:
         pytest.skip("the charts are drawn in the build's own process on one CPU")
     options, reached = MOMENTS[moment]
+    if "many" in options:  # enough reports to be extracted by a pool of processes
+        report = next((project / "geodata" / "reports").iterdir())
+        (project / "many").mkdir()
+        for i in range(PARALLEL_FROM + 4):
+            shutil.copy(report, project / "many" / f"{i:02d}_{report.name}")
     build = Build(project, *options)
     try:
         build.kill_when(reached)
