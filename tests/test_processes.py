@@ -10,6 +10,7 @@ inherits; it kills the build with SIGKILL at one moment of the build, seen from 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -198,3 +199,38 @@ def test_a_killed_build_leaves_no_process_and_changes_nothing_after(
     finally:
         for process in build.survivors():  # a failed test leaves nothing running
             process.kill()
+
+
+ORPHAN = """
+import os, sys, time
+from pathlib import Path
+from luodian_map._process import die_with_parent
+
+parent = os.getpid()
+if os.fork() == 0:
+    if sys.argv[2] == "orphan":
+        while os.getppid() == parent:  # until the parent below has ended
+            time.sleep(0.01)
+    Path(sys.argv[1], "pid").write_text(str(os.getpid()))
+    die_with_parent(parent)
+    Path(sys.argv[1], "ran").write_text("")
+    os._exit(0)
+if sys.argv[2] == "parent alive":
+    os.wait()
+"""
+
+
+@pytest.mark.parametrize("case", ["orphan", "parent alive"])
+def test_a_child_whose_parent_ended_before_it_was_tied_does_nothing(
+    tmp_path: Path, case: str
+) -> None:
+    """The race of ``PR_SET_PDEATHSIG``: a parent that ends before its child sets it."""
+    subprocess.run([sys.executable, "-c", ORPHAN, str(tmp_path), case], check=True, timeout=60)
+    deadline = time.monotonic() + GRACE_S
+    while not (tmp_path / "pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with contextlib.suppress(psutil.NoSuchProcess, ValueError):
+        child = psutil.Process(int((tmp_path / "pid").read_text()))
+        with contextlib.suppress(psutil.TimeoutExpired):
+            child.wait(GRACE_S)
+    assert (tmp_path / "ran").exists() == (case == "parent alive")

@@ -3,15 +3,15 @@ to the process that started them."""
 
 from __future__ import annotations
 
-import ctypes
 import importlib
-import multiprocessing
 import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # loaded by the functions that need them: this module is imported early
+    from concurrent.futures import ProcessPoolExecutor
 
 # Maps a module-level function over a list of arguments, results in the same order: how a
 # stage hands its independent tasks to a cluster (``distributed.cluster_mapper``).
@@ -49,6 +49,8 @@ def die_with_parent(parent: int) -> None:
     """
     if not CAN_TIE:
         return
+    import ctypes
+
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
         error = ctypes.get_errno()
@@ -62,6 +64,9 @@ def tied_pool(workers: int, method: str) -> ProcessPoolExecutor:
     those whose workers are children of this process), which end when this process ends,
     however it ends (on Linux: :func:`die_with_parent`). Submit its first task from a
     thread that outlives the pool (the main thread)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     return ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context(method),
