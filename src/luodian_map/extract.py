@@ -889,12 +889,14 @@ def _copies(
 
 
 def _in_processes(jobs: list[_Job], workers: int) -> list[tuple[list[Item], list[str]]]:
-    from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
+    from ._process import CAN_TIE, tied_pool
     from .errors import LuodianMapError
 
-    executor = ProcessPoolExecutor(max_workers=workers)
+    # fork where its workers can be tied to this process: half the time of spawn, which
+    # imports everything again in each worker (benchmarks/processes.py)
+    executor = tied_pool(workers, "fork" if CAN_TIE else "spawn")
     try:
         # small chunks: reports differ in length, and the results come back in order
         return list(executor.map(_extract_and_store, jobs, chunksize=4))

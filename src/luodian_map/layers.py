@@ -25,6 +25,7 @@ import pandas as pd
 import shapely
 
 from ._io import write_atomic
+from ._process import CAN_TIE, die_with_parent
 from .categories import CATEGORIES
 from .errors import LuodianMapError
 
@@ -332,19 +333,24 @@ BACKGROUND_GPKG_FROM = 10_000
 
 
 def _can_fork() -> bool:
+    """Fork only where the forked process can be tied to this one (it must not outlive it,
+    nor rename a GeoPackage into place after this process was killed)."""
     import multiprocessing
 
-    return "fork" in multiprocessing.get_all_start_methods()
+    return CAN_TIE and "fork" in multiprocessing.get_all_start_methods()
 
 
 def _in_forked_process(target: Callable[..., None], *args: Any) -> Callable[[], None]:
     """Start ``target(*args)`` in a forked copy of this process (the arguments are shared,
-    not pickled); the returned function waits for it and raises its error, if any."""
+    not pickled), which is killed when this process ends, even by SIGKILL (see
+    :func:`~luodian_map._process.die_with_parent`); the returned function waits for it and
+    raises its error, if any."""
     import multiprocessing
 
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_report_to, args=(sender, target, *args), daemon=True)
+    child_args = (os.getpid(), sender, target, *args)
+    process = context.Process(target=_report_to, args=child_args, daemon=True)
     process.start()
     sender.close()
 
@@ -365,8 +371,10 @@ def _in_forked_process(target: Callable[..., None], *args: Any) -> Callable[[], 
     return finish
 
 
-def _report_to(sender: Any, target: Callable[..., None], *args: Any) -> None:
-    """Run ``target`` and send None, or the error it raised, to the parent."""
+def _report_to(parent: int, sender: Any, target: Callable[..., None], *args: Any) -> None:
+    """Run ``target`` and send None, or the error it raised, to the parent: the process
+    ``parent``, with which this one dies."""
+    die_with_parent(parent)
     try:
         target(*args)
     except BaseException as error:  # the parent re-raises it

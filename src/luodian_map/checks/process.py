@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import typing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -12,7 +11,7 @@ from typing import cast
 
 import shapely
 
-from .._process import call, usable_cpus
+from .._process import call, tied_pool, usable_cpus
 from .report import CoverageReport
 
 if typing.TYPE_CHECKING:
@@ -47,7 +46,8 @@ class ChartProcess:
     """Draws the charts in a second process, started on entry, so that importing matplotlib
     and drawing overlap the caller's work (extraction, maps). ``parallel`` defaults to
     whether this process may use more than one core; without it, the charts are drawn
-    here when asked for."""
+    here when asked for. The process ends with this one, even when this one is killed
+    (:func:`~luodian_map._process.tied_pool`): enter from the main thread."""
 
     def __init__(self, parallel: bool | None = None) -> None:
         self._parallel = usable_cpus() > 1 if parallel is None else parallel
@@ -55,8 +55,7 @@ class ChartProcess:
 
     def __enter__(self) -> ChartProcess:
         if self._parallel:
-            context = multiprocessing.get_context("spawn")  # no fork of a threaded process
-            self._pool = ProcessPoolExecutor(1, mp_context=context)
+            self._pool = tied_pool(1, "spawn")  # no fork of a threaded process
             self._pool.submit(call, _CHARTS, "warm_up")  # start the process and imports now
         return self
 
