@@ -47,6 +47,10 @@ MAX_NAME = 20
 # The longest clause read whole (the longest of the test reports has 89 characters): a
 # longer one is a list, or no prose at all, and is read in pieces of at most this length.
 MAX_CLAUSE = 300
+# The longest quote an item carries (the longest sentence of the test reports has 260
+# characters): of a longer sentence, the part around the mention, so that a list of
+# thousands of names does not copy the whole list into each of its items.
+MAX_QUOTE = 300
 
 
 # Gazetteer kinds whose places a report may name without a suffix-bearing category.
@@ -713,6 +717,16 @@ def _canonical(name: str, known: dict[str, str]) -> str:
     return min([name, *close])
 
 
+def _quote(sentence: str, start: int, end: int) -> str:
+    """``sentence``, or its :data:`MAX_QUOTE` characters around ``start:end``, with "…"
+    where it was cut."""
+    if len(sentence) <= MAX_QUOTE:
+        return sentence
+    left = max(0, min(start - (MAX_QUOTE - (end - start)) // 2, len(sentence) - MAX_QUOTE))
+    right = left + max(MAX_QUOTE, end - start)
+    return ("…" if left else "") + sentence[left:right] + ("…" if right < len(sentence) else "")
+
+
 def extract_items(report: Report, *, known_places: dict[str, str] | None = None) -> list[Item]:
     """Every spatial item of ``report``, one per (name, category, year), in text order.
 
@@ -750,7 +764,9 @@ def extract_items(report: Report, *, known_places: dict[str, str] | None = None)
                     report=report.id,
                     part=sentence.part,
                     section=" / ".join(sentence.section),
-                    quote=sentence.text,
+                    quote=_quote(
+                        sentence.text, clause_start + mention.start, clause_start + mention.end
+                    ),
                     span=(offset + mention.start, offset + mention.end),
                     quantities=list(quantities),
                     kind=mention.kind,
