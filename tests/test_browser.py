@@ -1060,11 +1060,14 @@ def _view(page) -> list[float]:
         ("%E0=1&status=%zz", {}),
         ("year=%&cat=road,park", {"cat": ["road", "park"]}),
         ("cat=road,%E0%A4%A&year=2025&approx=%", {"year": [2025]}),
+        # a link to another map's years or categories: none known here, the default
+        ("year=2031&cat=nosuch", {}),
+        ("year=2031,2025&cat=road,nosuch", {"year": [2025], "cat": ["road"]}),
     ],
 )
 def test_malformed_hash_keeps_the_default_of_its_key(open_map, maps, hash_, applied):
-    """A hash cut short or typed by hand (a malformed % escape): that key keeps its default,
-    the others apply, and the page comes up whole (no URIError stopping its start)."""
+    """A hash cut short or typed by hand (a malformed % escape), or naming only what this
+    map lacks: that key keeps its default, the others apply, and the page comes up whole (no URIError stopping its start)."""
     fitted, default_log = open_map(maps["default"])
     view = _view(fitted)
     all_boxes = _filter_boxes(fitted)

@@ -102,8 +102,9 @@
     }
   }
 
-  /* The filter a hash asks for. Each key on its own: one with a malformed escape keeps its
-   * default (all), the others still apply. Values are split before they are decoded, as
+  /* The filter a hash asks for. Each key on its own: one with a malformed escape, or naming
+   * only options this map lacks (a link to another year's map), keeps its default (all),
+   * the others still apply. Values are split before they are decoded, as
    * stateToHash encodes them one by one. */
   function parseHash(app, hash) {
     var state = { year: null, cat: null, status: null, follow: null, approx: true };
@@ -116,7 +117,10 @@
       if (GROUPS.indexOf(key) === -1) return;
       var values = (raw === "" ? [] : raw.split(",")).map(decoded);
       if (values.indexOf(null) !== -1) return;
-      state[key] = key === "year" ? values.map(Number) : values;
+      var options = app.options[key].map(String);
+      var known = values.filter(function (v) { return options.indexOf(v) !== -1; });
+      if (values.length && !known.length) return;  // only options this map lacks: default
+      state[key] = key === "year" ? known.map(Number) : known;
     });
     return state;
   }
