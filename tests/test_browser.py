@@ -1067,7 +1067,8 @@ def _view(page) -> list[float]:
 )
 def test_malformed_hash_keeps_the_default_of_its_key(open_map, maps, hash_, applied):
     """A hash cut short or typed by hand (a malformed % escape), or naming only what this
-    map lacks: that key keeps its default, the others apply, and the page comes up whole (no URIError stopping its start)."""
+    map lacks: that key keeps its default, the others apply, and the page comes up whole
+    (no URIError stopping its start)."""
     fitted, default_log = open_map(maps["default"])
     view = _view(fitted)
     all_boxes = _filter_boxes(fitted)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from clirun import run_cli as run
 from luodian_map.categories import PUBLIC_PRECISIONS
 from luodian_map.gazetteer import GEODATA_DIR
 from luodian_map.layers import read_layers
@@ -18,16 +17,6 @@ from luodian_map.report import load_report
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "geodata" / "reports" / "luodian_2024_work_report.txt"
-
-
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "luodian_map.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def is_subsequence(short: str, long: str) -> bool:

@@ -8,12 +8,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from chromium import CHROMIUM, CHROMIUM_ARGS
+from clirun import run_cli as run
 from luodian_map.extract import extract_items
 from luodian_map.report import load_report
 
@@ -56,15 +56,6 @@ def test_a_report_printed_to_pdf_by_chromium_reads_as_its_text(printed: Path) ->
     assert report.town == "罗店镇"  # from "罗店镇人⺠政府", as the PDF writes it
     assert not [c for c in report.text if "\u2e80" <= c <= "\u2fdf"]  # radicals folded
     assert _keys(extract_items(report)) == _keys(extract_items(load_report(REPORT)))
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "luodian_map.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def _extract_folder(folder: Path) -> tuple[list[dict], list[str]]:

@@ -21,6 +21,7 @@ import shapely
 from pypdf import PdfWriter
 from pyproj import Transformer
 
+from clirun import run_cli as run
 from luodian_map import crs
 from luodian_map.layers import CSV_NAME, read_layers
 
@@ -29,19 +30,6 @@ REPORT = ROOT / "geodata" / "reports" / "luodian_2024_work_report.txt"
 # A place inside 罗店镇 (WGS-84), where an override may go.
 LON, LAT = 121.361, 31.402
 ROAD = "年祥路"  # a name the shipped report writes
-
-
-def run(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "luodian_map.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
 
 
 def one_error(result: subprocess.CompletedProcess[str], progress: int = 0) -> str:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point, Polygon
 
+from clirun import run_cli as run
 from luodian_map import crs
 from luodian_map.errors import InputError
 from luodian_map.gazetteer import GEODATA_DIR
@@ -61,16 +60,6 @@ def geodata(tmp_path: Path) -> Path:
 @pytest.fixture
 def area(geodata: Path):
     return find_town(geodata)
-
-
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "luodian_map.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def max_error_m(got: shapely.Geometry, truth: shapely.Geometry) -> float:

@@ -9,7 +9,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import geopandas as gpd
 import pytest
 import shapely
 
+from clirun import run_cli
 from fakeoverpass import ELEMENTS, NODES, FakeOverpass, elements, http
 from luodian_map.gazetteer import GEODATA_DIR
 from luodian_map.outputs import LOCK_NAME
@@ -39,14 +39,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH}
     for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy"):
         env.pop(name, None)
-    return subprocess.run(
-        [sys.executable, "-m", "luodian_map.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return run_cli(*args, cwd=cwd, env=env)
 
 
 def project(tmp: Path) -> Path:

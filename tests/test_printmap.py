@@ -11,8 +11,6 @@ import io
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +18,7 @@ import pypdf
 import pytest
 from PIL import Image
 
+from clirun import run_cli as run
 from luodian_map import charts
 from luodian_map.categories import CATEGORIES, PUBLIC_PRECISIONS
 from luodian_map.errors import LuodianMapError
@@ -36,16 +35,6 @@ pytestmark = pytest.mark.skipif(
     cjk_font() is None and not os.environ.get("CI"),
     reason="needs a CJK font (Debian fonts-noto-cjk)",
 )
-
-
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "luodian_map.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def _overrides() -> dict:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from clirun import run_cli
 from luodian_map.gazetteer import GEODATA_DIR, PACKAGED_TOWNS, town_gazetteers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,14 +26,8 @@ REPORT = ROOT / "geodata" / "reports" / "luodian_2024_work_report.txt"
 
 def run(*args: str, cwd: Path, path: Path) -> subprocess.CompletedProcess[str]:
     """The CLI in ``cwd`` with only ``path`` (and the environment's packages) importable."""
-    return subprocess.run(
-        [sys.executable, "-m", "luodian_map.cli", *args],
-        cwd=cwd,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(path), "HOME": str(cwd)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(path), "HOME": str(cwd)}
+    return run_cli(*args, cwd=cwd, env=env)
 
 
 def located(stderr: str) -> int:
