@@ -200,3 +200,28 @@ def test_the_cache_answers_a_second_run_without_the_server(project) -> None:
 )
 def test_a_poi_must_bear_the_reports_name(report, poi, same) -> None:
     assert same_place_name(report, poi) is same
+
+
+def test_a_poisoned_cache_is_asked_again_and_said_once(project, fake) -> None:
+    """A cached answer moved to Beijing is not trusted by a fetch either: the POI is asked
+    again, lands at the server's place, and one warning line says so."""
+    import sqlite3
+
+    fake.script("罗店医院", answer(gcj(*HOSPITAL, "罗店医院")))
+    assert fetch(project, "amap", f"http://{fake.domain}").returncode == 0
+    asked = len(fake.requests_for("amap_poi"))
+    with sqlite3.connect(project / ".cache" / "geocode.sqlite") as db:
+        poisoned = db.execute(
+            "UPDATE answers SET lon = ?, lat = ? WHERE found = 1", BEIJING
+        ).rowcount
+    assert poisoned == 1
+    again = fetch(project, "amap", f"http://{fake.domain}")
+    assert again.returncode == 0, again.stderr
+    warnings = [line for line in again.stderr.splitlines() if "warning" in line]
+    assert warnings == [
+        "luodian-map: warning: 1 answers in .cache/geocode.sqlite could not be trusted "
+        "(unreadable, or outside the district); they were asked again"
+    ]
+    assert len(fake.requests_for("amap_poi")) == asked + 1
+    rows, _ = places_of(project, "amap")
+    assert metres(rows["罗店医院"]["geometry"], *HOSPITAL) < 0.5

@@ -275,6 +275,15 @@ class GeocodeCache:
         return count
 
     def close(self) -> None:
+        """Close the file; say how many stored answers were not trusted, if any."""
+        if self.rejected:
+            logger.warning(
+                "%d answers in %s could not be trusted (unreadable, or outside the district); "
+                "they were asked again",
+                self.rejected,
+                self.path,
+            )
+            self._rejected.clear()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
