@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -210,12 +211,6 @@ class _OnlineFactory:
     def close(self) -> None:
         for geocoder in self._geocoders.values():
             geocoder.close()
-        if self.cache.rejected:
-            print(
-                f"{PROG}: warning: {self.cache.rejected} answers in {self.cache.path} could "
-                "not be trusted (unreadable, or outside the district); they were asked again",
-                file=sys.stderr,
-            )
         self.cache.close()
 
 
@@ -286,6 +281,12 @@ def _outline(args: argparse.Namespace, towns: Iterable[str | None]) -> gpd.GeoDa
     return gpd.GeoDataFrame(gpd.pd.concat(frames, ignore_index=True), crs="EPSG:4326")
 
 
+@functools.cache
+def _say_once(message: str) -> None:
+    """Print ``message`` once per run, however many maps (main, per year, coverage) ask."""
+    print(message, file=sys.stderr)
+
+
 def _local_base(args: argparse.Namespace, towns: Iterable[str | None]) -> gpd.GeoDataFrame | None:
     """With ``--basemap local``: the place files of the towns on the map, else None."""
     if args.basemap != "local":
@@ -301,10 +302,9 @@ def _local_base(args: argparse.Namespace, towns: Iterable[str | None]) -> gpd.Ge
     ]
     frames = [f for f in frames if len(f)]
     if not frames:
-        print(
+        _say_once(
             "no place files for --basemap local: the map has no base "
-            "(luodian-map places fetch --source osm makes one)",
-            file=sys.stderr,
+            "(luodian-map places fetch --source osm makes one)"
         )
         return None
     return gpd.GeoDataFrame(gpd.pd.concat(frames, ignore_index=True), crs="EPSG:4326")
