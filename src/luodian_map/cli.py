@@ -961,6 +961,7 @@ def _escape_unencodable() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _escape_unencodable()
+    _say_once.cache_clear()  # once per run, also when a program calls main() again
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "export" and not (args.postgis or args.geoparquet):
