@@ -235,6 +235,22 @@ def click_until(page, target, selector: str, tries: int = 3):
     raise AssertionError("unreachable")
 
 
+def wait_map_still(page) -> None:
+    """Until the map has not moved for 300 ms (a pan, or a popup's auto-pan, has ended), at
+    most 5 s: a click that lands while the map still moves may be lost on a busy machine."""
+    page.evaluate(
+        """() => new Promise(done => {
+            const map = window.luodianMap.map;
+            let timer = null;
+            const finish = () => { map.off("move", later); clearTimeout(timer); done(); };
+            const later = () => { clearTimeout(timer); timer = setTimeout(finish, 300); };
+            map.on("move", later);
+            later();
+            setTimeout(finish, 5000);
+        })"""
+    )
+
+
 def hash_of(page) -> str:
     return page.evaluate("location.hash")
 
@@ -675,6 +691,7 @@ def test_timeline_in_popup_stays_text(open_map, maps):
     # another long quote is clamped, the full text on demand
     long_quote = items[1].query_selector(".lm-tl-quote")
     assert "lm-clamped" in long_quote.get_attribute("class")
+    wait_map_still(page)  # the popup's auto-pan: a click meanwhile could land on the map
     items[1].query_selector(".lm-more").click()
     assert "lm-clamped" not in long_quote.get_attribute("class")
     assert items[1].query_selector(".lm-more").text_content() == "收起"
@@ -694,9 +711,13 @@ def test_timeline_in_popup_stays_text(open_map, maps):
     relation = phase.query_selector(".lm-relations")
     assert relation.text_content() == "属于美兰湖公园"
     assert "待回顾" in phase.query_selector(".lm-follow").text_content()
-    relation.query_selector(".lm-link").click()
+    wait_map_still(page)  # the popup's auto-pan
     # the parent's feature of the latest year shown (it has none in 2025)
-    parent = page.wait_for_selector(".lm-popup-body[data-feature-id='park-0031']")
+    parent = click_until(
+        page,
+        relation.query_selector(".lm-link"),
+        ".lm-popup-body[data-feature-id='park-0031']",
+    )
     assert "分期美兰湖公园二期" in parent.query_selector(".lm-relations").text_content()
     assert_clean(log)
 
@@ -801,9 +822,11 @@ def test_town_level_items_form_one_counted_marker(open_map, maps):
     assert sorted(ids) == want
     assert "镇级汇总" in listed.query_selector(".lm-popup-name").text_content()
     screenshot(page, "town_group.png")
+    wait_map_still(page)
     page.click(".lm-group-item[data-feature-id='road-0005']")
     item = page.wait_for_selector(".lm-popup-body[data-feature-id='road-0005']")
     assert "承诺已兑现" in item.text_content()
+    wait_map_still(page)
     item.query_selector(".lm-back").click()
     page.wait_for_selector(".lm-group-body")
     # search finds a grouped item and opens its popup
