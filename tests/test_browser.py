@@ -85,6 +85,7 @@ def maps(tmp_path_factory, web_assets):
         "gaode": {"basemap": "gaode"},
         "offline": {"self_contained": True},
         "offline_edit": {"self_contained": True, "edit": True},
+        "exact_outline": {"outline": outline.assign(precision="sourced")},
     }
     out = {}
     for name, options in variants.items():
@@ -1165,3 +1166,24 @@ def test_coverage_map_of_an_offline_build_asks_no_server(open_map, tmp_path, web
         assert page.locator(".leaflet-tile").count() == 0
         assert_clean(log)
     screenshot(page, f"coverage_{basemap}.png")
+
+
+@pytest.mark.parametrize(
+    ("variant", "label", "dash"),
+    [("default", "镇域范围（近似）", "8 5"), ("exact_outline", "镇域范围", None)],
+)
+def test_outline_is_labelled_approximate_only_when_it_is(open_map, maps, variant, label, dash):
+    """A sourced boundary (fetched from OpenStreetMap) is drawn solid and not called
+    approximate; the hand-drawn outline stays dashed and says so."""
+    page, log = open_map(maps[variant])
+    texts = page.locator(".lm-legend-text").all_inner_texts()
+    assert label in texts and not ({"镇域范围", "镇域范围（近似）"} - {label}) & set(texts)
+    dashes = page.evaluate(
+        """() => { const out = [];
+            window.luodianMap.map.eachLayer(l => {
+                if (l.feature && l.options && l.options.lmUnder) out.push(l.options.dashArray);
+            });
+            return out; }"""
+    )
+    assert dashes and set(dashes) == {dash}
+    assert_clean(log)

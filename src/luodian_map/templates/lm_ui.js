@@ -267,12 +267,13 @@
         if (app.config.hasOutline) {
           var line = el("div", "lm-legend-row");
           var sym = svg("svg", { width: 26, height: 16, viewBox: "0 0 26 16", "class": "lm-swatch" });
+          var exact = app.config.outlineExact;  // a real boundary: solid, not "approximate"
           sym.appendChild(svg("rect", { x: 3, y: 3, width: 20, height: 10, fill: "none",
-            stroke: "#333333", "stroke-width": 2, "stroke-dasharray": "5 3" }));
+            stroke: "#333333", "stroke-width": 2, "stroke-dasharray": exact ? "none" : "5 3" }));
           var symbols = el("span", "lm-legend-symbols");
           symbols.appendChild(sym);
           line.appendChild(symbols);
-          line.appendChild(el("span", "lm-legend-text", s.outline));
+          line.appendChild(el("span", "lm-legend-text", exact ? s.outline_exact : s.outline));
           box.appendChild(line);
         }
         function refresh() {
@@ -349,8 +350,9 @@
   // ---------------------------------------------------------------- outline
   LM.outline = function (app, data) {
     if (!data) return null;
-    var style = { color: "#333333", weight: 2, opacity: 0.8, dashArray: "8 5", fill: false,
-      interactive: false, renderer: app.renderer };
+    var style = { color: "#333333", weight: 2, opacity: 0.8, fill: false,
+      dashArray: app.config.outlineExact ? null : "8 5", interactive: false,
+      renderer: app.renderer };
     app.outlineData = data;
     // lmUnder: the canvas draws it under the features
     app.outline = L.geoJSON(data, { style: function () { return style; }, interactive: false,

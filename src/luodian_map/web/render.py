@@ -79,6 +79,14 @@ def _pending(features: gpd.GeoDataFrame, lang: str) -> list[dict[str, Any]]:
     return [{k: v for k, v in i.items() if k != "_order"} for i in items]
 
 
+def _is_exact(outline: gpd.GeoDataFrame | None) -> bool:
+    """Whether the outline is a real boundary (every part surveyed or sourced, e.g. fetched
+    from OpenStreetMap), drawn solid; else it is drawn dashed and labelled approximate."""
+    if outline is None or len(outline) == 0 or "precision" not in outline.columns:
+        return False
+    return bool(outline["precision"].isin(PUBLIC_PRECISIONS).all())
+
+
 def _config(
     data: dict[str, Any],
     *,
@@ -88,6 +96,7 @@ def _config(
     has_outline: bool,
     edit: bool,
     public: bool = False,
+    outline_exact: bool = False,
 ) -> dict[str, Any]:
     strings = {k: v for k, v in UI_STRINGS[lang].items() if not k.startswith("html_")}
     years = sorted(
@@ -107,6 +116,7 @@ def _config(
         "guessPrecisions": list(GUESS_PRECISIONS),
         "edit": edit,
         "hasOutline": has_outline,
+        "outlineExact": outline_exact,
         "years": years,
         "categories": [
             {"id": c.id, "label": c.label(lang), "color": c.color, "geometry": c.geometry}
@@ -252,6 +262,7 @@ def build_html(
         has_outline=outline_data is not None,
         edit=edit,
         public=public,
+        outline_exact=_is_exact(outline),
     )
     heading = title or strings["title"]
     if year is not None:
