@@ -277,12 +277,31 @@ def test_parallel_extraction_gives_the_serial_items_in_order(tmp_path: Path, mon
     # one file of each text gives items, each other copy none
     kept = [path.read_bytes() for path, (items, _) in zip(paths, serial, strict=True) if items]
     assert sorted(kept) == sorted({path.read_bytes() for path in paths})
-    assert sorted(p.name for p in (tmp_path / "p").iterdir()) == [f"{p.stem}.json" for p in paths]
+    assert len(list((tmp_path / "p").iterdir())) == len(paths)  # one cache file per report
     again = extract.extract_reports(paths, gazetteers, cache_dir=tmp_path / "p", workers=2)
     assert pools == [2] and all(cached for _, cached in again)  # the cache answers: no pool
     assert [i.to_dict() for items, _ in again for i in items] == [
         i.to_dict() for items, _ in serial for i in items
     ]
+
+
+def test_reports_of_one_name_in_two_folders_keep_a_cache_entry_each(tmp_path: Path) -> None:
+    from luodian_map import extract
+
+    sources = sorted((DATA / "multi").glob("*.txt"))[:2]
+    paths = []
+    for folder, source in zip(("a", "b"), sources, strict=True):
+        (tmp_path / folder).mkdir()
+        paths.append(tmp_path / folder / "report.txt")
+        paths[-1].write_bytes(source.read_bytes())
+    first = extract.extract_reports(paths, {}, cache_dir=tmp_path / "c", workers=1)
+    again = extract.extract_reports(paths, {}, cache_dir=tmp_path / "c", workers=1)
+    assert [cached for _, cached in first] == [False, False]
+    assert [cached for _, cached in again] == [True, True]  # neither evicted the other
+    assert [[i.to_dict() for i in items] for items, _ in again] == [
+        [i.to_dict() for i in items] for items, _ in first
+    ]
+    assert first[0][0] and first[1][0] and first[0][0] != first[1][0]
 
 
 def test_a_bad_report_in_a_parallel_run_raises_its_input_error(tmp_path: Path) -> None:

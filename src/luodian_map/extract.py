@@ -853,12 +853,11 @@ def extract_reports(
     """
     sources = _sources_digest(tuple(gazetteers[t] for t in sorted(gazetteers, key=str)))
     keys = [_cache_key(Path(path), year, sources) for path in paths]
-    cached = [
-        _read_cache(cache_dir, Path(path), key) for path, key in zip(paths, keys, strict=True)
-    ]
+    files = [_cache_file(cache_dir, Path(path)) for path in paths]
+    cached = [_read_cache(file, key) for file, key in zip(files, keys, strict=True)]
     todo = [i for i, found in enumerate(cached) if found is None]
     workers = min(workers or usable_cpus(), len(todo))
-    jobs = [(Path(paths[i]), gazetteers, year, cache_dir, keys[i]) for i in todo]
+    jobs = [(Path(paths[i]), gazetteers, year, files[i], keys[i]) for i in todo]
     if mapper is not None and todo:
         fresh = dict(zip(todo, mapper(_extract_and_store, jobs), strict=True))
     elif workers > 1 and len(todo) >= PARALLEL_FROM:
@@ -928,9 +927,16 @@ def _cache_key(path: Path, year: int | None, sources: str) -> str:
     return digest.hexdigest()
 
 
-def _read_cache(cache_dir: Path, path: Path, key: str) -> tuple[list[Item], list[str]] | None:
+def _cache_file(cache_dir: Path, path: Path) -> Path:
+    """Where the extraction of ``path`` is kept: one file per report, named by the report
+    and the folder it is in, so reports of one name in two folders keep an entry each."""
+    folder = hashlib.sha256(str(path.resolve().parent).encode()).hexdigest()[:12]
+    return cache_dir / f"{path.stem}-{folder}.json"
+
+
+def _read_cache(file: Path, key: str) -> tuple[list[Item], list[str]] | None:
     try:
-        data = json.loads((cache_dir / f"{path.stem}.json").read_text("utf-8"))
+        data = json.loads(file.read_text("utf-8"))
         if data["key"] == key:
             return [Item.from_dict(entry) for entry in data["items"]], list(data["notes"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -938,7 +944,7 @@ def _read_cache(cache_dir: Path, path: Path, key: str) -> tuple[list[Item], list
     return None
 
 
-# one report to extract: (report, gazetteer per town, year, cache folder, cache key)
+# one report to extract: (report, gazetteer per town, year, cache file, cache key)
 _Job = tuple[Path, dict[str | None, Path], int | None, Path, str]
 
 
@@ -950,12 +956,12 @@ def _extract_and_store(
     from ._io import write_atomic
     from .report import load_report
 
-    path, gazetteers, year, cache_dir, key = job
+    path, gazetteers, year, cache, key = job
     report = load_report(path, year=year)
     items = extract_items(report, known_places=known_places(gazetteers.get(report.town)))
     notes = [*report.notes, *([] if items else [_nothing_found(report)])]
     payload = {"key": key, "items": [item.to_dict() for item in items], "notes": notes}
-    write_atomic(cache_dir / f"{path.stem}.json", json.dumps(payload, ensure_ascii=False))
+    write_atomic(cache, json.dumps(payload, ensure_ascii=False))
     return items, notes
 
 
