@@ -138,4 +138,4 @@ def test_build_of_a_folder_extracts_only_what_changed(tmp_path: Path) -> None:
     report = project / "reports" / "luodian_2025_work_report.txt"
     report.write_text(report.read_text("utf-8") + "\n", encoding="utf-8")
     assert "extracted 1 report(s), reused 3" in build()
-    assert "no gazetteer for 罗泾镇" in build()
+    assert "luodian-map: warning: no gazetteer for 罗泾镇" in build()

@@ -132,10 +132,9 @@ def _geocode(
         town: Gazetteer(_load_gazetteer(path)) for town, path in _town_gazetteers(args).items()
     }
     for town in sorted({i.town for i in items if i.town not in gazetteers}, key=str):
-        print(
+        _warn(
             f"no gazetteer for {town or 'an unnamed town'} under {args.geodata}/: its items "
-            "are placed at its district, by --provider, or not at all",
-            file=sys.stderr,
+            "are placed at its district, by --provider, or not at all"
         )
     overrides = None
     given = args.overrides_given or args.overrides_layer is not None
@@ -282,9 +281,9 @@ def _outline(args: argparse.Namespace, towns: Iterable[str | None]) -> gpd.GeoDa
 
 
 @functools.cache
-def _say_once(message: str) -> None:
-    """Print ``message`` once per run, however many maps (main, per year, coverage) ask."""
-    print(message, file=sys.stderr)
+def _warn_once(message: str) -> None:
+    """Warn once per run, however many maps (main, per year, coverage) ask."""
+    _warn(message)
 
 
 def _local_base(args: argparse.Namespace, towns: Iterable[str | None]) -> gpd.GeoDataFrame | None:
@@ -302,7 +301,7 @@ def _local_base(args: argparse.Namespace, towns: Iterable[str | None]) -> gpd.Ge
     ]
     frames = [f for f in frames if len(f)]
     if not frames:
-        _say_once(
+        _warn_once(
             "no place files for --basemap local: the map has no base "
             "(luodian-map places fetch --source osm makes one)"
         )
@@ -961,7 +960,7 @@ def _escape_unencodable() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _escape_unencodable()
-    _say_once.cache_clear()  # once per run, also when a program calls main() again
+    _warn_once.cache_clear()  # once per run, also when a program calls main() again
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "export" and not (args.postgis or args.geoparquet):
