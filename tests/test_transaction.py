@@ -370,3 +370,37 @@ def test_no_space_left_while_writing_fails_in_one_line_naming_the_file(
         line = "luodian-map: error: maps/luodian_2024.html: No space left on device"
     status = cli.main(["build", str(NEW)])
     assert_failed_untouched(built, project, status, capsys.readouterr().err, line)
+
+
+def test_staged_outputs_are_on_disk_before_the_journal_commits_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A power cut after the journal is written must find whole files to roll forward:
+    every staged file and folder is flushed before the journal, the switch before the
+    journal goes. The flushes are seen at the real ``os.fsync``, by the path of each fd."""
+    from luodian_map import outputs
+
+    synced: list[str] = []
+    fsync = os.fsync
+
+    def recorded(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recorded)
+    targets = {"layers": tmp_path / "layers", "maps": tmp_path / "maps"}
+    with outputs.transaction(targets) as staging:
+        for role, name in (("layers", "a/one.geojson"), ("maps", "two.html")):
+            path = staging.path(targets[role] / name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(name, encoding="utf-8")
+        staged = {role: str(staging.path(folder)) for role, folder in targets.items()}
+    journal = synced.index(str(tmp_path / JOURNAL_NAME))
+    before = set(synced[:journal])
+    for role, names in (("layers", ["a/one.geojson", "a", MANIFEST_NAME]), ("maps", ["two.html"])):
+        assert staged[role] in before
+        for name in names:
+            assert f"{staged[role]}/{name}" in before, name
+    # the folder holding both: flushed for the journal's name, then for the switch
+    assert synced[journal + 1 :].count(str(tmp_path)) == 2
+    assert (tmp_path / "layers/a/one.geojson").read_text(encoding="utf-8") == "a/one.geojson"

@@ -303,12 +303,15 @@ def _switch(entries: list[dict[str, str]]) -> None:
     """Journal the staged folders, switch each in, then drop the journal and the old
     generations."""
     parents = sorted({Path(e["target"]).parent for e in entries})
+    for entry in entries:  # on disk before the journal says they are complete
+        _sync_tree(Path(entry["staged"]))
     text = json.dumps(entries, ensure_ascii=False, indent=1) + "\n"
     for parent in parents:
         _write_synced(parent / JOURNAL_NAME, text)
     for entry in entries:
         _switch_in(Path(entry["target"]), Path(entry["staged"]))
     for parent in parents:
+        _fsync(parent)  # the switch itself, before the journal that can redo it goes
         (parent / JOURNAL_NAME).unlink()
     for entry in entries:
         for kind in (_STAGING, _OLD):
@@ -318,12 +321,27 @@ def _switch(entries: list[dict[str, str]]) -> None:
 def _write_synced(path: Path, text: str) -> None:
     """``write_atomic``, then flushed to disk with its folder: the commit record."""
     write_atomic(path, text)
-    for name in (path, path.parent):
-        fd = os.open(name, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    _fsync(path)
+    _fsync(path.parent)
+
+
+def _sync_tree(folder: Path) -> None:
+    """Flush every file and folder under ``folder`` to disk, so that a power cut after
+    the journal is written finds complete outputs to roll forward, not empty files."""
+    for root, _dirs, names in os.walk(folder):  # a link to a folder is not walked
+        base = Path(root)
+        for name in names:
+            if not (base / name).is_symlink():
+                _fsync(base / name)
+        _fsync(base)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _switch_in(target: Path, staged: Path) -> None:
