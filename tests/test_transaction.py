@@ -389,12 +389,22 @@ def test_staged_outputs_are_on_disk_before_the_journal_commits_them(
 
     monkeypatch.setattr(os, "fsync", recorded)
     targets = {"layers": tmp_path / "layers", "maps": tmp_path / "maps"}
+    targets["maps"].mkdir()
+    os.mkfifo(targets["maps"] / "planner.pipe")  # carried over; opening it would block
+
+    def blocked(*_: object) -> None:
+        raise TimeoutError("the transaction blocked for 30 s")
+
+    previous = signal.signal(signal.SIGALRM, blocked)  # a blocked flush fails, not hangs
+    signal.alarm(30)
     with outputs.transaction(targets) as staging:
         for role, name in (("layers", "a/one.geojson"), ("maps", "two.html")):
             path = staging.path(targets[role] / name)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(name, encoding="utf-8")
         staged = {role: str(staging.path(folder)) for role, folder in targets.items()}
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
     journal = synced.index(str(tmp_path / JOURNAL_NAME))
     before = set(synced[:journal])
     for role, names in (("layers", ["a/one.geojson", "a", MANIFEST_NAME]), ("maps", ["two.html"])):
@@ -404,3 +414,4 @@ def test_staged_outputs_are_on_disk_before_the_journal_commits_them(
     # the folder holding both: flushed for the journal's name, then for the switch
     assert synced[journal + 1 :].count(str(tmp_path)) == 2
     assert (tmp_path / "layers/a/one.geojson").read_text(encoding="utf-8") == "a/one.geojson"
+    assert (targets["maps"] / "planner.pipe").is_fifo()

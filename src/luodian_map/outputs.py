@@ -23,9 +23,10 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import sys
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
@@ -331,8 +332,11 @@ def _sync_tree(folder: Path) -> None:
     for root, _dirs, names in os.walk(folder):  # a link to a folder is not walked
         base = Path(root)
         for name in names:
-            if not (base / name).is_symlink():
-                _fsync(base / name)
+            # a planner's file carried over (a link, a pipe, one we may not read) is
+            # already on disk, and opening a pipe would block
+            if stat.S_ISREG(os.lstat(base / name).st_mode):
+                with suppress(PermissionError):
+                    _fsync(base / name)
         _fsync(base)
 
 
