@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -14,12 +15,15 @@ def run_cli(
     env: Mapping[str, str] | None = None,
     timeout: float = 300,
 ) -> subprocess.CompletedProcess[str]:
-    """``luodian-map ARGS`` in ``cwd``; ``timeout`` guards the test run against a hang."""
-    return subprocess.run(
-        [sys.executable, "-m", "luodian_map.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    """``luodian-map ARGS`` in ``cwd``, else in an empty folder (so that no run reads or
+    writes the checkout's ``.cache/``, ``layers/`` or ``maps/``); ``timeout`` guards the
+    test run against a hang."""
+    with tempfile.TemporaryDirectory(prefix="luodian-map-run-") as empty:
+        return subprocess.run(
+            [sys.executable, "-m", "luodian_map.cli", *args],
+            cwd=cwd or empty,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
