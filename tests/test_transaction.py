@@ -397,14 +397,16 @@ def test_staged_outputs_are_on_disk_before_the_journal_commits_them(
 
     previous = signal.signal(signal.SIGALRM, blocked)  # a blocked flush fails, not hangs
     signal.alarm(30)
-    with outputs.transaction(targets) as staging:
-        for role, name in (("layers", "a/one.geojson"), ("maps", "two.html")):
-            path = staging.path(targets[role] / name)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(name, encoding="utf-8")
-        staged = {role: str(staging.path(folder)) for role, folder in targets.items()}
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
+    try:
+        with outputs.transaction(targets) as staging:
+            for role, name in (("layers", "a/one.geojson"), ("maps", "two.html")):
+                path = staging.path(targets[role] / name)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(name, encoding="utf-8")
+            staged = {role: str(staging.path(folder)) for role, folder in targets.items()}
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
     journal = synced.index(str(tmp_path / JOURNAL_NAME))
     before = set(synced[:journal])
     for role, names in (("layers", ["a/one.geojson", "a", MANIFEST_NAME]), ("maps", ["two.html"])):

@@ -25,7 +25,7 @@ import os
 import shutil
 import stat
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -185,13 +185,11 @@ def _locked(parents: set[Path], waiting: Callable[[str], None] | None) -> Iterat
         with ExitStack() as held:
             for parent in sorted(parents):
                 held.enter_context(_lock_file(parent, waiting))
-            journals = {p / JOURNAL_NAME: _journal(p) for p in parents}
-            entries = [entry for found in journals.values() for entry in found]
+            entries = [entry for parent in parents for entry in _journal(parent)]
             needed = parents | {Path(e["target"]).parent for e in entries}
             if needed == parents:  # else a journal names folders elsewhere: lock them too
                 _roll_forward(entries)
-                for journal in journals:
-                    journal.unlink(missing_ok=True)
+                _drop_journals(p for p in parents if (p / JOURNAL_NAME).exists())
                 for parent in parents:
                     _remove_leftovers(parent)
                 yield
@@ -234,6 +232,14 @@ def _roll_forward(entries: list[dict[str, str]]) -> None:
         staged = Path(entry["staged"])
         if _file_sha(staged / MANIFEST_NAME) == entry["manifest"]:
             _switch_in(Path(entry["target"]), staged)
+
+
+def _drop_journals(parents: Iterable[Path]) -> None:
+    """Remove the journals in ``parents`` once the switches they record are on disk: the
+    folder is flushed first, so a power cut cannot lose a switch and its journal both."""
+    for parent in parents:
+        _fsync(parent)
+        (parent / JOURNAL_NAME).unlink(missing_ok=True)
 
 
 def _remove_leftovers(parent: Path) -> None:
@@ -311,9 +317,7 @@ def _switch(entries: list[dict[str, str]]) -> None:
         _write_synced(parent / JOURNAL_NAME, text)
     for entry in entries:
         _switch_in(Path(entry["target"]), Path(entry["staged"]))
-    for parent in parents:
-        _fsync(parent)  # the switch itself, before the journal that can redo it goes
-        (parent / JOURNAL_NAME).unlink()
+    _drop_journals(parents)
     for entry in entries:
         for kind in (_STAGING, _OLD):
             shutil.rmtree(_sibling(Path(entry["target"]), kind), ignore_errors=True)
